@@ -1,0 +1,1 @@
+"""App wiring, configuration and channel adapters (Telegram, terminal)."""

@@ -1,0 +1,271 @@
+"""The recruitment config: everything regency- or year-specific, validated, with line numbers."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path(__file__).parent / "data" / "pamekasan-2024.yaml"
+
+Language = Literal["id", "en"]
+PreferredCheck = Literal["experience", "education", "domicile", "age", "gadget", "motorbike"]
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; `lines` are `file:line: problem` messages."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LocalText(_Strict):
+    """A text in Indonesian, optionally in English too (Indonesian is the fallback)."""
+
+    id: str = Field(min_length=1)
+    en: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_plain_string(cls, value: Any) -> Any:
+        return {"id": value} if isinstance(value, str) else value
+
+    def get(self, language: str) -> str:
+        """The text in `language`, falling back to Indonesian."""
+        return self.en if language == "en" and self.en else self.id
+
+
+class Office(_Strict):
+    name: str
+    short_name: str
+    regency_name: str
+    regency_code: str = Field(pattern=r"^\d{4}$", description="Kemendagri code, as in NIKs")
+
+
+class Contact(_Strict):
+    """How applicants reach the office; every field optional."""
+
+    address: str | None = None
+    phone: str | None = None
+    whatsapp: str | None = None
+    email: str | None = None
+    website: str | None = None
+    hours: LocalText | None = None
+
+
+class Requirement(_Strict):
+    """One item of the announcement's section A."""
+
+    number: int = Field(ge=1)
+    kind: Literal["required", "preferred"]
+    text: LocalText
+    question: LocalText | None = None
+    check: PreferredCheck | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Requirement:
+        if self.kind == "required" and self.question is None:
+            raise ValueError("a required item needs a yes/no 'question'")
+        if self.kind == "preferred" and self.check is None:
+            raise ValueError("a preferred item needs 'check' (which profile answer shows it)")
+        return self
+
+
+class Document(_Strict):
+    key: str = Field(pattern=r"^[a-z_]+$")
+    name: LocalText
+
+
+class Stage(_Strict):
+    number: int = Field(ge=1)
+    name: LocalText
+
+
+class Schedule(_Strict):
+    """Dates and times of the recruitment, in the config's time zone (naive values)."""
+
+    registration_start: datetime
+    registration_end: datetime
+    selection_start: date
+    selection_end: date
+    announcement: datetime
+
+    @field_validator("registration_start", "registration_end", "announcement", mode="before")
+    @classmethod
+    def _date_means_whole_day(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            moment = time(23, 59, 59) if info.field_name == "registration_end" else time(0, 0)
+            return datetime.combine(value, moment)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Schedule:
+        if self.registration_end <= self.registration_start:
+            raise ValueError("registration_end must be after registration_start")
+        if self.selection_end < self.selection_start:
+            raise ValueError("selection_end must not be before selection_start")
+        return self
+
+
+class EducationLevel(_Strict):
+    key: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: LocalText
+    meets_minimum: bool = Field(description="counts as 'minimal tamat SMA/sederajat'")
+
+
+class Kecamatan(_Strict):
+    code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="Kemendagri code")
+    bps_code: str = Field(pattern=r"^\d{7}$")
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class Faq(_Strict):
+    question: LocalText
+    answer: LocalText
+
+
+class Consent(_Strict):
+    version: str
+    retention_months: int = Field(ge=1, le=120)
+
+
+class RecruitmentConfig(_Strict):
+    """One regency's recruitment for one year."""
+
+    office: Office
+    title: LocalText
+    year: int = Field(ge=2000, le=2100)
+    announcement_number: str
+    announcement_date: date
+    registration_number_prefix: str = Field(pattern=r"^[A-Z0-9-]{1,12}$")
+    timezone: str = "Asia/Jakarta"
+    age_min: int = Field(ge=0, le=100)
+    age_max: int = Field(ge=0, le=120)
+    consent: Consent
+    requirements: list[Requirement] = Field(min_length=1)
+    how_to_register: LocalText
+    documents: list[Document] = Field(min_length=1)
+    schedule: Schedule
+    stages: list[Stage] = Field(min_length=1)
+    education_levels: list[EducationLevel] = Field(min_length=1)
+    kecamatan: list[Kecamatan] = Field(min_length=1)
+    faq: list[Faq] = Field(default_factory=list)
+    contact: Contact
+    notes: list[LocalText] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RecruitmentConfig:
+        _unique("requirements", [item.number for item in self.requirements])
+        _unique("stages", [stage.number for stage in self.stages])
+        if [stage.number for stage in self.stages] != list(range(1, len(self.stages) + 1)):
+            raise ValueError("stages must be numbered 1, 2, 3, ... in order")
+        _unique("documents", [doc.key for doc in self.documents])
+        _unique("education_levels", [level.key for level in self.education_levels])
+        _unique("kecamatan", [k.code for k in self.kecamatan])
+        if self.age_max < self.age_min:
+            raise ValueError("age_max must not be below age_min")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The recruitment's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def local(self, moment: datetime) -> datetime:
+        """A naive config time made aware in the recruitment's time zone."""
+        return moment.replace(tzinfo=self.tz)
+
+    @property
+    def required_items(self) -> list[Requirement]:
+        """The items an applicant must meet (asked as yes/no)."""
+        return [item for item in self.requirements if item.kind == "required"]
+
+    @property
+    def preferred_items(self) -> list[Requirement]:
+        """The 'diutamakan' items: recorded, never a reason to refuse."""
+        return [item for item in self.requirements if item.kind == "preferred"]
+
+    def kecamatan_by_code(self, code: str) -> Kecamatan | None:
+        """The kecamatan with Kemendagri code `code`, if it is in this regency."""
+        return next((k for k in self.kecamatan if k.code == code), None)
+
+    def education_by_key(self, key: str) -> EducationLevel | None:
+        """The education level stored under `key`."""
+        return next((level for level in self.education_levels if level.key == key), None)
+
+
+def _unique(section: str, keys: list[Any]) -> None:
+    seen: set[Any] = set()
+    for key in keys:
+        if key in seen:
+            raise ValueError(f"{section}: {key!r} appears twice")
+        seen.add(key)
+
+
+def load_recruitment(path: Path = DEFAULT_CONFIG_PATH) -> RecruitmentConfig:
+    """Read and validate a recruitment file; raise ConfigError with line numbers when it is bad."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot read: {error.strerror}"]) from error
+    try:
+        data = yaml.safe_load(source)
+        root = yaml.compose(source)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError([f"{where}: YAML syntax: {problem}"]) from error
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: the file must be a mapping of settings"])
+    try:
+        return RecruitmentConfig.model_validate(data)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+            line = _line_of(root, problem["loc"])
+            lines.append(f"{path}:{line}: {location}: {problem['msg']}")
+        raise ConfigError(lines) from error
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int:
+    """The 1-based line of the deepest YAML node reachable along a pydantic error location."""
+    line = 1
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        node = _child(node, part)
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == str(part):
+                return value
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]
+    return None

@@ -1,0 +1,60 @@
+"""Secrets and infrastructure from the environment (or `.env`), via pydantic-settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.recruitment import DEFAULT_CONFIG_PATH
+
+
+class Settings(BaseSettings):
+    """Everything that differs between machines, never between regencies (that is the config)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MITRABOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite under data_dir"
+    )
+    recruitment_file: Path = DEFAULT_CONFIG_PATH
+    telegram_token: SecretStr | None = None
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_concurrency: int = Field(default=8, ge=1, le=256)
+    clock_at: datetime | None = Field(
+        default=None, description="rehearsal: start the clock at this local time"
+    )
+    staff: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="chat identities with staff rights, e.g. telegram:12345"
+    )
+    log_level: str = "INFO"
+
+    @field_validator("staff", mode="before")
+    @classmethod
+    def _split_staff(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("staff")
+    @classmethod
+    def _staff_shape(cls, value: list[str]) -> list[str]:
+        for identity in value:
+            channel, _, user = identity.partition(":")
+            if channel not in {"telegram", "whatsapp", "terminal"} or not user:
+                raise ValueError(f"staff identity {identity!r} must look like telegram:12345")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'mitrabot.db').resolve()}"

@@ -1,0 +1,205 @@
+"""Telegram through python-telegram-bot: updates in, replies out. No flow logic here."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import MessageLimit
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from handlers.conversation import Conversation
+from handlers.types import Button, Channel, FileKind, Incoming, IncomingFile, Reply
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+COMMANDS = {
+    "id": [
+        ("menu", "Menu utama"),
+        ("batal", "Batalkan langkah sekarang"),
+        ("bantuan", "Bantuan dan kontak"),
+        ("bahasa", "Ganti bahasa / change language"),
+        ("datasaya", "Lihat atau hapus data saya"),
+    ],
+    "en": [
+        ("menu", "Main menu"),
+        ("cancel", "Cancel the current step"),
+        ("help", "Help and contact"),
+        ("language", "Change language"),
+        ("mydata", "See or delete my data"),
+    ],
+}
+
+
+def build_application(
+    conversation: Conversation,
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    concurrency: int = 8,
+) -> Application:
+    """A python-telegram-bot Application that feeds every private message to the conversation."""
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .concurrent_updates(concurrency)
+        .connection_pool_size(concurrency * 2)
+        .post_init(_set_commands)
+        .build()
+    )
+    application.bot_data["conversation"] = conversation
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CallbackQueryHandler(_on_callback))
+    application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, _on_message))
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _set_commands(application: Application) -> None:
+    for language, commands in COMMANDS.items():
+        await application.bot.set_my_commands(
+            [BotCommand(name, description) for name, description in commands],
+            language_code=None if language == "id" else language,
+        )
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """Translate a Telegram update; None when it carries nothing a user said."""
+    user = update.effective_user
+    if user is None or user.is_bot:
+        return None
+    common = {
+        "channel": Channel.TELEGRAM,
+        "user_id": str(user.id),
+        "dedup_key": str(update.update_id),
+        "language_hint": user.language_code,
+    }
+    if update.callback_query is not None:
+        return Incoming(**common, choice=update.callback_query.data or "")
+    message = update.message
+    if message is None:
+        return None
+    if message.text is not None:
+        return Incoming(**common, text=message.text)
+    return Incoming(**common, text=message.caption, file=_file_of(message))
+
+
+def _file_of(message: Message) -> IncomingFile:
+    group = message.media_group_id
+    if message.photo:
+        largest = message.photo[-1]
+        return IncomingFile(
+            kind=FileKind.PHOTO,
+            file_id=largest.file_id,
+            size=largest.file_size,
+            media_group_id=group,
+        )
+    if message.document is not None:
+        document = message.document
+        return IncomingFile(
+            kind=FileKind.DOCUMENT,
+            file_id=document.file_id,
+            mime_type=document.mime_type,
+            size=document.file_size,
+            file_name=document.file_name,
+            media_group_id=group,
+        )
+    if message.sticker is not None:
+        return IncomingFile(kind=FileKind.STICKER, file_id=message.sticker.file_id)
+    if message.voice is not None or message.audio is not None:
+        return IncomingFile(kind=FileKind.AUDIO)
+    if message.video is not None or message.video_note is not None:
+        return IncomingFile(kind=FileKind.VIDEO, media_group_id=group)
+    return IncomingFile(kind=FileKind.OTHER)
+
+
+def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
+    """Inline buttons: two per row when the labels are short, otherwise one per row."""
+    if not buttons:
+        return None
+    per_row = 2 if max(len(button.label) for button in buttons) <= 16 else 1
+    rows = [
+        [InlineKeyboardButton(b.label, callback_data=b.id) for b in buttons[i : i + per_row]]
+        for i in range(0, len(buttons), per_row)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split a long text into messages at line breaks (or hard, for one huge line)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not parts:
+        parts.append(current)
+    return parts
+
+
+async def send_replies(application: Application, chat_id: int, replies: list[Reply]) -> None:
+    """Send replies in order; buttons go under the last part of a split text."""
+    for reply in replies:
+        parts = split_text(reply.text)
+        for index, part in enumerate(parts):
+            markup = keyboard(reply.buttons) if index == len(parts) - 1 else None
+            await application.bot.send_message(chat_id, part, reply_markup=markup)
+
+
+async def _on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    await _answer(update, context)
+
+
+async def _on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.answer()
+    except TelegramError as error:
+        log.info("could not answer a callback query: %s", error)
+    if query.message is not None and query.message.chat.type == "private":
+        await _answer(update, context)
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    incoming = to_incoming(update)
+    chat = update.effective_chat
+    if incoming is None or chat is None:
+        return
+    conversation: Conversation = context.application.bot_data["conversation"]
+    replies = await conversation.handle(incoming)
+    try:
+        await send_replies(context.application, chat.id, replies)
+    except Forbidden:
+        log.info("chat %s blocked the bot; reply dropped", chat.id)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("error while processing a Telegram update", exc_info=context.error)

@@ -1,0 +1,1 @@
+"""The conversation: channel-agnostic flows, validation and message catalogs."""

@@ -1,0 +1,194 @@
+"""The conversation's entry point: one incoming message in, replies out, one unit of work."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+import handlers.mydata
+import handlers.profile_steps
+import handlers.registration  # noqa: F401  (registers the steps)
+from bot.clock import Clock
+from bot.recruitment import RecruitmentConfig
+from handlers.catalog import DEFAULT_LANGUAGE, Catalog
+from handlers.flow import STEPS, Turn
+from handlers.menu import help_text, open_menu_item, show_page, switch_language
+from handlers.resume import say_registration_closed
+from handlers.staff import STAFF_COMMANDS, run_staff_command
+from handlers.types import Incoming, Reply
+from handlers.window import registration_window
+from storage.db import Database
+from storage.repositories import Applicants, ProcessedUpdates
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_LENGTH = 1000
+ATTEMPTS = 3
+REGISTRATION_STEPS = frozenset(
+    {"consent", "eligibility", "ineligible", "guardian", "field", "nik_check", "edit_pick"}
+)
+COMMAND_ALIASES = {
+    "start": "start",
+    "mulai": "start",
+    "menu": "menu",
+    "batal": "cancel",
+    "cancel": "cancel",
+    "bantuan": "help",
+    "help": "help",
+    "bahasa": "language",
+    "language": "language",
+    "datasaya": "mydata",
+    "mydata": "mydata",
+    "daftar": "register",
+    "register": "register",
+}
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What every turn may read: the recruitment, the texts, the clock, staff named in settings."""
+
+    config: RecruitmentConfig
+    catalog: Catalog
+    clock: Clock
+    staff_identities: frozenset[str] = frozenset()
+
+
+class Conversation:
+    """Answers one incoming message at a time; all state lives in the database."""
+
+    def __init__(self, db: Database, deps: Dependencies) -> None:
+        self.db = db
+        self.deps = deps
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Validate, save and answer one message. Commits before returning; never raises.
+
+        A concurrent change to the same applicant (two messages at once, two processes) is
+        retried; a re-delivered update (same `dedup_key`) gets no reply at all.
+        """
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.db.transaction() as session:
+                    return await self._handle(session, incoming)
+            except (StaleDataError, IntegrityError):
+                if attempt == ATTEMPTS:
+                    log.exception("giving up on a message after %d conflicting attempts", attempt)
+            except Exception:
+                log.exception("error while handling a %s message", incoming.channel.value)
+                break
+        language = "en" if (incoming.language_hint or "").startswith("en") else DEFAULT_LANGUAGE
+        return [Reply(text=self.deps.catalog.text(language, "internal_error"))]
+
+    async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Reply]:
+        now = self.deps.clock.now()
+        channel = incoming.channel.value
+        if incoming.dedup_key is not None and not await ProcessedUpdates(session).first_time(
+            channel, incoming.dedup_key, now
+        ):
+            return []
+        applicants = Applicants(session)
+        applicant = await applicants.by_chat(channel, incoming.user_id)
+        if applicant is None:
+            language = "en" if (incoming.language_hint or "").startswith("en") else "id"
+            applicant = await applicants.create_for_chat(channel, incoming.user_id, language, now)
+        turn = Turn(applicant, session, self.deps, incoming, now)
+        if applicant.step == "new":
+            config = self.deps.config
+            turn.say(
+                turn.t(
+                    "welcome",
+                    title=config.title.get(turn.language),
+                    office=config.office.short_name,
+                )
+            )
+            await turn.goto("menu")
+        else:
+            await self._dispatch(turn)
+        if not turn.deleted:
+            applicant.updated_at = now
+        await session.flush()
+        return turn.replies
+
+    async def _dispatch(self, turn: Turn) -> None:
+        incoming = turn.incoming
+        text = (incoming.text or "").strip()
+        if len(text) > MAX_TEXT_LENGTH:
+            turn.say(turn.t("too_long", length=len(text), limit=MAX_TEXT_LENGTH))
+            await turn.reprompt()
+        elif text.startswith("/"):
+            await self._command(turn, text)
+        elif incoming.choice:
+            await self._choice(turn, incoming.choice)
+        elif text:
+            if await self._registration_allowed(turn):
+                await STEPS[turn.applicant.step].on_text(turn, text)
+        elif incoming.file is not None:
+            turn.say(turn.t("file_not_expected"))
+            await turn.reprompt()
+        else:
+            turn.say(turn.t("not_understood"))
+            await turn.reprompt()
+
+    async def _choice(self, turn: Turn, choice: str) -> None:
+        if choice.startswith("menu:"):
+            await open_menu_item(turn, choice.removeprefix("menu:"))
+        elif await self._registration_allowed(turn):
+            await STEPS[turn.applicant.step].on_choice(turn, choice)
+
+    async def _registration_allowed(self, turn: Turn) -> bool:
+        """Registration steps go on only while registration is open (else back to the menu)."""
+        applicant = turn.applicant
+        in_registration = applicant.step in REGISTRATION_STEPS or (
+            applicant.step == "summary" and applicant.registration_number is None
+        )
+        if not in_registration:
+            return True
+        window = await registration_window(self.deps.config, turn.flags, turn.now)
+        if window.is_open:
+            return True
+        say_registration_closed(turn, window.state)
+        await turn.goto("menu")
+        return False
+
+    async def _command(self, turn: Turn, text: str) -> None:
+        word, _, argument = text[1:].partition(" ")
+        name = word.split("@", 1)[0].casefold()
+        command = COMMAND_ALIASES.get(name)
+        if command == "start":
+            turn.say(turn.t("welcome_back"))
+            await turn.reprompt()
+        elif command == "menu":
+            await turn.goto("menu")
+        elif command == "cancel":
+            await self._cancel(turn)
+        elif command == "help":
+            turn.say(help_text(turn))
+            await turn.reprompt()
+        elif command == "language":
+            await switch_language(turn)
+        elif command in ("mydata", "register"):
+            await open_menu_item(turn, command)
+        elif name in STAFF_COMMANDS:
+            await run_staff_command(turn, name, argument.strip())
+        else:
+            turn.say(turn.t("unknown_command", command=f"/{word[:32]}"))
+            await turn.reprompt()
+
+    async def _cancel(self, turn: Turn) -> None:
+        step = turn.applicant.step
+        if step == "field" and turn.applicant.step_data.get("edit"):
+            turn.say(turn.t("edit_cancelled"))
+            await turn.goto("summary")
+        elif step == "delete_confirm":
+            turn.say(turn.t("delete_cancelled"))
+            await turn.goto("menu")
+        elif step in REGISTRATION_STEPS or step == "summary":
+            turn.say(turn.t("registration_paused"))
+            await turn.goto("menu")
+        else:
+            show_page(turn, turn.t("nothing_to_cancel"))

@@ -1,0 +1,145 @@
+"""The pieces every step uses: the turn being answered and the step registry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.types import Button, Incoming, Reply
+from handlers.validation import parse_yes_no
+from storage.models import Applicant
+from storage.repositories import Applicants, Audit, Counters, Flags, Staff
+
+if TYPE_CHECKING:
+    from handlers.conversation import Dependencies
+
+YES, NO = "yes", "no"
+
+
+@dataclass
+class Turn:
+    """One incoming message being answered: who, what they sent, and the replies so far."""
+
+    applicant: Applicant
+    session: AsyncSession
+    deps: Dependencies
+    incoming: Incoming
+    now: datetime
+    replies: list[Reply] = field(default_factory=list)
+    deleted: bool = False
+    """Set when the applicant erased their data during this turn."""
+
+    @property
+    def language(self) -> str:
+        """The applicant's chosen language."""
+        return self.applicant.language
+
+    @property
+    def actor(self) -> str:
+        """Who acts, for the audit log: the chat identity."""
+        return f"{self.incoming.channel.value}:{self.incoming.user_id}"
+
+    @property
+    def applicants(self) -> Applicants:
+        return Applicants(self.session)
+
+    @property
+    def audit(self) -> Audit:
+        return Audit(self.session)
+
+    @property
+    def flags(self) -> Flags:
+        return Flags(self.session)
+
+    @property
+    def staff(self) -> Staff:
+        return Staff(self.session)
+
+    @property
+    def counters(self) -> Counters:
+        return Counters(self.session)
+
+    def t(self, key: str, **params: object) -> str:
+        """A catalog text in the applicant's language."""
+        return self.deps.catalog.text(self.language, key, **params)
+
+    def button(self, choice: str, key: str, **params: object) -> Button:
+        """A button whose label comes from the catalog."""
+        return Button(id=choice, label=self.t(key, **params))
+
+    def say(self, text: str, buttons: list[Button] | None = None) -> None:
+        """Queue a reply."""
+        self.replies.append(Reply(text=text, buttons=buttons or []))
+
+    async def goto(self, step: str, **data: Any) -> None:
+        """Move to `step` and ask its question."""
+        self.applicant.step = step
+        self.applicant.step_data = data
+        self.replies.append(await STEPS[step].prompt(self))
+
+    async def reprompt(self) -> None:
+        """Ask the current step's question again."""
+        self.replies.append(await STEPS[self.applicant.step].prompt(self))
+
+
+class Step:
+    """One place in the conversation: it asks a question and interprets the answer."""
+
+    name: ClassVar[str]
+    free_text: ClassVar[bool] = False
+    """True when the step accepts typed answers; otherwise typed text is matched to buttons."""
+
+    async def prompt(self, turn: Turn) -> Reply:
+        """The question (and buttons) of this step."""
+        raise NotImplementedError
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        """A button was pressed (or its label typed). Unknown ids are old buttons."""
+        turn.say(turn.t("stale_button"))
+        await turn.reprompt()
+
+    async def on_text(self, turn: Turn, text: str) -> None:
+        """Typed text: matched against this step's buttons unless the step takes free text."""
+        reply = await self.prompt(turn)
+        choice = match_button(text, reply.buttons)
+        if choice is None:
+            turn.say(turn.t("not_understood"))
+            turn.replies.append(reply)
+            return
+        await self.on_choice(turn, choice)
+
+
+STEPS: dict[str, Step] = {}
+
+
+def step(cls: type[Step]) -> type[Step]:
+    """Register a step class under its `name`."""
+    STEPS[cls.name] = cls()
+    return cls
+
+
+def _normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+def match_button(text: str, buttons: list[Button]) -> str | None:
+    """The button a typed text means: its number in the list, its label, or yes/no words."""
+    typed = _normalize(text)
+    if not typed or not buttons:
+        return None
+    if typed.isdigit() and 1 <= int(typed) <= len(buttons):
+        return buttons[int(typed) - 1].id
+    for button in buttons:
+        if _normalize(button.label) == typed:
+            return button.id
+    answer = parse_yes_no(text)
+    if answer is not None:
+        wanted = YES if answer else NO
+        for button in buttons:
+            if button.id.rsplit(":", 1)[-1] == wanted:
+                return button.id
+    return None

@@ -1,0 +1,59 @@
+"""Dates, times and small values written the way Indonesian (or English) readers expect."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+MONTHS = {
+    "id": (
+        "Januari",
+        "Februari",
+        "Maret",
+        "April",
+        "Mei",
+        "Juni",
+        "Juli",
+        "Agustus",
+        "September",
+        "Oktober",
+        "November",
+        "Desember",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+def format_date(day: date, language: str) -> str:
+    """'17 Agustus 1995' / '17 August 1995'."""
+    return f"{day.day} {MONTHS.get(language, MONTHS['id'])[day.month - 1]} {day.year}"
+
+
+def format_time(moment: datetime, language: str) -> str:
+    """'09.00 WIB' (Indonesian uses a dot) / '09:00 WIB'."""
+    separator = "." if language == "id" else ":"
+    zone = moment.tzname() if moment.tzname() in {"WIB", "WITA", "WIT"} else _zone_label(moment)
+    return f"{moment.hour:02d}{separator}{moment.minute:02d} {zone}"
+
+
+def format_datetime(moment: datetime, language: str) -> str:
+    """'1 November 2023, 00.00 WIB'."""
+    return f"{format_date(moment.date(), language)}, {format_time(moment, language)}"
+
+
+def _zone_label(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    hours = int(offset.total_seconds() // 3600) if offset is not None else 0
+    return {7: "WIB", 8: "WITA", 9: "WIT"}.get(hours, f"UTC{hours:+d}")

@@ -1,0 +1,150 @@
+"""The main menu and the information pages: requirements, how to register, schedule, FAQ, help."""
+
+from __future__ import annotations
+
+from handlers.flow import Step, Turn, step
+from handlers.formatting import format_date, format_datetime
+from handlers.resume import resume_registration
+from handlers.types import Button, Reply
+from handlers.window import WindowState, registration_window
+
+MENU_ITEMS = ("requirements", "howto", "schedule", "faq", "mydata", "language", "help")
+
+
+def menu_buttons(turn: Turn) -> list[Button]:
+    """The main menu; the first button says whether registration starts, goes on or is done."""
+    applicant = turn.applicant
+    if applicant.registration_number:
+        register_key = "menu_register_view"
+    elif applicant.consent_at:
+        register_key = "menu_register_continue"
+    else:
+        register_key = "menu_register_start"
+    buttons = [turn.button("menu:register", register_key)]
+    buttons += [turn.button(f"menu:{item}", f"menu_{item}") for item in MENU_ITEMS]
+    return buttons
+
+
+@step
+class MenuStep(Step):
+    name = "menu"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        return Reply(text=turn.t("menu"), buttons=menu_buttons(turn))
+
+
+def show_page(turn: Turn, text: str) -> None:
+    """Show an information page with the main menu under it (the applicant is at the menu)."""
+    turn.applicant.step = "menu"
+    turn.applicant.step_data = {}
+    turn.say(text, menu_buttons(turn))
+
+
+async def open_menu_item(turn: Turn, item: str) -> None:
+    """Act on a main-menu button, from wherever the applicant is."""
+    if item == "register":
+        await resume_registration(turn)
+    elif item == "requirements":
+        show_page(turn, requirements_text(turn))
+    elif item == "howto":
+        show_page(turn, howto_text(turn))
+    elif item == "schedule":
+        show_page(turn, await schedule_text(turn))
+    elif item == "faq":
+        show_page(turn, faq_text(turn))
+    elif item == "mydata":
+        await turn.goto("my_data")
+    elif item == "language":
+        await switch_language(turn)
+    elif item == "help":
+        show_page(turn, help_text(turn))
+    elif item == "home":
+        await turn.goto("menu")
+    else:
+        turn.say(turn.t("stale_button"))
+        await turn.reprompt()
+
+
+async def switch_language(turn: Turn) -> None:
+    """Toggle Indonesian / English and ask the current question again in the new language."""
+    turn.applicant.language = "en" if turn.language == "id" else "id"
+    turn.say(turn.t("language_changed"))
+    await turn.reprompt()
+
+
+def requirements_text(turn: Turn) -> str:
+    config = turn.deps.config
+
+    def listing(items: list) -> str:
+        return "\n".join(f"{item.number}. {item.text.get(turn.language)}" for item in items)
+
+    return turn.t(
+        "requirements",
+        title=config.title.get(turn.language),
+        required=listing(config.required_items),
+        preferred=listing(config.preferred_items),
+    )
+
+
+def howto_text(turn: Turn) -> str:
+    config = turn.deps.config
+    documents = "\n".join(
+        f"{n}. {doc.name.get(turn.language)}" for n, doc in enumerate(config.documents, 1)
+    )
+    return turn.t("howto", steps=config.how_to_register.get(turn.language), documents=documents)
+
+
+async def schedule_text(turn: Turn) -> str:
+    config = turn.deps.config
+    schedule = config.schedule
+    language = turn.language
+    window = await registration_window(config, turn.flags, turn.now)
+    today = turn.now.date()
+    if window.state is WindowState.NOT_YET:
+        status = turn.t("schedule_opens_in", days=(window.opens_at.date() - today).days)
+    elif window.state is WindowState.OPEN:
+        days = (window.closes_at.date() - today).days
+        status = turn.t("schedule_days_left", days=days) if days else turn.t("schedule_last_day")
+    elif window.state is WindowState.CLOSED_EARLY:
+        status = turn.t("schedule_closed_early")
+    else:
+        status = turn.t("schedule_closed")
+    stages = "\n".join(
+        turn.t("schedule_stage", number=stage.number, name=stage.name.get(language))
+        for stage in config.stages
+    )
+    return turn.t(
+        "schedule",
+        registration_start=format_date(schedule.registration_start.date(), language),
+        registration_end=format_datetime(config.local(schedule.registration_end), language),
+        status=status,
+        selection_start=format_date(schedule.selection_start, language),
+        selection_end=format_date(schedule.selection_end, language),
+        stages=stages,
+        announcement=format_date(schedule.announcement.date(), language),
+        today=format_date(today, language),
+    )
+
+
+def faq_text(turn: Turn) -> str:
+    entries = [
+        f"❓ {faq.question.get(turn.language)}\n{faq.answer.get(turn.language)}"
+        for faq in turn.deps.config.faq
+    ]
+    return turn.t("faq", entries="\n\n".join(entries))
+
+
+def contact_text(turn: Turn) -> str:
+    contact = turn.deps.config.contact
+    lines = [turn.deps.config.office.name]
+    for key in ("address", "phone", "whatsapp", "email", "website"):
+        value = getattr(contact, key)
+        if value:
+            lines.append(f"{turn.t(f'contact_{key}')}: {value}")
+    if contact.hours:
+        lines.append(f"{turn.t('contact_hours')}: {contact.hours.get(turn.language)}")
+    return "\n".join(lines)
+
+
+def help_text(turn: Turn) -> str:
+    return turn.t("help", contact=contact_text(turn))

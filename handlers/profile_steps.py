@@ -1,0 +1,240 @@
+"""Asking each profile field, the NIK cross-check, the summary, editing and confirming."""
+
+from __future__ import annotations
+
+from handlers.flow import Step, Turn, step
+from handlers.formatting import format_date
+from handlers.profile import (
+    FIELDS,
+    FIELDS_BY_NAME,
+    FieldSpec,
+    display_value,
+    needs_guardian,
+    needs_nik_check,
+    nik_fingerprint,
+    nik_mismatches,
+    preferred_status,
+    profile_complete,
+)
+from handlers.resume import resume_registration, say_registration_closed
+from handlers.types import Button, Reply
+from handlers.validation import Invalid, parse_nik
+from handlers.window import registration_window
+
+
+def _spec(turn: Turn) -> FieldSpec:
+    return FIELDS_BY_NAME[turn.applicant.step_data["field"]]
+
+
+async def _after_field(turn: Turn) -> None:
+    """Where a saved answer leads: back to the summary when editing, else onwards."""
+    if not turn.applicant.step_data.get("edit"):
+        await resume_registration(turn)
+    elif needs_guardian(turn):
+        await turn.goto("guardian")
+    elif needs_nik_check(turn):
+        await turn.goto("nik_check")
+    else:
+        await turn.goto("summary")
+
+
+@step
+class FieldStep(Step):
+    name = "field"
+    free_text = True
+
+    async def prompt(self, turn: Turn) -> Reply:
+        spec = _spec(turn)
+        text = turn.t(f"ask_{spec.name}")
+        if turn.applicant.step_data.get("edit") and getattr(turn.applicant, spec.name) is not None:
+            text += "\n\n" + turn.t("current_value", value=display_value(turn, spec.name))
+        buttons = []
+        if spec.options is not None:
+            buttons = [
+                Button(id=f"f:{spec.name}:{option.value}", label=option.label)
+                for option in spec.options(turn)
+            ]
+        return Reply(text=text, buttons=buttons)
+
+    async def on_text(self, turn: Turn, text: str) -> None:
+        spec = _spec(turn)
+        if spec.options is not None:
+            await self._typed_choice(turn, spec, text)
+            return
+        assert spec.parse is not None
+        try:
+            value = await spec.parse(turn, text)
+        except Invalid as refusal:
+            turn.say(turn.t(f"invalid_{refusal.code}", **refusal.params))
+            return
+        await self._save(turn, spec, value)
+
+    async def _typed_choice(self, turn: Turn, spec: FieldSpec, text: str) -> None:
+        assert spec.options is not None
+        options = spec.options(turn)
+        typed = text.strip().casefold()
+        for option in options:
+            if typed in (alias.casefold() for alias in option.aliases):
+                await self.on_choice(turn, f"f:{spec.name}:{option.value}")
+                return
+        await super().on_text(turn, text)
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        spec = _spec(turn)
+        prefix = f"f:{spec.name}:"
+        values = {option.value for option in spec.options(turn)} if spec.options else set()
+        if not choice.startswith(prefix) or choice.removeprefix(prefix) not in values:
+            await super().on_choice(turn, choice)
+            return
+        await self._save(turn, spec, spec.from_choice(choice.removeprefix(prefix)))
+
+    async def _save(self, turn: Turn, spec: FieldSpec, value: object) -> None:
+        setattr(turn.applicant, spec.name, value)
+        if spec.name == "birth_date":
+            turn.say(turn.t("saved_birth_date", value=display_value(turn, "birth_date")))
+        await _after_field(turn)
+
+
+@step
+class NikCheckStep(Step):
+    name = "nik_check"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        applicant = turn.applicant
+        assert applicant.nik is not None
+        nik = parse_nik(applicant.nik)
+        mismatches = nik_mismatches(applicant)
+        lines = []
+        if "birth_date" in mismatches:
+            nik_date = f"{nik.day:02d}-{nik.month:02d}-{nik.year_2digit:02d}"
+            lines.append(
+                turn.t(
+                    "nik_mismatch_date",
+                    nik_date=nik_date,
+                    typed=format_date(applicant.birth_date, turn.language),
+                )
+            )
+        if "sex" in mismatches:
+            nik_sex = turn.t("sex_female" if nik.female else "sex_male")
+            lines.append(
+                turn.t("nik_mismatch_sex", nik_sex=nik_sex, typed=display_value(turn, "sex"))
+            )
+        buttons = [turn.button("nik:fix_date", "nik_fix_date")]
+        if "sex" in mismatches:
+            buttons.append(turn.button("nik:fix_sex", "nik_fix_sex"))
+        buttons += [turn.button("nik:fix_nik", "nik_fix_nik"), turn.button("nik:ok", "nik_ok")]
+        text = turn.t("nik_mismatch", nik=applicant.nik, details="\n".join(lines))
+        return Reply(text=text, buttons=buttons)
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        targets = {"nik:fix_date": "birth_date", "nik:fix_sex": "sex", "nik:fix_nik": "nik"}
+        if choice in targets:
+            await turn.goto("field", field=targets[choice], edit=True)
+        elif choice == "nik:ok":
+            turn.applicant.nik_check_ack = nik_fingerprint(turn.applicant)
+            await turn.audit.record(
+                turn.actor,
+                "nik_mismatch_confirmed",
+                turn.now,
+                turn.applicant.id,
+                {"fields": nik_mismatches(turn.applicant)},
+            )
+            await resume_registration(turn)
+        else:
+            await super().on_choice(turn, choice)
+
+
+def profile_text(turn: Turn) -> str:
+    """Every profile answer, one per line, as the applicant reads them."""
+    lines = [f"{turn.t(f'field_{spec.name}')}: {display_value(turn, spec.name)}" for spec in FIELDS]
+    return "\n".join(lines)
+
+
+def _preferred_text(turn: Turn) -> str:
+    marks = {True: "✅", False: "➖", None: "…"}
+    return "\n".join(f"{marks[met]} {text}" for text, met in preferred_status(turn))
+
+
+@step
+class SummaryStep(Step):
+    name = "summary"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        applicant = turn.applicant
+        text = turn.t(
+            "summary",
+            profile=profile_text(turn),
+            preferred=_preferred_text(turn),
+        )
+        if applicant.registration_number:
+            text += "\n\n" + turn.t("summary_registered", number=applicant.registration_number)
+            buttons = [turn.button("sum:edit", "summary_edit"), turn.button("menu:home", "to_menu")]
+        else:
+            buttons = [
+                turn.button("sum:confirm", "summary_confirm"),
+                turn.button("sum:edit", "summary_edit"),
+                turn.button("menu:home", "to_menu"),
+            ]
+        return Reply(text=text, buttons=buttons)
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if choice == "sum:edit":
+            await turn.goto("edit_pick")
+        elif choice == "sum:confirm" and turn.applicant.registration_number is None:
+            await _confirm(turn)
+        else:
+            await super().on_choice(turn, choice)
+
+
+async def _confirm(turn: Turn) -> None:
+    applicant = turn.applicant
+    config = turn.deps.config
+    if not profile_complete(applicant) or needs_guardian(turn) or needs_nik_check(turn):
+        await resume_registration(turn)
+        return
+    window = await registration_window(config, turn.flags, turn.now)
+    if not window.is_open:
+        say_registration_closed(turn, window.state)
+        await turn.goto("menu")
+        return
+    sequence = await turn.counters.next(f"registration:{config.registration_number_prefix}")
+    applicant.registration_number = f"{config.registration_number_prefix}-{sequence:05d}"
+    applicant.confirmed_at = turn.now
+    await turn.audit.record(
+        turn.actor,
+        "registration_confirmed",
+        turn.now,
+        applicant.id,
+        {"registration_number": applicant.registration_number},
+    )
+    schedule = config.schedule
+    turn.say(
+        turn.t(
+            "confirmed",
+            number=applicant.registration_number,
+            closes=format_date(schedule.registration_end.date(), turn.language),
+            selection_start=format_date(schedule.selection_start, turn.language),
+            selection_end=format_date(schedule.selection_end, turn.language),
+            announcement=format_date(schedule.announcement.date(), turn.language),
+        )
+    )
+    await turn.goto("menu")
+
+
+@step
+class EditPickStep(Step):
+    name = "edit_pick"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        buttons = [turn.button(f"edit:{spec.name}", f"field_{spec.name}") for spec in FIELDS]
+        buttons.append(turn.button("edit:back", "edit_back"))
+        return Reply(text=turn.t("edit_pick"), buttons=buttons)
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        name = choice.removeprefix("edit:")
+        if name in FIELDS_BY_NAME and choice.startswith("edit:"):
+            await turn.goto("field", field=name, edit=True)
+        elif choice == "edit:back":
+            await turn.goto("summary")
+        else:
+            await super().on_choice(turn, choice)

@@ -1,0 +1,56 @@
+"""Staff commands in chat. Rights are checked on every command, not only when a menu is shown."""
+
+from __future__ import annotations
+
+from handlers.flow import Turn
+from handlers.window import registration_window
+from storage.repositories import REGISTRATION_CLOSED
+
+STAFF_COMMANDS = ("tutup_pendaftaran", "buka_pendaftaran", "status_pendaftaran")
+
+
+async def is_staff(turn: Turn) -> bool:
+    """True when the sender is staff (named in settings, or added with `mitrabot staff add`)."""
+    if turn.actor in turn.deps.staff_identities:
+        return True
+    return await turn.staff.is_staff(turn.incoming.channel.value, turn.incoming.user_id)
+
+
+async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
+    """Run a staff command, or refuse it (and log the attempt) for anyone else."""
+    if not await is_staff(turn):
+        await turn.audit.record(
+            turn.actor,
+            "staff_command_refused",
+            turn.now,
+            detail={
+                "command": command,
+            },
+        )
+        turn.say(turn.t("staff_only"))
+        await turn.reprompt()
+        return
+    if command == "tutup_pendaftaran":
+        reason = argument[:200] or "kuota terpenuhi"
+        await turn.flags.set(
+            REGISTRATION_CLOSED, {"closed": True, "reason": reason}, turn.actor, turn.now
+        )
+        await turn.audit.record(
+            turn.actor, "registration_closed", turn.now, detail={"reason": reason}
+        )
+        turn.say(turn.t("staff_closed", reason=reason))
+    elif command == "buka_pendaftaran":
+        await turn.flags.set(REGISTRATION_CLOSED, {"closed": False}, turn.actor, turn.now)
+        await turn.audit.record(turn.actor, "registration_reopened", turn.now)
+        turn.say(turn.t("staff_reopened"))
+    else:
+        window = await registration_window(turn.deps.config, turn.flags, turn.now)
+        turn.say(
+            turn.t(
+                "staff_status",
+                state=turn.t(f"window_{window.state.value}"),
+                total=await turn.applicants.count_all(),
+                confirmed=await turn.applicants.count_confirmed(),
+            )
+        )
+    await turn.reprompt()

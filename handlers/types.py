@@ -1,0 +1,64 @@
+"""The small types every channel adapter speaks: one incoming message, a list of replies."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Channel(StrEnum):
+    """A chat platform an applicant can write from."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    TERMINAL = "terminal"
+
+
+class FileKind(StrEnum):
+    """What sort of attachment arrived (as the platform labelled it)."""
+
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    AUDIO = "audio"
+    VIDEO = "video"
+    OTHER = "other"
+
+
+class IncomingFile(BaseModel):
+    """A reference to a file the user sent; the content is fetched by the adapter on demand."""
+
+    kind: FileKind
+    file_id: str = ""
+    mime_type: str | None = None
+    size: int | None = None
+    file_name: str | None = None
+    media_group_id: str | None = None
+
+
+class Incoming(BaseModel):
+    """One message from a user: exactly one of text, choice or file is normally set."""
+
+    channel: Channel
+    user_id: str = Field(min_length=1, max_length=128)
+    text: str | None = None
+    choice: str | None = None
+    file: IncomingFile | None = None
+    dedup_key: str | None = None
+    """A platform id (Telegram update_id, WhatsApp wamid) that makes a re-delivery a no-op."""
+    language_hint: str | None = None
+
+
+class Button(BaseModel):
+    """One choice offered to the user; `id` comes back as `Incoming.choice`."""
+
+    id: str
+    label: str
+
+
+class Reply(BaseModel):
+    """One message to send back: text, optionally with choices."""
+
+    text: str
+    buttons: list[Button] = Field(default_factory=list)

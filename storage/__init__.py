@@ -1,0 +1,1 @@
+"""The database: typed SQLAlchemy models, repositories, Alembic migrations."""

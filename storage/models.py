@@ -1,0 +1,160 @@
+"""Typed SQLAlchemy 2 models: every piece of state that must survive a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC on every backend (SQLite keeps no time zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, date: Date, dict[str, Any]: JSON}  # noqa: RUF012
+
+
+class Applicant(Base):
+    """One person's registration: conversation position, consent, answers, outcome."""
+
+    __tablename__ = "applicants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    step: Mapped[str] = mapped_column(String(32), default="new")
+    step_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    consent_at: Mapped[datetime | None]
+    consent_version: Mapped[str | None] = mapped_column(String(64))
+    guardian_consent_at: Mapped[datetime | None]
+    eligibility: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    full_name: Mapped[str | None] = mapped_column(String(80))
+    nik: Mapped[str | None] = mapped_column(String(16), index=True)
+    birth_place: Mapped[str | None] = mapped_column(String(60))
+    birth_date: Mapped[date | None]
+    sex: Mapped[str | None] = mapped_column(String(1))
+    address: Mapped[str | None] = mapped_column(String(300))
+    kecamatan: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    education: Mapped[str | None] = mapped_column(String(32))
+    experience: Mapped[bool | None]
+    gadget: Mapped[bool | None]
+    motorbike: Mapped[bool | None]
+    nik_check_ack: Mapped[str | None] = mapped_column(String(64))
+    """The (NIK, birth date, sex) the applicant confirmed despite a mismatch, if any."""
+
+    registration_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    confirmed_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    identities: Mapped[list[ChatIdentity]] = relationship(
+        back_populates="applicant", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ChatIdentity(Base):
+    """A chat account (channel + platform user id) that speaks for an applicant."""
+
+    __tablename__ = "chat_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    applicant_id: Mapped[int] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+
+    applicant: Mapped[Applicant] = relationship(back_populates="identities")
+
+
+class ProcessedUpdate(Base):
+    """A platform update already handled: a re-delivery with the same key is ignored."""
+
+    __tablename__ = "processed_updates"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime]
+
+
+class StaffMember(Base):
+    """A chat identity with staff rights, added from the command line."""
+
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(80))
+    added_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(128))
+
+
+class RecruitmentFlag(Base):
+    """A switch staff can flip at run time (e.g. registration closed early: quota full)."""
+
+    __tablename__ = "recruitment_flags"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(128))
+
+
+class Counter(Base):
+    """A named sequence (registration numbers) that never hands out the same value twice."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class AuditEntry(Base):
+    """Who did what to whose data, and when. Holds no NIK or document content."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    applicant_id: Mapped[int | None] = mapped_column(index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,232 @@
+"""Repositories: intention-revealing queries over one session (one unit of work)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from storage.models import (
+    Applicant,
+    AuditEntry,
+    ChatIdentity,
+    Counter,
+    ProcessedUpdate,
+    RecruitmentFlag,
+    StaffMember,
+)
+
+REGISTRATION_CLOSED = "registration_closed"
+
+
+class Applicants:
+    """Applicants and the chat identities that speak for them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_chat(self, channel: str, external_id: str) -> Applicant | None:
+        """The applicant behind a chat account, if that account ever wrote."""
+        query = (
+            select(Applicant)
+            .join(ChatIdentity)
+            .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def create_for_chat(
+        self, channel: str, external_id: str, language: str, now: datetime
+    ) -> Applicant:
+        """A fresh applicant owned by this chat account (raises IntegrityError on a race)."""
+        applicant = Applicant(
+            created_at=now,
+            updated_at=now,
+            language=language,
+            step="new",
+            step_data={},
+            eligibility={},
+        )
+        applicant.identities.append(
+            ChatIdentity(channel=channel, external_id=external_id, created_at=now)
+        )
+        self.session.add(applicant)
+        await self.session.flush()
+        return applicant
+
+    async def by_registration_number(self, number: str) -> Applicant | None:
+        """The applicant holding a registration number."""
+        query = select(Applicant).where(Applicant.registration_number == number)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def with_identities(self, applicant_id: int) -> Applicant | None:
+        """An applicant with their chat identities loaded."""
+        query = (
+            select(Applicant)
+            .where(Applicant.id == applicant_id)
+            .options(selectinload(Applicant.identities))
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def delete(self, applicant: Applicant) -> None:
+        """Erase the applicant and their chat identities for good."""
+        await self.session.execute(
+            delete(ChatIdentity).where(ChatIdentity.applicant_id == applicant.id)
+        )
+        await self.session.delete(applicant)
+        await self.session.flush()
+
+    async def count_confirmed(self) -> int:
+        """How many applicants confirmed their registration."""
+        query = select(func.count()).where(Applicant.registration_number.is_not(None))
+        return (await self.session.execute(query)).scalar_one()
+
+    async def count_all(self) -> int:
+        """How many applicants (confirmed or not) are stored."""
+        return (await self.session.execute(select(func.count(Applicant.id)))).scalar_one()
+
+
+class ProcessedUpdates:
+    """The deduplication guard for platform re-deliveries."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_time(self, channel: str, key: str, now: datetime) -> bool:
+        """Record the update; False when it was already recorded (a duplicate delivery).
+
+        Runs in a savepoint, so a duplicate leaves the surrounding transaction usable.
+        """
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ProcessedUpdate(channel=channel, key=key, processed_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+
+class Counters:
+    """Named sequences."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def next(self, name: str) -> int:
+        """The next value of `name`, starting at 1; safe under concurrent transactions."""
+        bumped = await self.session.execute(
+            update(Counter)
+            .where(Counter.name == name)
+            .values(value=Counter.value + 1)
+            .returning(Counter.value)
+        )
+        value = bumped.scalar_one_or_none()
+        if value is not None:
+            return value
+        try:
+            async with self.session.begin_nested():
+                self.session.add(Counter(name=name, value=1))
+        except IntegrityError:
+            return await self.next(name)
+        return 1
+
+
+class Staff:
+    """Staff members added from the command line (settings may name more)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def is_staff(self, channel: str, external_id: str) -> bool:
+        """True when this chat identity was added as staff."""
+        query = select(StaffMember.id).where(
+            StaffMember.channel == channel, StaffMember.external_id == external_id
+        )
+        return (await self.session.execute(query)).first() is not None
+
+    async def add(
+        self, channel: str, external_id: str, name: str, added_by: str, now: datetime
+    ) -> bool:
+        """Add a staff member; False when they were already staff."""
+        if await self.is_staff(channel, external_id):
+            return False
+        self.session.add(
+            StaffMember(
+                channel=channel,
+                external_id=external_id,
+                name=name,
+                added_at=now,
+                added_by=added_by,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def remove(self, channel: str, external_id: str) -> bool:
+        """Withdraw staff rights; False when the identity was not staff."""
+        result = await self.session.execute(
+            delete(StaffMember).where(
+                StaffMember.channel == channel, StaffMember.external_id == external_id
+            )
+        )
+        return bool(result.rowcount)
+
+    async def all(self) -> list[StaffMember]:
+        """Every staff member, oldest first."""
+        query = select(StaffMember).order_by(StaffMember.added_at)
+        return list((await self.session.execute(query)).scalars())
+
+
+class Flags:
+    """Run-time switches staff can flip."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        """The value of a flag, or None when never set."""
+        flag = await self.session.get(RecruitmentFlag, key)
+        return flag.value if flag else None
+
+    async def set(self, key: str, value: dict[str, Any], by: str, now: datetime) -> None:
+        """Set a flag, remembering who set it and when."""
+        flag = await self.session.get(RecruitmentFlag, key)
+        if flag is None:
+            self.session.add(RecruitmentFlag(key=key, value=value, updated_at=now, updated_by=by))
+        else:
+            flag.value, flag.updated_at, flag.updated_by = value, now, by
+        await self.session.flush()
+
+
+class Audit:
+    """The audit log: every deletion, staff action and data access worth answering for."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self,
+        actor: str,
+        action: str,
+        now: datetime,
+        applicant_id: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry."""
+        self.session.add(
+            AuditEntry(
+                at=now,
+                actor=actor,
+                action=action,
+                applicant_id=applicant_id,
+                detail=detail or {},
+            )
+        )
+        await self.session.flush()
+
+    async def recent(self, limit: int = 50) -> list[AuditEntry]:
+        """The newest entries first."""
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        return list((await self.session.execute(query)).scalars())

@@ -1,0 +1,117 @@
+"""A scripted applicant talking to the conversation core, with helpers to read the answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from handlers.conversation import Conversation
+from handlers.types import Channel, Incoming, IncomingFile, Reply
+from storage.models import Applicant, AuditEntry, ChatIdentity
+
+ELIGIBLE_ANSWERS = 8
+
+PROFILE_ANSWERS: list[tuple[str, str]] = [
+    ("text", "Siti Aminah"),
+    ("text", "3528015708950003"),  # 17-08-1995, female (day + 40), Tlanakan
+    ("text", "Pamekasan"),
+    ("text", "17-08-1995"),
+    ("choice", "f:sex:P"),
+    ("text", "Dusun Krajan RT 02 RW 01, Desa Tlanakan"),
+    ("choice", "f:kecamatan:35.28.01"),
+    ("text", "0812-3456-7890"),
+    ("text", "siti.aminah@example.com"),
+    ("choice", "f:education:sma"),
+    ("choice", "f:experience:yes"),
+    ("choice", "f:gadget:yes"),
+    ("choice", "f:motorbike:no"),
+]
+
+
+class Chat:
+    """One user of one channel; `replies` holds the answers to the last message sent."""
+
+    def __init__(
+        self, conversation: Conversation, user_id: str, channel: Channel = Channel.TELEGRAM
+    ) -> None:
+        self.conversation = conversation
+        self.user_id = user_id
+        self.channel = channel
+        self.replies: list[Reply] = []
+
+    async def send(self, text: str, **extra: Any) -> list[Reply]:
+        """Type a text (or a command)."""
+        return await self._handle(
+            Incoming(channel=self.channel, user_id=self.user_id, text=text, **extra)
+        )
+
+    async def press(self, choice: str, **extra: Any) -> list[Reply]:
+        """Press a button."""
+        return await self._handle(
+            Incoming(channel=self.channel, user_id=self.user_id, choice=choice, **extra)
+        )
+
+    async def upload(self, file: IncomingFile) -> list[Reply]:
+        """Send a file, photo or sticker."""
+        return await self._handle(Incoming(channel=self.channel, user_id=self.user_id, file=file))
+
+    async def _handle(self, incoming: Incoming) -> list[Reply]:
+        self.replies = await self.conversation.handle(incoming)
+        return self.replies
+
+    @property
+    def text(self) -> str:
+        """All reply texts of the last answer, joined."""
+        return "\n\n".join(reply.text for reply in self.replies)
+
+    @property
+    def buttons(self) -> list[str]:
+        """The button ids of the last reply that has buttons."""
+        for reply in reversed(self.replies):
+            if reply.buttons:
+                return [button.id for button in reply.buttons]
+        return []
+
+    async def applicant(self) -> Applicant | None:
+        """The stored applicant behind this chat."""
+        async with self.conversation.db.transaction() as session:
+            query = (
+                select(Applicant)
+                .join(ChatIdentity)
+                .where(
+                    ChatIdentity.channel == self.channel.value,
+                    ChatIdentity.external_id == self.user_id,
+                )
+            )
+            return (await session.execute(query)).scalar_one_or_none()
+
+    async def audit_actions(self) -> list[str]:
+        """Every audit action recorded so far, oldest first."""
+        async with self.conversation.db.transaction() as session:
+            query = select(AuditEntry.action).order_by(AuditEntry.id)
+            return list((await session.execute(query)).scalars())
+
+    async def start_registration(self) -> None:
+        """From nothing to the first eligibility question (consent given)."""
+        await self.send("/start")
+        await self.press("menu:register")
+        await self.press("consent:yes")
+
+    async def pass_eligibility(self) -> None:
+        for _ in range(ELIGIBLE_ANSWERS):
+            await self.press("elig:yes")
+
+    async def fill_profile(self, answers: list[tuple[str, str]] = PROFILE_ANSWERS) -> None:
+        for kind, value in answers:
+            if kind == "text":
+                await self.send(value)
+            else:
+                await self.press(value)
+
+    async def register(self) -> None:
+        """All the way to a confirmed registration."""
+        await self.start_registration()
+        await self.pass_eligibility()
+        await self.fill_profile()
+        await self.press("sum:confirm")

@@ -122,7 +122,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.telegram import ALLOWED_UPDATES, build_application
+    from bot.telegram import build_application, start_polling, stop_polling
 
     if settings.telegram_token is None:
         print("mitrabot: set MITRABOT_TELEGRAM_TOKEN (see .env.example)", file=sys.stderr)
@@ -140,13 +140,12 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        async with application:
-            await application.start()
-            await application.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
-            log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
+        await start_polling(application)
+        log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
+        try:
             await stop.wait()
-            await application.updater.stop()
-            await application.stop()
+        finally:
+            await stop_polling(application)
         return 0
 
     return await _with_app(settings, work)

@@ -61,7 +61,6 @@ def build_application(
         .base_file_url(base_file_url)
         .concurrent_updates(concurrency)
         .connection_pool_size(concurrency * 2)
-        .post_init(_set_commands)
         .build()
     )
     application.bot_data["conversation"] = conversation
@@ -70,6 +69,23 @@ def build_application(
     application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, _on_message))
     application.add_error_handler(_on_error)
     return application
+
+
+async def start_polling(application: Application, poll_timeout: int = 10) -> None:
+    """Initialise, publish the command list, and start long polling (as `mitrabot run` does)."""
+    await application.initialize()
+    await _set_commands(application)
+    await application.start()
+    await application.updater.start_polling(
+        poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+    )
+
+
+async def stop_polling(application: Application) -> None:
+    """Stop polling, finish the updates in hand, and close connections."""
+    await application.updater.stop()
+    await application.stop()
+    await application.shutdown()
 
 
 async def _set_commands(application: Application) -> None:

@@ -189,8 +189,9 @@ async def test_api_errors_match_telegram(fake: FakeBotApi) -> None:
             await bot.send_message(USER, "hai")
     assert [m.text for m in fake.sent] == ["sama"]
 
-    with pytest.raises(InvalidToken):
-        await Bot("999:WRONG", base_url=fake.base_url).get_me()
+    with pytest.raises(InvalidToken, match="Unauthorized"):
+        async with Bot("999:WRONG", base_url=fake.base_url):  # initialize() calls getMe
+            pass
 
     async with httpx.AsyncClient() as client:
         response = await client.post(f"{fake.base_url}{fake.token}/sendDice", data={"chat_id": 1})

@@ -1,0 +1,125 @@
+"""The `mitrabot` command: terminal chat, config check, staff and registration tools."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+MITRABOT = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    monkeypatch.setenv("MITRABOT_DATA_DIR", str(tmp_path / "data"))
+    for name in ("MITRABOT_DATABASE_URL", "MITRABOT_CLOCK_AT", "MITRABOT_STAFF"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def _chat(lines: list[str], *extra: str) -> str:
+    result = subprocess.run(
+        [*MITRABOT, "chat", "--user", "tester", *extra],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+        check=True,
+    )
+    return result.stdout
+
+
+def test_terminal_chat_registers_with_numbered_choices(data_dir: Path) -> None:
+    answers = [
+        "1",
+        "1",
+        *["1"] * 8,
+        "Siti Aminah",
+        "3528015708950003",
+        "Pamekasan",
+        "17-08-1995",
+        "2",
+        "Dusun Krajan RT 02 RW 01, Desa Tlanakan",
+        "1",
+        "081234567890",
+        "siti@example.com",
+        "3",
+        "1",
+        "1",
+        "2",
+        "1",
+    ]
+    output = _chat(answers, "--at", "2023-11-10T09:00")
+    assert "[1] 📝 Daftar" in output
+    assert "Nomor registrasi: PMK24-00001" in output
+    assert (data_dir / "mitrabot.db").exists()
+
+
+def test_terminal_chat_resumes_where_the_user_stopped() -> None:
+    _chat(["1", "1", "1", "1"], "--at", "2023-11-10T09:00")
+    output = _chat([], "--at", "2023-11-10T09:05")
+    assert "Selamat datang kembali" in output and "(3 dari 8)" in output
+
+
+def test_terminal_chat_after_the_deadline_says_registration_is_closed() -> None:
+    output = _chat(["1"], "--at", "2023-12-05T10:00")
+    assert "sudah ditutup pada 30 November 2023" in output
+
+
+def test_the_rehearsal_clock_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-10-15T10:00")
+    output = _chat(["1"])
+    assert "Pendaftaran belum dibuka" in output
+
+
+def test_config_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["config", "check"]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("office: [\n", encoding="utf-8")
+    assert main(["config", "check", str(bad)]) == 2
+    assert f"{bad}:" in capsys.readouterr().err
+
+
+def test_staff_add_list_remove(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["staff", "add", "telegram:123", "--name", "Erfan"]) == 0
+    assert main(["staff", "list"]) == 0
+    assert "telegram:123\tErfan" in capsys.readouterr().out
+    assert main(["staff", "remove", "telegram:123"]) == 0
+    assert main(["staff", "remove", "telegram:123"]) == 1
+    with pytest.raises(SystemExit, match="identity must look like"):
+        main(["staff", "add", "sms:1", "--name", "X"])
+
+
+def test_registration_close_status_open(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["registration", "status", "--at", "2023-11-10T09:00"]) == 0
+    assert "registration open" in capsys.readouterr().out
+    assert main(["registration", "close", "--reason", "kuota 300 terpenuhi"]) == 0
+    assert main(["registration", "status", "--at", "2023-11-10T09:00"]) == 0
+    assert "registration closed_early" in capsys.readouterr().out
+    assert main(["registration", "open"]) == 0
+    assert main(["registration", "status", "--at", "2023-12-01T00:00"]) == 0
+    assert "registration ended" in capsys.readouterr().out
+
+
+def test_run_without_a_token_explains_what_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MITRABOT_TELEGRAM_TOKEN", raising=False)
+    assert main(["run"]) == 2
+    assert "MITRABOT_TELEGRAM_TOKEN" in capsys.readouterr().err
+
+
+def test_bad_settings_are_reported(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MITRABOT_STAFF", "nobody")
+    assert main(["staff", "list"]) == 2
+    assert "telegram:12345" in capsys.readouterr().err

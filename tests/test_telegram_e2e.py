@@ -1,0 +1,143 @@
+"""End to end: the real python-telegram-bot Application polling a fake Bot API on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from telegram.ext import Application
+
+from bot.telegram import build_application, split_text, start_polling, stop_polling
+from handlers.conversation import Conversation, Dependencies
+from storage.db import Database
+from tests.chat import PROFILE_ANSWERS
+from tests.fakes.telegram_api import FakeBotApi, SentMessage
+
+APPLICANT = 5001
+OTHER = 5002
+
+# (kind, value, replies the bot sends) for a whole registration after /start.
+SCRIPT: list[tuple[str, str, int]] = [
+    ("press", "menu:register", 1),
+    ("press", "consent:yes", 2),
+    *[("press", "elig:yes", 1)] * 8,
+    *[
+        ("text" if kind == "text" else "press", value, 2 if value == "17-08-1995" else 1)
+        for kind, value in PROFILE_ANSWERS
+    ],
+    ("press", "sum:confirm", 2),
+]
+
+
+@asynccontextmanager
+async def running_bot(
+    fake: FakeBotApi, db: Database, deps: Dependencies
+) -> AsyncIterator[Application]:
+    """The bot as `mitrabot run` starts it: polling, bounded concurrency."""
+    application = build_application(
+        Conversation(db, deps), fake.token, fake.base_url, fake.base_file_url, concurrency=4
+    )
+    await start_polling(application, poll_timeout=1)
+    try:
+        yield application
+    finally:
+        await asyncio.wait_for(stop_polling(application), 10)
+
+
+async def act(
+    fake: FakeBotApi, user: int, kind: str, value: str, replies: int
+) -> list[SentMessage]:
+    """Do one thing as the user and wait for the expected number of bot messages."""
+    before = len(fake.messages_to(user))
+    if kind == "press":
+        fake.push_callback(user, value)
+    else:
+        fake.push_text(user, value)
+    messages = await fake.wait_for_messages(user, before + replies)
+    return messages[before:]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    async with FakeBotApi() as server:
+        yield server
+
+
+async def test_an_applicant_registers_on_telegram_and_survives_a_restart(
+    fake: FakeBotApi, tmp_path: Path, deps: Dependencies
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await db.upgrade()
+    half = 14  # consent, eligibility and the first profile answers
+    async with running_bot(fake, db, deps):
+        welcome = await act(fake, APPLICANT, "text", "/start", 2)
+        assert "Selamat datang" in welcome[0].text
+        assert welcome[1].callback_data[0] == "menu:register"
+        for kind, value, replies in SCRIPT[:half]:
+            await act(fake, APPLICANT, kind, value, replies)
+    assert any(method == "setMyCommands" for method, _ in fake.calls)
+
+    async with running_bot(fake, db, deps):  # a new process, same database
+        resumed = (await act(fake, APPLICANT, "text", "/start", 2))[-1]
+        assert "jenis kelamin" in resumed.text.lower()
+        for kind, value, replies in SCRIPT[half:]:
+            last = await act(fake, APPLICANT, kind, value, replies)
+        assert "PMK24-00001" in last[0].text
+        assert last[1].callback_data[0] == "menu:register"
+        await fake.wait_until_idle()
+    await db.dispose()
+
+
+async def test_redelivered_updates_are_answered_once(
+    fake: FakeBotApi, db: Database, deps: Dependencies
+) -> None:
+    async with running_bot(fake, db, deps):
+        await act(fake, APPLICANT, "text", "/start", 2)
+        update_id = fake.push_text(APPLICANT, "/menu")
+        await fake.wait_for_messages(APPLICANT, 3)
+        person = {"id": APPLICANT, "is_bot": False, "first_name": "Tester"}
+        again = {
+            "update_id": update_id,
+            "message": {
+                "message_id": 4242,
+                "from": person,
+                "date": int(time.time()),
+                "text": "/menu",
+                "chat": {"id": APPLICANT, "type": "private", "first_name": "Tester"},
+            },
+        }
+        fake.push_update(again)  # Telegram re-sends the same update
+        fake.push_update(again)
+        await fake.wait_until_idle()
+        assert len(fake.messages_to(APPLICANT)) == 3
+
+
+async def test_one_users_trouble_never_stops_the_bot_for_others(
+    fake: FakeBotApi, db: Database, deps: Dependencies
+) -> None:
+    async with running_bot(fake, db, deps):
+        await act(fake, OTHER, "text", "/start", 2)
+        fake.block_user(OTHER)  # every send to OTHER now fails with 403
+        fake.push_sticker(OTHER)
+        fake.push_text(OTHER, "x" * 4000)
+        await act(fake, APPLICANT, "text", "/start", 2)
+        for kind, value, replies in SCRIPT[:4]:
+            await act(fake, APPLICANT, kind, value, replies)
+        fake.push_sticker(APPLICANT)
+        answers = await fake.wait_for_messages(APPLICANT, len(fake.messages_to(APPLICANT)) + 2)
+        assert "bukan file, foto, atau stiker" in answers[-2].text
+        assert "(3 dari 8)" in answers[-1].text  # the question is asked again
+        await fake.wait_until_idle()
+        assert fake.internal_errors == []
+
+
+def test_long_texts_are_split_at_line_breaks_within_telegram_limits() -> None:
+    text = "\n".join(f"baris {n} " + "x" * 90 for n in range(200))
+    parts = split_text(text)
+    assert len(parts) > 1 and all(len(part) <= 4096 for part in parts)
+    assert "\n".join(parts) == text
+    assert split_text("y" * 9000) == ["y" * 4096, "y" * 4096, "y" * 808]

@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.app import App, build_app
@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Request lines would print the bot token (it is part of every Bot API URL).
+    for chatty in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     try:
         return asyncio.run(args.action(settings, args))
     except ConfigError as error:
@@ -62,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")
     db.add_parser("upgrade", help="apply migrations").set_defaults(action=_db_upgrade)
+    revision = db.add_parser("revision", help="(developers) write a migration from the models")
+    revision.add_argument("-m", "--message", required=True)
+    revision.set_defaults(action=_db_revision)
 
     config = commands.add_parser("config", help="recruitment config").add_subparsers()
     check = config.add_parser("check", help="validate a recruitment file")
@@ -77,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("identity")
     remove.set_defaults(action=_staff_remove)
     staff.add_parser("list", help="list staff").set_defaults(action=_staff_list)
+
+    data = commands.add_parser("data", help="personal data").add_subparsers()
+    purge = data.add_parser("purge", help="delete applicants past the retention period")
+    purge.add_argument("--apply", action="store_true", help="really delete (default: dry run)")
+    purge.add_argument("--at", type=_local_time, help="evaluate at this local time")
+    purge.set_defaults(action=_data_purge)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()
@@ -159,6 +171,14 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, work)
 
 
+async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        await app.db.new_revision(args.message)
+        return 0
+
+    return await _with_app(settings, work)
+
+
 async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     path = args.file or settings.recruitment_file
     config = load_recruitment(path)
@@ -221,6 +241,34 @@ async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
                 f"{member.channel}:{member.external_id}\t{member.name}\tadded by "
                 f"{member.added_by} at {member.added_at:%Y-%m-%d %H:%M} UTC"
             )
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        now = app.conversation.deps.clock.now()
+        months = app.config.consent.retention_months
+        cutoff = now - timedelta(days=round(months * 30.44))
+        async with app.db.transaction() as session:
+            applicants = Applicants(session)
+            expired = await applicants.idle_since(cutoff)
+            if args.apply:
+                for applicant in expired:
+                    await Audit(session).record(
+                        _operator(),
+                        "applicant_deleted",
+                        now,
+                        applicant.id,
+                        {"registration_number": applicant.registration_number, "by": "retention"},
+                    )
+                    await applicants.delete(applicant)
+        verb = "deleted" if args.apply else "would delete (dry run; add --apply)"
+        print(
+            f"{verb} {len(expired)} applicant(s) unchanged since {cutoff:%Y-%m-%d} "
+            f"(retention {months} months)"
+        )
         return 0
 
     return await _with_app(settings, work)

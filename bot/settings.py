@@ -16,7 +16,11 @@ class Settings(BaseSettings):
     """Everything that differs between machines, never between regencies (that is the config)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="MITRABOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="MITRABOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
     )
 
     data_dir: Path = Path("data")

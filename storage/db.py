@@ -48,6 +48,17 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade_sync)
 
+    async def new_revision(self, message: str) -> None:
+        """Write a migration for what the models have and this database lacks (developers)."""
+
+        def revision(connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.revision(config, message=message, autogenerate=True)
+
+        async with self.engine.begin() as connection:
+            await connection.run_sync(revision)
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
@@ -56,8 +67,8 @@ class Database:
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -79,6 +79,11 @@ class Applicants:
         await self.session.delete(applicant)
         await self.session.flush()
 
+    async def idle_since(self, cutoff: datetime) -> list[Applicant]:
+        """Applicants whose record has not changed since `cutoff` (retention has run out)."""
+        query = select(Applicant).where(Applicant.updated_at < cutoff).order_by(Applicant.id)
+        return list((await self.session.execute(query)).scalars())
+
     async def count_confirmed(self) -> int:
         """How many applicants confirmed their registration."""
         query = select(func.count()).where(Applicant.registration_number.is_not(None))

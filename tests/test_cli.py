@@ -123,3 +123,17 @@ def test_bad_settings_are_reported(
     monkeypatch.setenv("MITRABOT_STAFF", "nobody")
     assert main(["staff", "list"]) == 2
     assert "telegram:12345" in capsys.readouterr().err
+
+
+def test_purge_deletes_only_applicants_past_the_retention_period(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _chat(["1", "1"], "--at", "2023-11-10T09:00")
+    assert main(["data", "purge", "--at", "2025-10-01T00:00"]) == 0
+    assert "would delete (dry run; add --apply) 0 applicant(s)" in capsys.readouterr().out
+    assert main(["data", "purge", "--at", "2025-12-01T00:00"]) == 0
+    assert "would delete (dry run; add --apply) 1 applicant(s)" in capsys.readouterr().out
+    assert main(["data", "purge", "--apply", "--at", "2025-12-01T00:00"]) == 0
+    assert "deleted 1 applicant(s)" in capsys.readouterr().out
+    assert main(["registration", "status", "--at", "2025-12-01T00:00"]) == 0
+    assert "0 applicants stored" in capsys.readouterr().out

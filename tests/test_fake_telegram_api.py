@@ -227,8 +227,10 @@ async def test_application_polling_echo_and_buttons(fake: FakeBotApi) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
         keyboard = InlineKeyboardMarkup(
-            [[InlineKeyboardButton("A", callback_data="pick:a")],
-             [InlineKeyboardButton("B", callback_data="pick:b")]]
+            [
+                [InlineKeyboardButton("A", callback_data="pick:a")],
+                [InlineKeyboardButton("B", callback_data="pick:b")],
+            ]
         )
         await update.effective_message.reply_text(f"args={context.args}", reply_markup=keyboard)
 

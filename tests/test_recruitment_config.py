@@ -22,7 +22,9 @@ def test_shipped_file_matches_the_announcement() -> None:
     assert [item.number for item in config.preferred_items] == [8, 9, 10, 11, 12, 13, 14]
     assert [doc.key for doc in config.documents] == ["photo", "ktp", "diploma"]
     assert [stage.name.id for stage in config.stages] == [
-        "Seleksi Administrasi", "Tes Kompetensi", "Seleksi Akhir",
+        "Seleksi Administrasi",
+        "Tes Kompetensi",
+        "Seleksi Akhir",
     ]
     assert config.local(config.schedule.registration_end) == datetime(
         2023, 11, 30, 23, 59, 59, tzinfo=config.tz
@@ -39,13 +41,13 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
-    source = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace(
-        "year: 2024", "year: [2024", 1
-    )
+    source = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace("year: 2024", "year: [2024", 1)
     with pytest.raises(ConfigError) as error:
         load_recruitment(_write(tmp_path, source))
     line = source.splitlines().index("year: [2024") + 1
-    assert any(f":{line}:" in message or f":{line + 1}:" in message for message in error.value.lines)
+    assert any(
+        f":{line}:" in message or f":{line + 1}:" in message for message in error.value.lines
+    )
 
 
 def test_a_wrong_value_names_its_line_and_field(tmp_path: Path) -> None:
@@ -62,7 +64,9 @@ def test_a_wrong_value_names_its_line_and_field(tmp_path: Path) -> None:
 def test_a_required_item_without_a_question_is_refused(tmp_path: Path) -> None:
     source = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace(
         "    question:\n      id: Apakah Anda sehat jasmani dan rohani?\n"
-        "      en: Are you physically and mentally healthy?\n", "", 1
+        "      en: Are you physically and mentally healthy?\n",
+        "",
+        1,
     )
     with pytest.raises(ConfigError) as error:
         load_recruitment(_write(tmp_path, source))
@@ -71,7 +75,9 @@ def test_a_required_item_without_a_question_is_refused(tmp_path: Path) -> None:
 
 def test_dates_out_of_order_and_unknown_keys_are_refused(tmp_path: Path) -> None:
     source = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8")
-    swapped = source.replace("registration_end: 2023-11-30T23:59:59", "registration_end: 2023-10-01")
+    swapped = source.replace(
+        "registration_end: 2023-11-30T23:59:59", "registration_end: 2023-10-01"
+    )
     with pytest.raises(ConfigError, match="registration_end must be after"):
         load_recruitment(_write(tmp_path, swapped))
     with pytest.raises(ConfigError, match="quota_typo"):
@@ -84,15 +90,18 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 ANOTHER_REGENCY = {
-    "name: Badan Pusat Statistik Kabupaten Pamekasan": "name: Badan Pusat Statistik Kabupaten Sampang",
+    "name: Badan Pusat Statistik Kabupaten Pamekasan": (
+        "name: Badan Pusat Statistik Kabupaten Sampang"
+    ),
     "short_name: BPS Kab. Pamekasan": "short_name: BPS Kab. Sampang",
     "regency_name: Kabupaten Pamekasan": "regency_name: Kabupaten Sampang",
     'regency_code: "3528"': 'regency_code: "3527"',
     "registration_number_prefix: PMK24": "registration_number_prefix: SPG25",
     "registration_start: 2023-11-01T00:00:00": "registration_start: 2024-11-04T08:00:00",
     "registration_end: 2023-11-30T23:59:59": "registration_end: 2024-11-20T23:59:59",
-    "  - {code: \"35.28.01\", bps_code: \"3528010\", name: Tlanakan}":
-        "  - {code: \"35.27.01\", bps_code: \"3527010\", name: Sreseh}",
+    '  - {code: "35.28.01", bps_code: "3528010", name: Tlanakan}': (
+        '  - {code: "35.27.01", bps_code: "3527010", name: Sreseh}'
+    ),
 }
 
 
@@ -113,9 +122,16 @@ async def test_another_regency_changes_the_file_not_the_code(tmp_path: Path) -> 
     assert "4 November 2024" in chat.text and "sisa 1 hari" in chat.text
     await chat.start_registration()
     await chat.pass_eligibility()
-    await chat.fill_profile([("text", "Siti Aminah"), ("text", "3528015708950003"),
-                             ("text", "Sampang"), ("text", "17-08-1995"), ("choice", "f:sex:P"),
-                             ("text", "Dusun Krajan RT 02 RW 01, Desa Sreseh")])
+    await chat.fill_profile(
+        [
+            ("text", "Siti Aminah"),
+            ("text", "3528015708950003"),
+            ("text", "Sampang"),
+            ("text", "17-08-1995"),
+            ("choice", "f:sex:P"),
+            ("text", "Dusun Krajan RT 02 RW 01, Desa Sreseh"),
+        ]
+    )
     labels = [button.label for button in chat.replies[-1].buttons]
     assert labels[0] == "Sreseh" and labels[-1] == "Luar Kabupaten Sampang"
     await database.dispose()

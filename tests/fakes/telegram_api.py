@@ -291,9 +291,7 @@ def _reject_constant(name: str) -> Any:
 
 
 def _unescape_form_param(value: str) -> str:
-    value = re.sub(
-        r"%([01][0-9A-F]|22)", lambda m: chr(int(m.group(1), 16)), value
-    )
+    value = re.sub(r"%([01][0-9A-F]|22)", lambda m: chr(int(m.group(1), 16)), value)
     return value.replace("\\\\", "\\")
 
 
@@ -983,8 +981,9 @@ class FakeBotApi:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
                 raise _ApiError(
-                    400, 'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup '
-                    "must be an Array of Arrays"
+                    400,
+                    'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup '
+                    "must be an Array of Arrays",
                 )
             for row in rows:
                 for button in row:
@@ -1191,8 +1190,7 @@ class FakeBotApi:
         if str(params.get("callback_query_id", "")) not in self._callback_ids:
             raise _ApiError(
                 400,
-                "Bad Request: query is too old and response timeout expired or query ID is "
-                "invalid",
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
             )
         return True
 
@@ -1237,7 +1235,12 @@ class FakeBotApi:
             content["caption"] = caption
         message = self._new_bot_message(chat_id, content, markup)
         self._record(
-            "sendPhoto", chat_id, caption or "", markup, message["message_id"], params,
+            "sendPhoto",
+            chat_id,
+            caption or "",
+            markup,
+            message["message_id"],
+            params,
             stored.content,
         )
         return message
@@ -1261,7 +1264,12 @@ class FakeBotApi:
             content["caption"] = caption
         message = self._new_bot_message(chat_id, content, markup)
         self._record(
-            "sendDocument", chat_id, caption or "", markup, message["message_id"], params,
+            "sendDocument",
+            chat_id,
+            caption or "",
+            markup,
+            message["message_id"],
+            params,
             stored.content,
         )
         return message

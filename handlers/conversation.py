@@ -15,7 +15,7 @@ import handlers.registration  # noqa: F401  (registers the steps)
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
-from handlers.flow import STEPS, Turn
+from handlers.flow import STEPS, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.resume import say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
@@ -125,14 +125,26 @@ class Conversation:
         elif incoming.choice:
             await self._choice(turn, incoming.choice)
         elif text:
-            if await self._registration_allowed(turn):
-                await STEPS[turn.applicant.step].on_text(turn, text)
+            await self._text(turn, text)
         elif incoming.file is not None:
             turn.say(turn.t("file_not_expected"))
             await turn.reprompt()
         else:
             turn.say(turn.t("not_understood"))
             await turn.reprompt()
+
+    async def _text(self, turn: Turn, text: str) -> None:
+        """Typed text: an answer for free-text steps, otherwise the button it names."""
+        step = STEPS[turn.applicant.step]
+        if step.free_text:
+            if await self._registration_allowed(turn):
+                await step.on_text(turn, text)
+            return
+        choice = match_button(text, (await step.prompt(turn)).buttons)
+        if choice is None:
+            await step.on_text(turn, text)
+        else:
+            await self._choice(turn, choice)
 
     async def _choice(self, turn: Turn, choice: str) -> None:
         if choice.startswith("menu:"):

@@ -91,7 +91,7 @@ class Step:
 
     name: ClassVar[str]
     free_text: ClassVar[bool] = False
-    """True when the step accepts typed answers; otherwise typed text is matched to buttons."""
+    """True when the step reads typed answers itself; otherwise typed text picks a button."""
 
     async def prompt(self, turn: Turn) -> Reply:
         """The question (and buttons) of this step."""
@@ -103,14 +103,9 @@ class Step:
         await turn.reprompt()
 
     async def on_text(self, turn: Turn, text: str) -> None:
-        """Typed text: matched against this step's buttons unless the step takes free text."""
-        reply = await self.prompt(turn)
-        choice = match_button(text, reply.buttons)
-        if choice is None:
-            turn.say(turn.t("not_understood"))
-            turn.replies.append(reply)
-            return
-        await self.on_choice(turn, choice)
+        """Typed text that is not one of the buttons (free-text steps override this)."""
+        turn.say(turn.t("not_understood"))
+        await turn.reprompt()
 
 
 STEPS: dict[str, Step] = {}

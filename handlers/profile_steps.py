@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, Turn, match_button, step
 from handlers.formatting import format_date
 from handlers.profile import (
     FIELDS,
@@ -73,11 +73,13 @@ class FieldStep(Step):
         assert spec.options is not None
         options = spec.options(turn)
         typed = text.strip().casefold()
-        for option in options:
-            if typed in (alias.casefold() for alias in option.aliases):
-                await self.on_choice(turn, f"f:{spec.name}:{option.value}")
-                return
-        await super().on_text(turn, text)
+        alias = next((o for o in options if typed in (a.casefold() for a in o.aliases)), None)
+        choice = f"f:{spec.name}:{alias.value}" if alias else None
+        choice = choice or match_button(text, (await self.prompt(turn)).buttons)
+        if choice is None:
+            await super().on_text(turn, text)
+        else:
+            await self.on_choice(turn, choice)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         spec = _spec(turn)

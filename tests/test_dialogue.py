@@ -561,3 +561,25 @@ async def test_first_messages_at_once_create_one_applicant(conversation: Convers
     async with conversation.db.transaction() as session:
         count = (await session.execute(select(func.count(Applicant.id)))).scalar_one()
     assert count == 1
+
+
+async def test_typing_a_menu_label_or_number_opens_it(chat: Chat) -> None:
+    await chat.send("/start")
+    await chat.send("Jadwal")
+    assert "Tahap 2: Tes Kompetensi" in chat.text
+    await chat.send("2")  # the second menu entry: requirements
+    assert "Syarat wajib" in chat.text
+    await chat.send("daftar")
+    assert "Persetujuan" in chat.text
+    await chat.send("ya")
+    assert "(1 dari 8)" in chat.text
+
+
+async def test_typing_menu_utama_under_the_summary_goes_to_the_menu(chat: Chat) -> None:
+    await chat.start_registration()
+    await chat.pass_eligibility()
+    await chat.fill_profile()
+    await chat.send("menu utama")
+    assert chat.replies[-1].text.startswith("Menu utama")
+    applicant = await chat.applicant()
+    assert applicant is not None and applicant.step == "menu"

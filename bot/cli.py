@@ -306,6 +306,7 @@ async def _registration_status(settings: Settings, args: argparse.Namespace) -> 
         print(
             f"at {now:%Y-%m-%d %H:%M %Z}: registration {window.state.value}; "
             f"{total} applicants stored, {confirmed} submitted"
+            f"{f' (quota {app.config.quota})' if app.config.quota else ''}"
         )
         return 0
 

@@ -149,6 +149,9 @@ class RecruitmentConfig(_Strict):
     announcement_date: date
     registration_number_prefix: str = Field(pattern=r"^[A-Z0-9-]{1,12}$")
     timezone: str = "Asia/Jakarta"
+    quota: int | None = Field(
+        default=None, ge=1, description="how many registrations staff want; None: unannounced"
+    )
     age_min: int = Field(ge=0, le=100)
     age_max: int = Field(ge=0, le=120)
     consent: Consent

@@ -51,6 +51,7 @@ async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
                 state=turn.t(f"window_{window.state.value}"),
                 total=await turn.applicants.count_all(),
                 confirmed=await turn.applicants.count_confirmed(),
+            quota=turn.deps.config.quota or "-",
             )
         )
     await turn.reprompt()

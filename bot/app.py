@@ -10,6 +10,7 @@ from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation, Dependencies
 from storage.db import Database
+from storage.files import FileStore
 
 
 @dataclass
@@ -37,6 +38,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         config=config,
         catalog=Catalog.load(),
         clock=clock,
+        files=FileStore(settings.documents_dir),
         staff_identities=frozenset(settings.staff),
     )
     return App(settings=settings, config=config, db=db, conversation=Conversation(db, deps))

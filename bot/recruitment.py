@@ -81,8 +81,25 @@ class Requirement(_Strict):
 
 
 class Document(_Strict):
+    """A document applicants hand in, and what makes a picture of it usable."""
+
     key: str = Field(pattern=r"^[a-z_]+$")
     name: LocalText
+    hint: LocalText
+    accepts: list[Literal["image", "pdf"]] = Field(default_factory=lambda: ["image"], min_length=1)
+    min_short_side: int = Field(default=300, ge=1, description="pixels, the image's shorter side")
+    min_long_side: int = Field(default=400, ge=1, description="pixels, the image's longer side")
+    min_sharpness: float = Field(default=20.0, ge=0, description="variance of the Laplacian")
+
+
+class DocumentLimits(_Strict):
+    """Checks that apply to every uploaded file."""
+
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_pixels: int = Field(default=50_000_000, ge=10_000)
+    min_brightness: float = Field(default=45.0, ge=0, le=255)
+    max_brightness: float = Field(default=245.0, ge=0, le=255)
+    max_pdf_pages: int = Field(default=10, ge=1)
 
 
 class Stage(_Strict):
@@ -158,6 +175,7 @@ class RecruitmentConfig(_Strict):
     requirements: list[Requirement] = Field(min_length=1)
     how_to_register: LocalText
     documents: list[Document] = Field(min_length=1)
+    document_limits: DocumentLimits = Field(default_factory=DocumentLimits)
     schedule: Schedule
     stages: list[Stage] = Field(min_length=1)
     education_levels: list[EducationLevel] = Field(min_length=1)
@@ -210,6 +228,10 @@ class RecruitmentConfig(_Strict):
     def kecamatan_by_code(self, code: str) -> Kecamatan | None:
         """The kecamatan with Kemendagri code `code`, if it is in this regency."""
         return next((k for k in self.kecamatan if k.code == code), None)
+
+    def document_by_key(self, key: str) -> Document | None:
+        """The document stored under `key`."""
+        return next((doc for doc in self.documents if doc.key == key), None)
 
     def education_by_key(self, key: str) -> EducationLevel | None:
         """The education level stored under `key`."""

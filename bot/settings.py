@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def documents_dir(self) -> Path:
+        """Where uploaded documents are kept (private: never served by any web path)."""
+        return self.data_dir / "documents"
+
+    @property
     def effective_database_url(self) -> str:
         """The configured database URL, or the SQLite file under the data directory."""
         if self.database_url:

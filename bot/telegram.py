@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from pathlib import Path
 
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     Update,
 )
 from telegram.constants import MessageLimit
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -23,7 +27,16 @@ from telegram.ext import (
 )
 
 from handlers.conversation import Conversation
-from handlers.types import Button, Channel, FileKind, Incoming, IncomingFile, Reply
+from handlers.types import (
+    Button,
+    Channel,
+    FileKind,
+    FileTooLarge,
+    FileUnavailable,
+    Incoming,
+    IncomingFile,
+    Reply,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +159,31 @@ def _file_of(message: Message) -> IncomingFile:
     return IncomingFile(kind=FileKind.OTHER)
 
 
+class TelegramFiles:
+    """Fetches what a user sent through getFile and the file download URL."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def fetch(self, file: IncomingFile, max_bytes: int) -> bytes:
+        if file.size is not None and file.size > max_bytes:
+            raise FileTooLarge(file.file_id)
+        try:
+            telegram_file = await self.bot.get_file(file.file_id)
+            if telegram_file.file_size is not None and telegram_file.file_size > max_bytes:
+                raise FileTooLarge(file.file_id)
+            content = bytes(await telegram_file.download_as_bytearray())
+        except BadRequest as error:
+            if "too big" in error.message.lower():
+                raise FileTooLarge(file.file_id) from error
+            raise FileUnavailable(file.file_id) from error
+        except (TelegramError, OSError) as error:
+            raise FileUnavailable(file.file_id) from error
+        if len(content) > max_bytes:
+            raise FileTooLarge(file.file_id)
+        return content
+
+
 def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
     """Inline buttons: two per row when the labels are short, otherwise one per row."""
     if not buttons:
@@ -181,12 +219,17 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 
 async def send_replies(application: Application, chat_id: int, replies: list[Reply]) -> None:
-    """Send replies in order; buttons go under the last part of a split text."""
+    """Send replies in order; buttons go under the last part of a split text, files after it."""
     for reply in replies:
         parts = split_text(reply.text)
         for index, part in enumerate(parts):
             markup = keyboard(reply.buttons) if index == len(parts) - 1 else None
             await application.bot.send_message(chat_id, part, reply_markup=markup)
+        for file in reply.files:
+            content = await asyncio.to_thread(Path(file.path).read_bytes)
+            await application.bot.send_document(
+                chat_id, InputFile(content, filename=file.file_name), caption=file.caption
+            )
 
 
 async def _on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -210,7 +253,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if incoming is None or chat is None:
         return
     conversation: Conversation = context.application.bot_data["conversation"]
-    replies = await conversation.handle(incoming)
+    replies = await conversation.handle(incoming, TelegramFiles(context.bot))
     try:
         await send_replies(context.application, chat.id, replies)
     except Forbidden:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -15,21 +16,33 @@ import handlers.registration  # noqa: F401  (registers the steps)
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
+from handlers.documents import ACCEPTED_KINDS, Upload, prepare_upload
 from handlers.flow import STEPS, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.resume import say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
-from handlers.types import Incoming, Reply
+from handlers.types import FileSource, Incoming, Reply
 from handlers.window import registration_window
 from storage.db import Database
+from storage.files import FileStore, forget_unreferenced
 from storage.repositories import Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT_LENGTH = 1000
 ATTEMPTS = 3
+CONCURRENT_CHECKS = 4
 REGISTRATION_STEPS = frozenset(
-    {"consent", "eligibility", "ineligible", "guardian", "field", "nik_check", "edit_pick"}
+    {
+        "consent",
+        "eligibility",
+        "ineligible",
+        "guardian",
+        "field",
+        "nik_check",
+        "edit_pick",
+        "documents",
+    }
 )
 COMMAND_ALIASES = {
     "start": "start",
@@ -45,6 +58,8 @@ COMMAND_ALIASES = {
     "mydata": "mydata",
     "daftar": "register",
     "register": "register",
+    "berkas": "documents",
+    "documents": "documents",
 }
 
 
@@ -55,6 +70,7 @@ class Dependencies:
     config: RecruitmentConfig
     catalog: Catalog
     clock: Clock
+    files: FileStore
     staff_identities: frozenset[str] = frozenset()
 
 
@@ -64,39 +80,68 @@ class Conversation:
     def __init__(self, db: Database, deps: Dependencies) -> None:
         self.db = db
         self.deps = deps
+        self.checks = asyncio.Semaphore(CONCURRENT_CHECKS)
 
-    async def handle(self, incoming: Incoming) -> list[Reply]:
+    async def handle(self, incoming: Incoming, files: FileSource | None = None) -> list[Reply]:
         """Validate, save and answer one message. Commits before returning; never raises.
 
         A concurrent change to the same applicant (two messages at once, two processes) is
-        retried; a re-delivered update (same `dedup_key`) gets no reply at all.
+        retried; a re-delivered update (same `dedup_key`) gets no reply at all. A file is
+        fetched from `files`, checked and stored before the transaction, when a document is due.
         """
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                async with self.db.transaction() as session:
-                    return await self._handle(session, incoming)
-            except (StaleDataError, IntegrityError):
-                if attempt == ATTEMPTS:
-                    log.exception("giving up on a message after %d conflicting attempts", attempt)
-            except Exception:
-                log.exception("error while handling a %s message", incoming.channel.value)
-                break
+        try:
+            upload = await self._prepare_upload(incoming, files)
+            for attempt in range(1, ATTEMPTS + 1):
+                try:
+                    async with self.db.transaction() as session:
+                        turn = await self._handle(session, incoming, upload)
+                except (StaleDataError, IntegrityError):
+                    if attempt == ATTEMPTS:
+                        raise
+                    continue
+                if turn is None:
+                    return []
+                unused = [upload.path] if upload and upload.path and not turn.upload_saved else []
+                await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
+                return turn.replies
+        except Exception:
+            log.exception("error while handling a %s message", incoming.channel.value)
         language = "en" if (incoming.language_hint or "").startswith("en") else DEFAULT_LANGUAGE
         return [Reply(text=self.deps.catalog.text(language, "internal_error"))]
 
-    async def _handle(self, session: AsyncSession, incoming: Incoming) -> list[Reply]:
+    async def _prepare_upload(self, incoming: Incoming, files: FileSource | None) -> Upload | None:
+        """Fetch and check a file now (outside any transaction) if the applicant owes one."""
+        file = incoming.file
+        if file is None or files is None or file.kind not in ACCEPTED_KINDS:
+            return None
+        async with self.db.transaction() as session:
+            applicant = await Applicants(session).by_chat(incoming.channel.value, incoming.user_id)
+        if applicant is None or applicant.step != "documents":
+            return None
+        key = applicant.step_data.get("doc")
+        document = self.deps.config.document_by_key(key) if key else None
+        album = applicant.step_data.get("album")
+        if document is None or (file.media_group_id and file.media_group_id == album):
+            return None
+        limits = self.deps.config.document_limits
+        return await prepare_upload(file, document, limits, files, self.deps.files, self.checks)
+
+    async def _handle(
+        self, session: AsyncSession, incoming: Incoming, upload: Upload | None
+    ) -> Turn | None:
+        """Answer within one transaction; None for a re-delivered update."""
         now = self.deps.clock.now()
         channel = incoming.channel.value
         if incoming.dedup_key is not None and not await ProcessedUpdates(session).first_time(
             channel, incoming.dedup_key, now
         ):
-            return []
+            return None
         applicants = Applicants(session)
         applicant = await applicants.by_chat(channel, incoming.user_id)
         if applicant is None:
             language = "en" if (incoming.language_hint or "").startswith("en") else "id"
             applicant = await applicants.create_for_chat(channel, incoming.user_id, language, now)
-        turn = Turn(applicant, session, self.deps, incoming, now)
+        turn = Turn(applicant, session, self.deps, incoming, now, upload=upload)
         if applicant.step == "new":
             config = self.deps.config
             turn.say(
@@ -112,7 +157,7 @@ class Conversation:
         if not turn.deleted:
             applicant.updated_at = now
         await session.flush()
-        return turn.replies
+        return turn
 
     async def _dispatch(self, turn: Turn) -> None:
         incoming = turn.incoming
@@ -127,8 +172,8 @@ class Conversation:
         elif text:
             await self._text(turn, text)
         elif incoming.file is not None:
-            turn.say(turn.t("file_not_expected"))
-            await turn.reprompt()
+            if await self._registration_allowed(turn):
+                await STEPS[turn.applicant.step].on_file(turn)
         else:
             turn.say(turn.t("not_understood"))
             await turn.reprompt()
@@ -183,7 +228,7 @@ class Conversation:
             await turn.reprompt()
         elif command == "language":
             await switch_language(turn)
-        elif command in ("mydata", "register"):
+        elif command in ("mydata", "register", "documents"):
             await open_menu_item(turn, command)
         elif name in STAFF_COMMANDS:
             await run_staff_command(turn, name, argument.strip())

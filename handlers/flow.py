@@ -16,6 +16,7 @@ from storage.repositories import Applicants, Audit, Counters, Flags, Staff
 
 if TYPE_CHECKING:
     from handlers.conversation import Dependencies
+    from handlers.documents import Upload
 
 YES, NO = "yes", "no"
 
@@ -32,6 +33,11 @@ class Turn:
     replies: list[Reply] = field(default_factory=list)
     deleted: bool = False
     """Set when the applicant erased their data during this turn."""
+    upload: Upload | None = None
+    """The checked file this message carried, when the current step was waiting for one."""
+    upload_saved: bool = False
+    files_to_forget: list[str] = field(default_factory=list)
+    """Stored files no longer needed; deleted after the commit unless another row uses them."""
 
     @property
     def language(self) -> str:
@@ -105,6 +111,11 @@ class Step:
     async def on_text(self, turn: Turn, text: str) -> None:
         """Typed text that is not one of the buttons (free-text steps override this)."""
         turn.say(turn.t("not_understood"))
+        await turn.reprompt()
+
+    async def on_file(self, turn: Turn) -> None:
+        """A file, photo or sticker (only the documents step wants one)."""
+        turn.say(turn.t("file_not_expected"))
         await turn.reprompt()
 
 

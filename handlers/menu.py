@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from handlers.document_status import missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_date, format_datetime
-from handlers.resume import resume_registration
+from handlers.resume import resume_registration, say_registration_closed
 from handlers.types import Button, Reply
 from handlers.window import WindowState, registration_window
 
-MENU_ITEMS = ("requirements", "howto", "schedule", "faq", "mydata", "language", "help")
+MENU_ITEMS = ("documents", "requirements", "howto", "schedule", "faq", "mydata", "language", "help")
 
 
 def menu_buttons(turn: Turn) -> list[Button]:
@@ -44,6 +45,8 @@ async def open_menu_item(turn: Turn, item: str) -> None:
     """Act on a main-menu button, from wherever the applicant is."""
     if item == "register":
         await resume_registration(turn)
+    elif item == "documents":
+        await open_documents(turn)
     elif item == "requirements":
         show_page(turn, requirements_text(turn))
     elif item == "howto":
@@ -63,6 +66,20 @@ async def open_menu_item(turn: Turn, item: str) -> None:
     else:
         turn.say(turn.t("stale_button"))
         await turn.reprompt()
+
+
+async def open_documents(turn: Turn) -> None:
+    """The documents step: the first missing one, or the choice to replace one."""
+    if turn.applicant.consent_at is None:
+        await resume_registration(turn)  # consent comes before any personal data
+        return
+    window = await registration_window(turn.deps.config, turn.flags, turn.now)
+    if not window.is_open:
+        say_registration_closed(turn, window.state)
+        await turn.goto("menu")
+        return
+    missing = missing_documents(turn)
+    await turn.goto("documents", doc=missing[0].key if missing else None)
 
 
 async def switch_language(turn: Turn) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.document_status import checklist
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_datetime
 from handlers.profile import profile_complete
@@ -26,6 +27,7 @@ class MyDataStep(Step):
             text = turn.t(
                 "mydata",
                 profile=profile_text(turn),
+                documents=checklist(turn),
                 consent=consent,
                 version=applicant.consent_version,
                 eligibility=turn.t(
@@ -70,6 +72,7 @@ class DeleteConfirmStep(Step):
                 applicant.id,
                 {"registration_number": applicant.registration_number, "by": "applicant"},
             )
+            turn.files_to_forget.extend(document.path for document in applicant.documents)
             await turn.applicants.delete(applicant)
             turn.deleted = True
             turn.say(turn.t("deleted"))

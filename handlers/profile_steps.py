@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, Turn, match_button, step
 from handlers.formatting import format_date
 from handlers.profile import (
@@ -166,18 +167,20 @@ class SummaryStep(Step):
         text = turn.t(
             "summary",
             profile=profile_text(turn),
+            documents=checklist(turn),
             preferred=_preferred_text(turn),
         )
+        edit = [turn.button("sum:edit", "summary_edit"), turn.button("menu:home", "to_menu")]
         if applicant.registration_number:
             text += "\n\n" + turn.t("summary_registered", number=applicant.registration_number)
-            buttons = [turn.button("sum:edit", "summary_edit"), turn.button("menu:home", "to_menu")]
-        else:
-            buttons = [
-                turn.button("sum:confirm", "summary_confirm"),
-                turn.button("sum:edit", "summary_edit"),
-                turn.button("menu:home", "to_menu"),
-            ]
-        return Reply(text=text, buttons=buttons)
+            return Reply(text=text, buttons=edit)
+        if missing_documents(turn):
+            text += "\n\n" + turn.t("summary_documents_missing")
+            return Reply(
+                text=text, buttons=[turn.button("menu:documents", "summary_documents"), *edit]
+            )
+        text += "\n\n" + turn.t("summary_check")
+        return Reply(text=text, buttons=[turn.button("sum:confirm", "summary_confirm"), *edit])
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "sum:edit":
@@ -191,7 +194,8 @@ class SummaryStep(Step):
 async def _confirm(turn: Turn) -> None:
     applicant = turn.applicant
     config = turn.deps.config
-    if not profile_complete(applicant) or needs_guardian(turn) or needs_nik_check(turn):
+    incomplete = not profile_complete(applicant) or missing_documents(turn)
+    if incomplete or needs_guardian(turn) or needs_nik_check(turn):
         await resume_registration(turn)
         return
     window = await registration_window(config, turn.flags, turn.now)

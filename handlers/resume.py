@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.document_status import missing_documents
 from handlers.flow import Turn
 from handlers.formatting import format_date, format_datetime
 from handlers.profile import FIELDS, needs_guardian, needs_nik_check
@@ -38,6 +39,10 @@ async def resume_registration(turn: Turn) -> None:
     missing = next((spec for spec in FIELDS if getattr(applicant, spec.name) is None), None)
     if missing is not None:
         await turn.goto("field", field=missing.name)
+        return
+    documents = missing_documents(turn)
+    if documents and applicant.step != "documents":
+        await turn.goto("documents", doc=documents[0].key)
         return
     await turn.goto("summary")
 

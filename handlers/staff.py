@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from handlers.document_status import checklist
 from handlers.flow import Turn
+from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
 from storage.repositories import REGISTRATION_CLOSED
 
-STAFF_COMMANDS = ("tutup_pendaftaran", "buka_pendaftaran", "status_pendaftaran")
+STAFF_COMMANDS = ("tutup_pendaftaran", "buka_pendaftaran", "status_pendaftaran", "dokumen")
 
 
 async def is_staff(turn: Turn) -> bool:
@@ -39,6 +41,8 @@ async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
             turn.actor, "registration_closed", turn.now, detail={"reason": reason}
         )
         turn.say(turn.t("staff_closed", reason=reason))
+    elif command == "dokumen":
+        await _send_documents(turn, argument.strip().upper())
     elif command == "buka_pendaftaran":
         await turn.flags.set(REGISTRATION_CLOSED, {"closed": False}, turn.actor, turn.now)
         await turn.audit.record(turn.actor, "registration_reopened", turn.now)
@@ -51,7 +55,50 @@ async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
                 state=turn.t(f"window_{window.state.value}"),
                 total=await turn.applicants.count_all(),
                 confirmed=await turn.applicants.count_confirmed(),
-            quota=turn.deps.config.quota or "-",
+                quota=turn.deps.config.quota or "-",
             )
         )
     await turn.reprompt()
+
+
+async def _send_documents(turn: Turn, number: str) -> None:
+    """Send an applicant's documents to staff (logged: staff access to personal data)."""
+    if not number:
+        turn.say(turn.t("staff_documents_usage"))
+        return
+    applicant = await turn.applicants.by_registration_number(number)
+    if applicant is None:
+        turn.say(turn.t("staff_documents_not_found", number=number[:32]))
+        return
+    files = []
+    for document in applicant.documents:
+        spec = turn.deps.config.document_by_key(document.kind)
+        label = spec.name.get(turn.language) if spec else document.kind
+        extension = document.path.rsplit(".", 1)[-1]
+        files.append(
+            OutgoingFile(
+                path=str(turn.deps.files.path(document.path)),
+                file_name=f"{number}_{document.kind}.{extension}",
+                mime_type=document.mime_type,
+                caption=turn.t("staff_document_caption", number=number, document=label),
+            )
+        )
+    await turn.audit.record(
+        turn.actor,
+        "documents_viewed",
+        turn.now,
+        applicant.id,
+        {"kinds": sorted(document.kind for document in applicant.documents)},
+    )
+    turn.replies.append(
+        Reply(
+            text=turn.t(
+                "staff_documents",
+                number=number,
+                name=applicant.full_name or "-",
+                count=len(files),
+                checklist=checklist(turn, applicant),
+            ),
+            files=files,
+        )
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -50,6 +51,15 @@ class Incoming(BaseModel):
     language_hint: str | None = None
 
 
+class OutgoingFile(BaseModel):
+    """A stored file to send (staff fetching an applicant's documents)."""
+
+    path: str
+    file_name: str
+    mime_type: str
+    caption: str = ""
+
+
 class Button(BaseModel):
     """One choice offered to the user; `id` comes back as `Incoming.choice`."""
 
@@ -62,3 +72,20 @@ class Reply(BaseModel):
 
     text: str
     buttons: list[Button] = Field(default_factory=list)
+    files: list[OutgoingFile] = Field(default_factory=list)
+
+
+class FileTooLarge(Exception):
+    """The platform says (or the download shows) the file is larger than allowed."""
+
+
+class FileUnavailable(Exception):
+    """The file could not be fetched from the platform."""
+
+
+class FileSource(Protocol):
+    """How a channel fetches the content of a file a user sent (given to the conversation)."""
+
+    async def fetch(self, file: IncomingFile, max_bytes: int) -> bytes:
+        """The file's bytes; FileTooLarge past `max_bytes`, FileUnavailable when it cannot."""
+        ...

@@ -82,6 +82,9 @@ class Applicant(Base):
     identities: Mapped[list[ChatIdentity]] = relationship(
         back_populates="applicant", cascade="all, delete-orphan", passive_deletes=True
     )
+    documents: Mapped[list[DocumentFile]] = relationship(
+        back_populates="applicant", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -101,6 +104,31 @@ class ChatIdentity(Base):
     created_at: Mapped[datetime]
 
     applicant: Mapped[Applicant] = relationship(back_populates="identities")
+
+
+class DocumentFile(Base):
+    """The current file for one of an applicant's documents (photo, KTP, diploma)."""
+
+    __tablename__ = "documents"
+    __table_args__ = (UniqueConstraint("applicant_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    path: Mapped[str] = mapped_column(String(128))
+    """Relative to the private file store; named by content hash, never by the user."""
+    mime_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime]
+
+    applicant: Mapped[Applicant] = relationship(back_populates="documents")
 
 
 class ProcessedUpdate(Base):

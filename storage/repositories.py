@@ -15,6 +15,7 @@ from storage.models import (
     AuditEntry,
     ChatIdentity,
     Counter,
+    DocumentFile,
     ProcessedUpdate,
     RecruitmentFlag,
     StaffMember,
@@ -35,6 +36,7 @@ class Applicants:
             select(Applicant)
             .join(ChatIdentity)
             .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
+            .options(selectinload(Applicant.documents))
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
@@ -58,21 +60,26 @@ class Applicants:
         return applicant
 
     async def by_registration_number(self, number: str) -> Applicant | None:
-        """The applicant holding a registration number."""
-        query = select(Applicant).where(Applicant.registration_number == number)
-        return (await self.session.execute(query)).scalar_one_or_none()
-
-    async def with_identities(self, applicant_id: int) -> Applicant | None:
-        """An applicant with their chat identities loaded."""
+        """The applicant holding a registration number (with their documents)."""
         query = (
             select(Applicant)
-            .where(Applicant.id == applicant_id)
-            .options(selectinload(Applicant.identities))
+            .where(Applicant.registration_number == number)
+            .options(selectinload(Applicant.documents))
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def with_documents(self) -> list[Applicant]:
+        """Every applicant that handed in at least one document, with the documents."""
+        query = (
+            select(Applicant)
+            .where(Applicant.documents.any())
+            .options(selectinload(Applicant.documents))
+            .order_by(Applicant.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
     async def delete(self, applicant: Applicant) -> None:
-        """Erase the applicant and their chat identities for good."""
+        """Erase the applicant, their chat identities and document rows for good."""
         await self.session.execute(
             delete(ChatIdentity).where(ChatIdentity.applicant_id == applicant.id)
         )
@@ -81,7 +88,12 @@ class Applicants:
 
     async def idle_since(self, cutoff: datetime) -> list[Applicant]:
         """Applicants whose record has not changed since `cutoff` (retention has run out)."""
-        query = select(Applicant).where(Applicant.updated_at < cutoff).order_by(Applicant.id)
+        query = (
+            select(Applicant)
+            .where(Applicant.updated_at < cutoff)
+            .options(selectinload(Applicant.documents))
+            .order_by(Applicant.id)
+        )
         return list((await self.session.execute(query)).scalars())
 
     async def count_confirmed(self) -> int:
@@ -92,6 +104,18 @@ class Applicants:
     async def count_all(self) -> int:
         """How many applicants (confirmed or not) are stored."""
         return (await self.session.execute(select(func.count(Applicant.id)))).scalar_one()
+
+
+class Documents:
+    """Stored document files."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def paths_in_use(self, paths: list[str]) -> set[str]:
+        """Which of `paths` some document row still points to."""
+        query = select(DocumentFile.path).where(DocumentFile.path.in_(paths))
+        return set((await self.session.execute(query)).scalars())
 
 
 class ProcessedUpdates:

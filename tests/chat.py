@@ -7,8 +7,17 @@ from typing import Any
 from sqlalchemy import select
 
 from handlers.conversation import Conversation
-from handlers.types import Channel, Incoming, IncomingFile, Reply
+from handlers.types import (
+    Channel,
+    FileKind,
+    FileTooLarge,
+    FileUnavailable,
+    Incoming,
+    IncomingFile,
+    Reply,
+)
 from storage.models import Applicant, AuditEntry, ChatIdentity
+from tests import images
 
 ELIGIBLE_ANSWERS = 8
 
@@ -29,6 +38,23 @@ PROFILE_ANSWERS: list[tuple[str, str]] = [
 ]
 
 
+class MemoryFiles:
+    """A FileSource holding what the test 'uploaded', by file id."""
+
+    def __init__(self) -> None:
+        self.contents: dict[str, bytes] = {}
+        self.fetched: list[str] = []
+
+    async def fetch(self, file: IncomingFile, max_bytes: int) -> bytes:
+        self.fetched.append(file.file_id)
+        content = self.contents.get(file.file_id)
+        if content is None:
+            raise FileUnavailable(file.file_id)
+        if len(content) > max_bytes:
+            raise FileTooLarge(file.file_id)
+        return content
+
+
 class Chat:
     """One user of one channel; `replies` holds the answers to the last message sent."""
 
@@ -39,6 +65,7 @@ class Chat:
         self.user_id = user_id
         self.channel = channel
         self.replies: list[Reply] = []
+        self.files = MemoryFiles()
 
     async def send(self, text: str, **extra: Any) -> list[Reply]:
         """Type a text (or a command)."""
@@ -56,8 +83,29 @@ class Chat:
         """Send a file, photo or sticker."""
         return await self._handle(Incoming(channel=self.channel, user_id=self.user_id, file=file))
 
+    async def send_file(
+        self,
+        content: bytes,
+        kind: FileKind = FileKind.PHOTO,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        media_group_id: str | None = None,
+    ) -> list[Reply]:
+        """Send these bytes as a photo (or a document), as a platform would hand them over."""
+        file_id = f"file-{len(self.files.contents) + 1}"
+        self.files.contents[file_id] = content
+        file = IncomingFile(
+            kind=kind,
+            file_id=file_id,
+            mime_type=mime_type,
+            size=len(content),
+            file_name=file_name,
+            media_group_id=media_group_id,
+        )
+        return await self.upload(file)
+
     async def _handle(self, incoming: Incoming) -> list[Reply]:
-        self.replies = await self.conversation.handle(incoming)
+        self.replies = await self.conversation.handle(incoming, self.files)
         return self.replies
 
     @property
@@ -109,9 +157,15 @@ class Chat:
             else:
                 await self.press(value)
 
+    async def hand_in_documents(self) -> None:
+        """Good pictures of the photo, the KTP and the diploma, in the order asked."""
+        for content in (images.good_photo(), images.good_ktp(), images.good_diploma()):
+            await self.send_file(content)
+
     async def register(self) -> None:
         """All the way to a confirmed registration."""
         await self.start_registration()
         await self.pass_eligibility()
         await self.fill_profile()
+        await self.hand_in_documents()
         await self.press("sum:confirm")

@@ -17,6 +17,7 @@ from bot.recruitment import RecruitmentConfig, load_recruitment
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation, Dependencies
 from storage.db import Database
+from storage.files import FileStore
 from tests.chat import Chat
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -94,9 +95,20 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def deps(config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock) -> Dependencies:
+def file_store(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "documents")
+
+
+@pytest.fixture
+def deps(
+    config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock, file_store: FileStore
+) -> Dependencies:
     return Dependencies(
-        config=config, catalog=catalog, clock=clock, staff_identities=frozenset({"telegram:900"})
+        config=config,
+        catalog=catalog,
+        clock=clock,
+        files=file_store,
+        staff_identities=frozenset({"telegram:900"}),
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from tests import images
 
 MITRABOT = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
 
@@ -36,7 +37,15 @@ def _chat(lines: list[str], *extra: str) -> str:
     return result.stdout
 
 
-def test_terminal_chat_registers_with_numbered_choices(data_dir: Path) -> None:
+def test_terminal_chat_registers_with_numbered_choices(data_dir: Path, tmp_path: Path) -> None:
+    pictures = []
+    for name, content in (
+        ("foto.jpg", images.good_photo()),
+        ("ktp.jpg", images.good_ktp()),
+        ("ijazah.pdf", images.pdf()),
+    ):
+        (tmp_path / name).write_bytes(content)
+        pictures.append(f"/kirim {tmp_path / name}")
     answers = [
         "1",
         "1",
@@ -54,12 +63,16 @@ def test_terminal_chat_registers_with_numbered_choices(data_dir: Path) -> None:
         "1",
         "1",
         "2",
+        *pictures,
         "1",
     ]
     output = _chat(answers, "--at", "2023-11-10T09:00")
     assert "[1] 📝 Daftar" in output
     assert "Nomor registrasi: PMK24-00001" in output
     assert (data_dir / "mitrabot.db").exists()
+    stored = [path for path in (data_dir / "documents").rglob("*") if path.is_file()]
+    assert sorted(path.suffix for path in stored) == [".jpg", ".jpg", ".pdf"]
+    assert all(path.stat().st_mode & 0o077 == 0 for path in stored)  # private to the bot
 
 
 def test_terminal_chat_resumes_where_the_user_stopped() -> None:

@@ -64,6 +64,7 @@ async def test_registration_numbers_are_sequential_per_applicant(
     answers[1] = ("text", "3528014708960002")  # another woman's NIK, born 07-08-1996
     answers[3] = ("text", "7 Agustus 1996")
     await second.fill_profile(answers)
+    await second.hand_in_documents()
     await second.press("sum:confirm")
     assert "PMK24-00002" in second.text
 
@@ -244,6 +245,7 @@ async def test_summary_lists_answers_and_preferred_items_without_rejecting(chat:
     await chat.start_registration()
     await chat.pass_eligibility()
     await chat.fill_profile()
+    await chat.hand_in_documents()
     assert "Ringkasan" in chat.text
     assert "Siti Aminah" in chat.text and "+6281234567890" in chat.text
     assert "Tlanakan" in chat.text and "17 Agustus 1995 (umur 28 tahun)" in chat.text
@@ -255,6 +257,7 @@ async def test_editing_one_field_keeps_the_rest(chat: Chat) -> None:
     await chat.start_registration()
     await chat.pass_eligibility()
     await chat.fill_profile()
+    await chat.hand_in_documents()
     await chat.press("sum:edit")
     assert "edit:phone" in chat.buttons
     await chat.press("edit:phone")
@@ -272,6 +275,7 @@ async def test_cancelling_an_edit_returns_to_the_unchanged_summary(chat: Chat) -
     await chat.start_registration()
     await chat.pass_eligibility()
     await chat.fill_profile()
+    await chat.hand_in_documents()
     await chat.press("sum:edit")
     await chat.press("edit:email")
     await chat.send("/batal")
@@ -454,6 +458,7 @@ async def test_registration_closes_at_the_exact_minute(chat: Chat, clock: Frozen
     await chat.start_registration()
     await chat.pass_eligibility()
     await chat.fill_profile()
+    await chat.hand_in_documents()
     clock.set(datetime(2023, 11, 30, 23, 59, 59))
     await chat.press("sum:confirm")
     assert "PMK24-00001" in chat.text
@@ -567,7 +572,7 @@ async def test_typing_a_menu_label_or_number_opens_it(chat: Chat) -> None:
     await chat.send("/start")
     await chat.send("Jadwal")
     assert "Tahap 2: Tes Kompetensi" in chat.text
-    await chat.send("2")  # the second menu entry: requirements
+    await chat.send("3")  # the third menu entry: requirements
     assert "Syarat wajib" in chat.text
     await chat.send("daftar")
     assert "Persetujuan" in chat.text
@@ -579,6 +584,7 @@ async def test_typing_menu_utama_under_the_summary_goes_to_the_menu(chat: Chat) 
     await chat.start_registration()
     await chat.pass_eligibility()
     await chat.fill_profile()
+    await chat.hand_in_documents()
     await chat.send("menu utama")
     assert chat.replies[-1].text.startswith("Menu utama")
     applicant = await chat.applicant()

@@ -12,6 +12,7 @@ from bot.recruitment import DEFAULT_CONFIG_PATH, ConfigError, load_recruitment
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation, Dependencies
 from storage.db import Database
+from storage.files import FileStore
 from tests.chat import Chat
 
 
@@ -114,7 +115,9 @@ async def test_another_regency_changes_the_file_not_the_code(tmp_path: Path) -> 
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'other.db'}")
     await database.upgrade()
     clock = FrozenClock(datetime(2024, 11, 19, 10, 0))
-    deps = Dependencies(config=config, catalog=Catalog.load(), clock=clock)
+    deps = Dependencies(
+        config=config, catalog=Catalog.load(), clock=clock, files=FileStore(tmp_path / "files")
+    )
     chat = Chat(Conversation(database, deps), "1")
     await chat.send("/start")
     assert "BPS Kab. Sampang" in chat.text

@@ -14,11 +14,14 @@ from telegram.ext import Application
 from bot.telegram import build_application, split_text, start_polling, stop_polling
 from handlers.conversation import Conversation, Dependencies
 from storage.db import Database
+from storage.repositories import Applicants
+from tests import images
 from tests.chat import PROFILE_ANSWERS
 from tests.fakes.telegram_api import FakeBotApi, SentMessage
 
 APPLICANT = 5001
 OTHER = 5002
+STAFF = 900  # named as staff in the test settings
 
 # (kind, value, replies the bot sends) for a whole registration after /start.
 SCRIPT: list[tuple[str, str, int]] = [
@@ -29,8 +32,12 @@ SCRIPT: list[tuple[str, str, int]] = [
         ("text" if kind == "text" else "press", value, 2 if value == "17-08-1995" else 1)
         for kind, value in PROFILE_ANSWERS
     ],
+    ("photo", "photo", 2),
+    ("photo", "ktp", 2),
+    ("document", "diploma", 2),
     ("press", "sum:confirm", 2),
 ]
+PICTURES = {"photo": images.good_photo, "ktp": images.good_ktp, "diploma": images.pdf}
 
 
 @asynccontextmanager
@@ -55,6 +62,10 @@ async def act(
     before = len(fake.messages_to(user))
     if kind == "press":
         fake.push_callback(user, value)
+    elif kind == "photo":
+        fake.push_photo(user, PICTURES[value]())
+    elif kind == "document":
+        fake.push_document(user, PICTURES[value](), "ijazah.pdf", "application/pdf")
     else:
         fake.push_text(user, value)
     messages = await fake.wait_for_messages(user, before + replies)
@@ -89,7 +100,36 @@ async def test_an_applicant_registers_on_telegram_and_survives_a_restart(
         assert "PMK24-00001" in last[0].text
         assert last[1].callback_data[0] == "menu:register"
         await fake.wait_until_idle()
+    async with db.transaction() as session:
+        applicant = await Applicants(session).by_registration_number("PMK24-00001")
+        assert applicant is not None
+        stored = {document.kind: document for document in applicant.documents}
+    assert stored["diploma"].mime_type == "application/pdf" and stored["diploma"].pages == 1
+    assert stored["ktp"].width == 1280 and stored["ktp"].source == "telegram"
+    assert deps.files.read(stored["ktp"].path) == images.good_ktp()
     await db.dispose()
+
+
+async def test_staff_fetch_documents_in_chat(
+    fake: FakeBotApi, db: Database, deps: Dependencies
+) -> None:
+    async with running_bot(fake, db, deps):
+        await act(fake, APPLICANT, "text", "/start", 2)
+        for kind, value, replies in SCRIPT:
+            await act(fake, APPLICANT, kind, value, replies)
+        await act(fake, STAFF, "text", "/start", 2)
+        answer = await act(fake, STAFF, "text", "/dokumen pmk24-00001", 5)
+        assert "Dokumen PMK24-00001 (Siti Aminah): 3 file" in answer[0].text
+        sent = [m for m in answer if m.method == "sendDocument"]
+        assert [m.file_content for m in sent] == [
+            images.good_photo(),
+            images.good_ktp(),
+            images.pdf(),
+        ]
+        await act(fake, OTHER, "text", "/start", 2)
+        refused = await act(fake, OTHER, "text", "/dokumen PMK24-00001", 2)
+        assert "khusus untuk petugas BPS" in refused[0].text
+        assert not [m for m in fake.messages_to(OTHER) if m.method == "sendDocument"]
 
 
 async def test_redelivered_updates_are_answered_once(

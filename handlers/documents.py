@@ -1,0 +1,206 @@
+"""The documents step: recent photo, KTP and diploma, checked on arrival and stored privately."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bot.recruitment import Document, DocumentLimits
+from handlers.document_check import CheckedFile, check_document
+from handlers.document_status import checklist, missing_documents
+from handlers.flow import Step, Turn, step
+from handlers.profile import profile_complete
+from handlers.resume import resume_registration
+from handlers.types import (
+    Button,
+    FileKind,
+    FileSource,
+    FileTooLarge,
+    FileUnavailable,
+    IncomingFile,
+    Reply,
+)
+from handlers.validation import Invalid
+from storage.files import FileStore
+from storage.models import Applicant, DocumentFile
+
+ACCEPTED_KINDS = (FileKind.PHOTO, FileKind.DOCUMENT)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file received for one document: checked off the event loop, and stored when good."""
+
+    key: str
+    refusal: Invalid | None = None
+    checked: CheckedFile | None = None
+    path: str | None = None
+    sha256: str | None = None
+    size: int = 0
+
+
+async def prepare_upload(
+    file: IncomingFile,
+    document: Document,
+    limits: DocumentLimits,
+    source: FileSource,
+    store: FileStore,
+    checks: asyncio.Semaphore,
+) -> Upload:
+    """Fetch, check and store a file for `document`; a refusal is returned, not raised."""
+    if file.size is not None and file.size > limits.max_bytes:
+        return Upload(document.key, Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
+    try:
+        content = await source.fetch(file, limits.max_bytes)
+    except FileTooLarge:
+        return Upload(document.key, Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
+    except FileUnavailable:
+        return Upload(document.key, Invalid("doc_download_failed"))
+    try:
+        async with checks:
+            checked = await asyncio.to_thread(check_document, content, document, limits)
+    except Invalid as refusal:
+        return Upload(document.key, refusal)
+    path, digest = await asyncio.to_thread(store.put, content, checked.extension)
+    return Upload(document.key, None, checked, path, digest, len(content))
+
+
+@step
+class DocumentsStep(Step):
+    """Asks for one document at a time (`doc`), or offers to replace one when all are in."""
+
+    name = "documents"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        key = turn.applicant.step_data.get("doc")
+        document = turn.deps.config.document_by_key(key) if key else None
+        have = len(turn.deps.config.documents) - len(missing_documents(turn))
+        header = turn.t(
+            "documents_checklist",
+            have=have,
+            total=len(turn.deps.config.documents),
+            checklist=checklist(turn),
+        )
+        if document is None:
+            buttons = [
+                Button(
+                    id=f"doc:replace:{doc.key}",
+                    label=turn.t("documents_replace", name=doc.name.get(turn.language)),
+                )
+                for doc in turn.deps.config.documents
+            ]
+            buttons.append(turn.button("menu:home", "to_menu"))
+            return Reply(text=f"{header}\n\n{turn.t('documents_all_in')}", buttons=buttons)
+        accepted = (
+            "documents_accepts_pdf" if "pdf" in document.accepts else "documents_accepts_image"
+        )
+        ask = turn.t(
+            "documents_ask",
+            name=document.name.get(turn.language),
+            hint=document.hint.get(turn.language),
+            accepted=turn.t(accepted),
+        )
+        buttons = [turn.button("doc:later", "documents_later")]
+        return Reply(text=f"{header}\n\n{ask}", buttons=buttons)
+
+    async def on_text(self, turn: Turn, text: str) -> None:
+        turn.say(turn.t("documents_send_a_file"))
+        await turn.reprompt()
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        keys = {doc.key for doc in turn.deps.config.documents}
+        if choice == "doc:later":
+            await _after_documents(turn)
+        elif choice.startswith("doc:replace:") and choice.removeprefix("doc:replace:") in keys:
+            await turn.goto("documents", doc=choice.removeprefix("doc:replace:"))
+        else:
+            await super().on_choice(turn, choice)
+
+    async def on_file(self, turn: Turn) -> None:
+        file = turn.incoming.file
+        assert file is not None
+        step_data = turn.applicant.step_data
+        if file.media_group_id and file.media_group_id == step_data.get("album"):
+            return  # the rest of an album whose first picture was already answered
+        if file.kind not in ACCEPTED_KINDS:
+            turn.say(turn.t("documents_wrong_kind"))
+            await turn.reprompt()
+            return
+        upload = turn.upload
+        if upload is None or upload.key != step_data.get("doc"):
+            await turn.reprompt()  # the question changed while the file was on its way
+            return
+        document = turn.deps.config.document_by_key(upload.key)
+        assert document is not None
+        if upload.refusal is not None:
+            refusal = upload.refusal
+            turn.say(
+                turn.t(f"invalid_{refusal.code}", **refusal.params)
+                + "\n\n"
+                + turn.t("documents_try_again", name=document.name.get(turn.language))
+            )
+            return
+        await _save(turn, document, upload, file)
+        note = turn.t("documents_album_note") if file.media_group_id else ""
+        turn.say(turn.t("documents_received", name=document.name.get(turn.language)) + note)
+        missing = missing_documents(turn)
+        if missing:
+            await turn.goto("documents", doc=missing[0].key, album=file.media_group_id)
+        else:
+            await _after_documents(turn)
+
+
+async def _save(turn: Turn, document: Document, upload: Upload, file: IncomingFile) -> None:
+    assert upload.checked is not None and upload.path is not None and upload.sha256 is not None
+    applicant: Applicant = turn.applicant
+    previous = next((d for d in applicant.documents if d.kind == document.key), None)
+    if previous is not None:
+        await turn.audit.record(
+            turn.actor,
+            "document_replaced",
+            turn.now,
+            applicant.id,
+            {"kind": document.key, "old_sha256": previous.sha256},
+        )
+        applicant.documents.remove(previous)
+        await turn.session.flush()
+        turn.files_to_forget.append(previous.path)
+    checked = upload.checked
+    applicant.documents.append(
+        DocumentFile(
+            kind=document.key,
+            sha256=upload.sha256,
+            path=upload.path,
+            mime_type=checked.mime_type,
+            size=upload.size,
+            width=checked.width,
+            height=checked.height,
+            pages=checked.pages,
+            source=turn.incoming.channel.value,
+            received_at=turn.now,
+        )
+    )
+    turn.upload_saved = True
+    await turn.audit.record(
+        turn.actor,
+        "document_received",
+        turn.now,
+        applicant.id,
+        {
+            "kind": document.key,
+            "sha256": upload.sha256,
+            "size": upload.size,
+            "mime_type": checked.mime_type,
+            "as": file.kind.value,
+        },
+    )
+
+
+async def _after_documents(turn: Turn) -> None:
+    if turn.applicant.registration_number and not missing_documents(turn):
+        turn.say(turn.t("documents_complete", number=turn.applicant.registration_number))
+        await turn.goto("menu")
+    elif profile_complete(turn.applicant):
+        await turn.goto("summary")
+    else:
+        await resume_registration(turn)

@@ -16,6 +16,7 @@ from bot.app import App, build_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
 from handlers.window import registration_window
+from storage.files import export_name, forget_unreferenced, write_export
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Audit, Flags, Staff
 
 log = logging.getLogger("mitrabot")
@@ -83,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("identity")
     remove.set_defaults(action=_staff_remove)
     staff.add_parser("list", help="list staff").set_defaults(action=_staff_list)
+
+    documents = commands.add_parser("documents", help="applicants' documents").add_subparsers()
+    export = documents.add_parser("export", help="copy documents to a folder or a .zip")
+    export.add_argument("out", type=Path, help="a folder, or a file name ending in .zip")
+    export.add_argument("--number", action="append", help="only this registration number")
+    export.set_defaults(action=_documents_export)
 
     data = commands.add_parser("data", help="personal data").add_subparsers()
     purge = data.add_parser("purge", help="delete applicants past the retention period")
@@ -246,6 +253,39 @@ async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, work)
 
 
+async def _documents_export(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        now = app.conversation.deps.clock.now()
+        store = app.conversation.deps.files
+        wanted = {number.upper() for number in args.number or []}
+        async with app.db.transaction() as session:
+            applicants = await Applicants(session).with_documents()
+            selected = [a for a in applicants if not wanted or a.registration_number in wanted]
+            exported = [
+                (
+                    export_name(a.registration_number or f"belum-{a.id}", d.kind, d.path),
+                    store.path(d.path),
+                )
+                for a in selected
+                for d in a.documents
+            ]
+            await Audit(session).record(
+                _operator(),
+                "documents_exported",
+                now,
+                detail={
+                    "files": len(exported),
+                    "applicants": [a.id for a in selected],
+                    "to": str(args.out),
+                },
+            )
+        await asyncio.to_thread(write_export, args.out, exported)
+        print(f"{len(exported)} file(s) of {len(selected)} applicant(s) written to {args.out}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
 async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         now = app.conversation.deps.clock.now()
@@ -254,6 +294,7 @@ async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
         async with app.db.transaction() as session:
             applicants = Applicants(session)
             expired = await applicants.idle_since(cutoff)
+            paths = [document.path for applicant in expired for document in applicant.documents]
             if args.apply:
                 for applicant in expired:
                     await Audit(session).record(
@@ -264,6 +305,8 @@ async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
                         {"registration_number": applicant.registration_number, "by": "retention"},
                     )
                     await applicants.delete(applicant)
+        if args.apply:
+            await forget_unreferenced(app.db, app.conversation.deps.files, paths)
         verb = "deleted" if args.apply else "would delete (dry run; add --apply)"
         print(
             f"{verb} {len(expired)} applicant(s) unchanged since {cutoff:%Y-%m-%d} "

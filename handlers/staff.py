@@ -6,6 +6,7 @@ from handlers.document_status import checklist
 from handlers.flow import Turn
 from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
+from storage.files import export_name
 from storage.repositories import REGISTRATION_CLOSED
 
 STAFF_COMMANDS = ("tutup_pendaftaran", "buka_pendaftaran", "status_pendaftaran", "dokumen")
@@ -74,11 +75,10 @@ async def _send_documents(turn: Turn, number: str) -> None:
     for document in applicant.documents:
         spec = turn.deps.config.document_by_key(document.kind)
         label = spec.name.get(turn.language) if spec else document.kind
-        extension = document.path.rsplit(".", 1)[-1]
         files.append(
             OutgoingFile(
                 path=str(turn.deps.files.path(document.path)),
-                file_name=f"{number}_{document.kind}.{extension}",
+                file_name=export_name(number, document.kind, document.path),
                 mime_type=document.mime_type,
                 caption=turn.t("staff_document_caption", number=number, document=label),
             )

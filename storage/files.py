@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 from storage.db import Database
@@ -62,3 +64,24 @@ async def forget_unreferenced(db: Database, store: FileStore, paths: list[str]) 
         in_use = await Documents(session).paths_in_use(paths)
     for path in set(paths) - in_use:
         await asyncio.to_thread(store.delete, path)
+
+
+def export_name(owner: str, kind: str, stored_path: str) -> str:
+    """`PMK24-00001_ktp.jpg`: who, which document, and the stored file's extension."""
+    return f"{owner}_{kind}.{stored_path.rsplit('.', 1)[-1]}"
+
+
+def write_export(out: Path, files: list[tuple[str, Path]]) -> None:
+    """Copy (name, stored path) pairs into a new folder, or a .zip when `out` ends in .zip."""
+    if out.suffix.lower() == ".zip":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, path in files:
+                archive.write(path, arcname=name)
+        out.chmod(0o600)
+        return
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, path in files:
+        target = out / name
+        shutil.copyfile(path, target)
+        target.chmod(0o600)

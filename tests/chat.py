@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from handlers.conversation import Conversation
 from handlers.types import (
@@ -131,6 +132,7 @@ class Chat:
                     ChatIdentity.channel == self.channel.value,
                     ChatIdentity.external_id == self.user_id,
                 )
+                .options(selectinload(Applicant.documents))
             )
             return (await session.execute(query)).scalar_one_or_none()
 

@@ -151,6 +151,13 @@ class Faq(_Strict):
     answer: LocalText
 
 
+class QuietHours(_Strict):
+    """When nothing that is not urgent is sent (local time); may wrap past midnight."""
+
+    start: time = time(21, 0)
+    end: time = time(6, 0)
+
+
 class Consent(_Strict):
     version: str
     retention_months: int = Field(ge=1, le=120)
@@ -182,6 +189,7 @@ class RecruitmentConfig(_Strict):
     kecamatan: list[Kecamatan] = Field(min_length=1)
     faq: list[Faq] = Field(default_factory=list)
     contact: Contact
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
     notes: list[LocalText] = Field(default_factory=list)
 
     @field_validator("timezone")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from telegram import (
@@ -16,7 +17,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -36,6 +37,13 @@ from handlers.types import (
     Incoming,
     IncomingFile,
     Reply,
+)
+from scheduler.delivery import (
+    Outgoing,
+    PermanentFailure,
+    RateLimited,
+    TemporaryFailure,
+    Unreachable,
 )
 
 log = logging.getLogger(__name__)
@@ -182,6 +190,58 @@ class TelegramFiles:
         if len(content) > max_bytes:
             raise FileTooLarge(file.file_id)
         return content
+
+
+class TelegramSender:
+    """Sends outbox messages through the Bot API, translating its errors for the worker."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, message: Outgoing) -> str | None:
+        chat_id = int(message.recipient)
+        try:
+            if message.file is None:
+                parts = split_text(message.text)
+                sent = [await self.bot.send_message(chat_id, part) for part in parts]
+                return str(sent[-1].message_id)
+            caption = message.text if len(message.text) <= MessageLimit.CAPTION_LENGTH else None
+            upload = InputFile(message.file, filename=message.file_name or "lampiran")
+            if (message.file_mime_type or "").startswith("image/"):
+                sent_file = await self.bot.send_photo(chat_id, upload, caption=caption)
+            else:
+                sent_file = await self.bot.send_document(chat_id, upload, caption=caption)
+            if caption is None and message.text:
+                for part in split_text(message.text):
+                    await self.bot.send_message(chat_id, part)
+            return str(sent_file.message_id)
+        except TelegramError as error:
+            raise _delivery_error(error) from error
+
+    async def edit(self, recipient: str, message_id: str, text: str) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=int(recipient), message_id=int(message_id)
+            )
+        except BadRequest as error:
+            if "not modified" not in error.message:
+                raise _delivery_error(error) from error
+        except TelegramError as error:
+            raise _delivery_error(error) from error
+
+
+def _delivery_error(error: TelegramError) -> Exception:
+    if isinstance(error, RetryAfter):
+        wait = error.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return RateLimited(seconds, error.message)
+    if isinstance(error, Forbidden):
+        return Unreachable(error.message)
+    if isinstance(error, BadRequest):
+        if "chat not found" in error.message.lower() or "user is deactivated" in error.message:
+            return Unreachable(error.message)
+        return PermanentFailure(error.message)
+    return TemporaryFailure(error.message)
 
 
 def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:

@@ -10,8 +10,10 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -129,6 +131,68 @@ class DocumentFile(Base):
     received_at: Mapped[datetime]
 
     applicant: Mapped[Applicant] = relationship(back_populates="documents")
+
+
+class Broadcast(Base):
+    """A message staff send to an audience; its recipients are rows of the outbox."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str | None] = mapped_column(String(128))
+    file_name: Mapped[str | None] = mapped_column(String(128))
+    file_mime_type: Mapped[str | None] = mapped_column(String(64))
+    audience: Mapped[dict[str, Any]]
+    urgent: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    """queued (rows waiting or sending), done, cancelled."""
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None]
+    progress_channel: Mapped[str | None] = mapped_column(String(16))
+    progress_chat: Mapped[str | None] = mapped_column(String(128))
+    progress_message_id: Mapped[str | None] = mapped_column(String(64))
+    """Where the live progress message is (edited by the delivery worker)."""
+
+
+class OutboxMessage(Base):
+    """One message to one recipient, sent by a delivery worker within the platform's limits.
+
+    States: queued → sending → sent | failed | unreachable | cancelled. A row stuck in
+    `sending` past its lease (the worker died) is queued again: the only possible repeat.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
+    """e.g. broadcast:12:applicant:34 — enqueuing the same thing twice is a no-op."""
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+    )
+    applicant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    """Deleting an applicant's data deletes their messages too (they hold the chat id)."""
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    file_path: Mapped[str | None] = mapped_column(String(128))
+    file_name: Mapped[str | None] = mapped_column(String(128))
+    file_mime_type: Mapped[str | None] = mapped_column(String(64))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[datetime | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class ProcessedUpdate(Base):

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import copy
 import html
@@ -453,6 +454,13 @@ class FakeBotApi:
         self._files_by_path: dict[str, _StoredFile] = {}
         self._callback_ids: set[str] = set()
         self._injected: dict[str, list[_ApiError]] = {}
+        self._rate: float | None = None
+        self._rate_retry_after = 1
+        self._recent_sends: collections.deque[float] = collections.deque()
+        #: How many sends were answered 429 by :meth:`enforce_rate`.
+        self.rate_limited = 0
+        #: Seconds every non-polling request waits before it is answered (a slow network).
+        self.response_delay = 0.0
 
         self._signal = _Signal()
         self._inflight = 0
@@ -737,6 +745,16 @@ class FakeBotApi:
                 )
         return self._enqueue(update)
 
+    def add_user(self, user_id: int, first_name: str = "Tester") -> None:
+        """Make a chat known (as if the user had pressed Start) without queuing an update."""
+        self._register_user(user_id, first_name=first_name)
+
+    def enforce_rate(self, per_second: float, retry_after: int = 1) -> None:
+        """Answer sends beyond `per_second` in any 1-second window with 429 and retry_after,
+        like Telegram's flood control."""
+        self._rate = per_second
+        self._rate_retry_after = retry_after
+
     def block_user(self, user_id: int) -> None:
         """Make sends to ``user_id`` fail with ``403 Forbidden: bot was blocked by the user``."""
         self.blocked_users.add(user_id)
@@ -826,9 +844,13 @@ class FakeBotApi:
             self._inflight += 1
             self._touch()
         try:
+            if not polling and self.response_delay:
+                await asyncio.sleep(self.response_delay)
             injected = self._injected.get(key)
             if injected:
                 raise injected.pop(0)
+            if self._rate is not None and key.startswith("send"):
+                self._check_rate()
             result = await handler(params)
         except _ApiError as exc:
             return self._error(exc.code, exc.description, exc.parameters)
@@ -840,6 +862,19 @@ class FakeBotApi:
                 self._inflight -= 1
                 self._touch()
         return JSONResponse({"ok": True, "result": result})
+
+    def _check_rate(self) -> None:
+        now = time.monotonic()
+        while self._recent_sends and self._recent_sends[0] <= now - 1.0:
+            self._recent_sends.popleft()
+        if self._rate is not None and len(self._recent_sends) >= self._rate:
+            self.rate_limited += 1
+            raise _ApiError(
+                429,
+                f"Too Many Requests: retry after {self._rate_retry_after}",
+                {"retry_after": self._rate_retry_after},
+            )
+        self._recent_sends.append(now)
 
     async def _handle_file(self, request: Request) -> Response:
         if request.path_params["token"] != self.token:

@@ -1,0 +1,145 @@
+"""Broadcasts: who an audience is, and putting one message per recipient into the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduler.quiet import QuietHours
+from storage.models import Applicant, Broadcast, ChatIdentity
+from storage.outbox import Outbox
+
+AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel")
+CHANNELS = ("telegram", "whatsapp")
+PLACEHOLDERS = ("{nama}", "{nomor}")
+
+
+class AudienceError(ValueError):
+    """An audience description that does not name a real group."""
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A group of applicants: everyone, (in)complete registrations, one kecamatan, one channel."""
+
+    kind: str
+    value: str | None = None
+
+    @classmethod
+    def parse(cls, text: str, kecamatan_codes: set[str]) -> Audience:
+        """`all`, `incomplete`, `complete`, `kecamatan:35.28.01` (or `luar`), `channel:telegram`."""
+        kind, _, value = text.strip().partition(":")
+        if kind not in AUDIENCE_KINDS:
+            raise AudienceError(f"unknown audience {text!r}; one of {', '.join(AUDIENCE_KINDS)}")
+        if kind == "kecamatan" and value not in kecamatan_codes | {"luar"}:
+            raise AudienceError(f"unknown kecamatan code {value!r}")
+        if kind == "channel" and value not in CHANNELS:
+            raise AudienceError(f"unknown channel {value!r}")
+        if kind in ("all", "incomplete", "complete") and value:
+            raise AudienceError(f"{kind} takes no value")
+        return cls(kind, value or None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "value": self.value}
+
+    def describe(self) -> str:
+        """As written on the command line."""
+        return f"{self.kind}:{self.value}" if self.value else self.kind
+
+
+def _recipients_query(audience: Audience) -> Select[Any]:
+    query = select(
+        Applicant.id,
+        ChatIdentity.channel,
+        ChatIdentity.external_id,
+        Applicant.full_name,
+        Applicant.registration_number,
+    ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
+    if audience.kind == "incomplete":
+        query = query.where(Applicant.registration_number.is_(None))
+    elif audience.kind == "complete":
+        query = query.where(Applicant.registration_number.is_not(None))
+    elif audience.kind == "kecamatan":
+        query = query.where(Applicant.kecamatan == audience.value)
+    elif audience.kind == "channel":
+        query = query.where(ChatIdentity.channel == audience.value)
+    return query.order_by(Applicant.id)
+
+
+async def count_recipients(session: AsyncSession, audience: Audience) -> int:
+    """How many chats a broadcast to `audience` reaches."""
+    subquery = _recipients_query(audience).subquery()
+    return (await session.execute(select(func.count()).select_from(subquery))).scalar_one()
+
+
+def personalise(text: str, name: str | None, number: str | None) -> str:
+    """Fill {nama} and {nomor}; other braces are left as typed."""
+    return text.replace("{nama}", name or "Bapak/Ibu").replace("{nomor}", number or "-")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file stored in the file store, sent with every message of a broadcast."""
+
+    path: str
+    name: str
+    mime_type: str
+
+
+async def create_broadcast(
+    session: AsyncSession,
+    *,
+    text: str,
+    audience: Audience,
+    created_by: str,
+    now: datetime,
+    quiet_hours: QuietHours,
+    attachment: Attachment | None = None,
+    urgent: bool = False,
+) -> Broadcast:
+    """Record the broadcast and queue one personalised message per recipient (one transaction)."""
+    broadcast = Broadcast(
+        created_at=now,
+        created_by=created_by,
+        text=text,
+        audience=audience.as_dict(),
+        urgent=urgent,
+        state="queued",
+        total=0,
+        file_path=attachment.path if attachment else None,
+        file_name=attachment.name if attachment else None,
+        file_mime_type=attachment.mime_type if attachment else None,
+    )
+    session.add(broadcast)
+    await session.flush()
+    not_before = now if urgent else quiet_hours.next_allowed(now)
+    rows = [
+        {
+            "dedup_key": f"broadcast:{broadcast.id}:applicant:{applicant_id}:{channel}",
+            "broadcast_id": broadcast.id,
+            "applicant_id": applicant_id,
+            "channel": channel,
+            "recipient": recipient,
+            "text": personalise(text, name, number),
+            "file_path": broadcast.file_path,
+            "file_name": broadcast.file_name,
+            "file_mime_type": broadcast.file_mime_type,
+            "urgent": urgent,
+            "state": "queued",
+            "attempts": 0,
+            "not_before": not_before,
+            "created_at": now,
+        }
+        for applicant_id, channel, recipient, name, number in (
+            await session.execute(_recipients_query(audience))
+        ).all()
+    ]
+    await Outbox(session).enqueue(rows)
+    broadcast.total = len(rows)
+    if not rows:
+        broadcast.state, broadcast.finished_at = "done", now
+    return broadcast

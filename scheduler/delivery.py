@@ -1,0 +1,208 @@
+"""Delivery workers: drain the outbox within each platform's limits, record every outcome.
+
+Crash safety: a message is marked `sending` (with the worker and time) in one commit before it is
+sent, and `sent` in a commit right after the platform confirms it. A worker killed between those
+two commits leaves the row `sending`; after the lease (default 60 s) any worker sends it again.
+That is the only possible repeat: messages confirmed sent are never sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.clock import Clock
+from scheduler.quiet import QuietHours
+from scheduler.ratelimit import RateLimiter
+from storage.db import Database
+from storage.files import FileStore
+from storage.models import OutboxMessage
+from storage.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(Exception):
+    """The platform asked to slow down for `retry_after` seconds (Telegram 429, WA 130429)."""
+
+    def __init__(self, retry_after: float, detail: str = "") -> None:
+        super().__init__(detail or f"rate limited for {retry_after}s")
+        self.retry_after = retry_after
+
+
+class Unreachable(Exception):
+    """The recipient cannot get messages (blocked the bot, no such chat): never retried."""
+
+
+class TemporaryFailure(Exception):
+    """A 5xx, a timeout, a dropped connection: retried with backoff."""
+
+
+class PermanentFailure(Exception):
+    """The platform refused this message for good (e.g. a bad request): not retried."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a sender needs of an outbox row."""
+
+    recipient: str
+    text: str
+    file: bytes | None = None
+    file_name: str | None = None
+    file_mime_type: str | None = None
+
+
+class Sender(Protocol):
+    """One platform's way of sending; raises the exceptions above."""
+
+    async def send(self, message: Outgoing) -> str | None:
+        """Send; returns the platform's message id."""
+        ...
+
+    async def edit(self, recipient: str, message_id: str, text: str) -> None:
+        """Replace the text of a message sent earlier (progress reports)."""
+        ...
+
+
+class ProgressReporter(Protocol):
+    """Told which broadcasts moved after each round (live progress, final report)."""
+
+    async def update(self, broadcast_ids: set[int]) -> None:
+        """Refresh what staff see of these broadcasts."""
+        ...
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """How fast one channel may send."""
+
+    rate: float
+    per_chat: float = 1.0
+
+
+class DeliveryWorker:
+    """Claims due outbox rows and sends them, `concurrency` at a time, paced per channel."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: dict[str, Sender],
+        limits: dict[str, ChannelLimits],
+        clock: Clock,
+        quiet_hours: QuietHours,
+        files: FileStore,
+        *,
+        name: str | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        concurrency: int = 16,
+        max_attempts: int = 5,
+        retry_base: float = 2.0,
+        idle_wait: float = 1.0,
+        report: ProgressReporter | None = None,
+    ) -> None:
+        self.db = db
+        self.senders = senders
+        self.limiters = {
+            channel: RateLimiter(limit.rate, limit.per_chat) for channel, limit in limits.items()
+        }
+        self.clock = clock
+        self.quiet_hours = quiet_hours
+        self.files = files
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.lease = lease
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+        self.idle_wait = idle_wait
+        self.report = report
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set (then finish the messages in hand)."""
+        while not stop.is_set():
+            try:
+                delivered = await self.drain_once()
+            except Exception:
+                log.exception("delivery round failed; trying again shortly")
+                delivered = 0
+            if delivered == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.idle_wait)
+
+    async def drain_once(self) -> int:
+        """Claim one batch and send it; returns how many messages were handled."""
+        now = self.clock.now()
+        batch = max(1, int(sum(1 / limiter.interval for limiter in self.limiters.values())))
+        async with self.db.transaction() as session:
+            claimed = await Outbox(session).claim(
+                self.name, now, min(batch, 500), self.lease, self.quiet_hours.is_quiet(now)
+            )
+        if not claimed:
+            return 0
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def deliver(message: OutboxMessage) -> None:
+            async with gate:
+                await self._deliver(message)
+
+        await asyncio.gather(*(deliver(message) for message in claimed))
+        if self.report is not None:
+            await self.report.update({m.broadcast_id for m in claimed if m.broadcast_id})
+        return len(claimed)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        sender = self.senders.get(message.channel)
+        limiter = self.limiters.get(message.channel)
+        if sender is None or limiter is None:
+            await self._record(message, "failed", f"no sender for {message.channel}")
+            return
+        try:
+            outgoing = await self._outgoing(message)
+            await limiter.wait_turn(message.recipient)
+            platform_id = await sender.send(outgoing)
+        except RateLimited as slow_down:
+            limiter.pause(slow_down.retry_after)
+            later = self.clock.now() + timedelta(seconds=slow_down.retry_after)
+            await self._record(message, "retry", str(slow_down), later, count_attempt=False)
+        except Unreachable as error:
+            await self._record(message, "unreachable", str(error))
+        except PermanentFailure as error:
+            await self._record(message, "failed", str(error))
+        except (TemporaryFailure, OSError) as error:
+            if message.attempts >= self.max_attempts:
+                await self._record(message, "failed", f"{error} (after {message.attempts} tries)")
+            else:
+                backoff = timedelta(seconds=min(300.0, self.retry_base**message.attempts))
+                await self._record(message, "retry", str(error), self.clock.now() + backoff)
+        else:
+            async with self.db.transaction() as session:
+                await Outbox(session).mark_sent(message.id, platform_id, self.clock.now())
+
+    async def _outgoing(self, message: OutboxMessage) -> Outgoing:
+        content = None
+        if message.file_path:
+            content = await asyncio.to_thread(self.files.read, message.file_path)
+        return Outgoing(
+            message.recipient, message.text, content, message.file_name, message.file_mime_type
+        )
+
+    async def _record(
+        self,
+        message: OutboxMessage,
+        outcome: str,
+        error: str,
+        not_before: datetime | None = None,
+        count_attempt: bool = True,
+    ) -> None:
+        async with self.db.transaction() as session:
+            outbox = Outbox(session)
+            if not_before is not None:
+                await outbox.retry_later(message.id, not_before, error, count_attempt)
+            else:
+                await outbox.give_up(message.id, outcome, error)

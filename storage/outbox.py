@@ -1,0 +1,142 @@
+"""The delivery queue (outbox): enqueue once, claim safely across workers, record every outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Broadcast, OutboxMessage
+
+TERMINAL_STATES = ("sent", "failed", "unreachable", "cancelled")
+
+
+class Outbox:
+    """Queue operations over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.bind.dialect.name
+
+    async def enqueue(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert messages; a row whose `dedup_key` exists already is skipped (never sent twice)."""
+        if not rows:
+            return
+        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedup_key"])
+        for start in range(0, len(rows), 1000):
+            await self.session.execute(statement, list(rows[start : start + 1000]))
+
+    async def claim(
+        self, worker: str, now: datetime, limit: int, lease: timedelta, quiet: bool
+    ) -> list[OutboxMessage]:
+        """Take up to `limit` due messages for this worker (marked `sending`).
+
+        Due: queued and not before now, or `sending` for longer than `lease` (a dead worker's).
+        During quiet hours only urgent messages are due. On PostgreSQL, rows another worker is
+        claiming at the same moment are skipped (FOR UPDATE SKIP LOCKED).
+        """
+        due = or_(
+            and_(OutboxMessage.state == "queued", OutboxMessage.not_before <= now),
+            and_(OutboxMessage.state == "sending", OutboxMessage.claimed_at < now - lease),
+        )
+        if quiet:
+            due = and_(due, OutboxMessage.urgent.is_(True))
+        candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+        if self._dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        # One statement: the condition is checked again under the write lock, so two workers
+        # (or two processes on SQLite, which has no row locks) never claim the same row.
+        claimed = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
+            .values(
+                state="sending",
+                claimed_at=now,
+                claimed_by=worker,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .returning(OutboxMessage.id)
+        )
+        ids = list(claimed.scalars())
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+        return list(rows.scalars())
+
+    async def mark_sent(self, message_id: int, platform_id: str | None, now: datetime) -> None:
+        """The platform confirmed the message."""
+        await self._set(
+            message_id, state="sent", sent_at=now, platform_message_id=platform_id, last_error=None
+        )
+
+    async def retry_later(
+        self, message_id: int, not_before: datetime, error: str, count_attempt: bool = True
+    ) -> None:
+        """Queue again after `not_before` (a rate limit does not count as an attempt)."""
+        values: dict[str, Any] = {
+            "state": "queued",
+            "not_before": not_before,
+            "last_error": error[:300],
+            "claimed_at": None,
+            "claimed_by": None,
+        }
+        if not count_attempt:
+            values["attempts"] = OutboxMessage.attempts - 1
+        await self._set(message_id, **values)
+
+    async def give_up(self, message_id: int, state: str, error: str) -> None:
+        """Final: `failed` (kept failing) or `unreachable` (blocked, no such user)."""
+        await self._set(message_id, state=state, last_error=error[:300])
+
+    async def _set(self, message_id: int, **values: Any) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        )
+
+    async def cancel_broadcast(self, broadcast_id: int, now: datetime) -> int:
+        """Cancel what of a broadcast is not yet sent; returns how many messages were stopped."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.state == "queued")
+            .values(state="cancelled")
+        )
+        await self.session.execute(
+            update(Broadcast)
+            .where(Broadcast.id == broadcast_id, Broadcast.state == "queued")
+            .values(state="cancelled", finished_at=now)
+        )
+        return result.rowcount or 0
+
+    async def progress(self, broadcast_id: int) -> dict[str, int]:
+        """How many of a broadcast's messages are in each state."""
+        query = (
+            select(OutboxMessage.state, func.count())
+            .where(OutboxMessage.broadcast_id == broadcast_id)
+            .group_by(OutboxMessage.state)
+        )
+        return {state: count for state, count in (await self.session.execute(query)).all()}
+
+    async def failures(self, broadcast_id: int) -> list[OutboxMessage]:
+        """The messages of a broadcast that ended failed or unreachable."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.broadcast_id == broadcast_id,
+                OutboxMessage.state.in_(("failed", "unreachable")),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return list((await self.session.execute(query)).scalars())

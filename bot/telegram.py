@@ -278,13 +278,19 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return parts
 
 
-async def send_replies(application: Application, chat_id: int, replies: list[Reply]) -> None:
+async def send_replies(
+    application: Application, chat_id: int, replies: list[Reply], conversation: Conversation
+) -> None:
     """Send replies in order; buttons go under the last part of a split text, files after it."""
     for reply in replies:
         parts = split_text(reply.text)
         for index, part in enumerate(parts):
             markup = keyboard(reply.buttons) if index == len(parts) - 1 else None
-            await application.bot.send_message(chat_id, part, reply_markup=markup)
+            sent = await application.bot.send_message(chat_id, part, reply_markup=markup)
+        if reply.track:
+            await conversation.remember_sent(
+                reply.track, Channel.TELEGRAM.value, str(chat_id), str(sent.message_id)
+            )
         for file in reply.files:
             content = await asyncio.to_thread(Path(file.path).read_bytes)
             await application.bot.send_document(
@@ -315,7 +321,7 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     conversation: Conversation = context.application.bot_data["conversation"]
     replies = await conversation.handle(incoming, TelegramFiles(context.bot))
     try:
-        await send_replies(context.application, chat.id, replies)
+        await send_replies(context.application, chat.id, replies, conversation)
     except Forbidden:
         log.info("chat %s blocked the bot; reply dropped", chat.id)
 

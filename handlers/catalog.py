@@ -32,7 +32,7 @@ class Catalog:
         template = self.messages.get(language, {}).get(key)
         if template is None:
             template = self.messages[DEFAULT_LANGUAGE][key]
-        return template.format(**params) if params else template
+        return template.format(**params)
 
     def placeholders(self, language: str, key: str) -> set[str]:
         """The names of the placeholders a text expects (for catalog consistency checks)."""

@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+import handlers.broadcast_steps
 import handlers.mydata
 import handlers.profile_steps
 import handlers.registration  # noqa: F401  (registers the steps)
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
-from handlers.documents import ACCEPTED_KINDS, Upload, prepare_upload
+from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import STEPS, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.resume import say_registration_closed
@@ -25,6 +26,7 @@ from handlers.types import FileSource, Incoming, Reply
 from handlers.window import registration_window
 from storage.db import Database
 from storage.files import FileStore, forget_unreferenced
+from storage.models import Broadcast
 from storage.repositories import Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
@@ -116,6 +118,9 @@ class Conversation:
             return None
         async with self.db.transaction() as session:
             applicant = await Applicants(session).by_chat(incoming.channel.value, incoming.user_id)
+        limits = self.deps.config.document_limits
+        if applicant is not None and applicant.step == "bc_compose":
+            return await prepare_attachment(file, limits, files, self.deps.files)
         if applicant is None or applicant.step != "documents":
             return None
         key = applicant.step_data.get("doc")
@@ -123,8 +128,18 @@ class Conversation:
         album = applicant.step_data.get("album")
         if document is None or (file.media_group_id and file.media_group_id == album):
             return None
-        limits = self.deps.config.document_limits
         return await prepare_upload(file, document, limits, files, self.deps.files, self.checks)
+
+    async def remember_sent(self, track: str, channel: str, chat: str, message_id: str) -> None:
+        """An adapter sent a tracked reply: note where it is, so a worker can edit it later."""
+        kind, _, key = track.partition(":")
+        if kind != "broadcast" or not key.isdigit():
+            return
+        async with self.db.transaction() as session:
+            broadcast = await session.get(Broadcast, int(key))
+            if broadcast is not None:
+                broadcast.progress_channel, broadcast.progress_chat = channel, chat
+                broadcast.progress_message_id = message_id
 
     async def _handle(
         self, session: AsyncSession, incoming: Incoming, upload: Upload | None

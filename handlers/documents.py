@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.recruitment import Document, DocumentLimits
-from handlers.document_check import CheckedFile, check_document
+from handlers.document_check import CheckedFile, check_document, sniff
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.profile import profile_complete
@@ -63,6 +63,32 @@ async def prepare_upload(
         return Upload(document.key, refusal)
     path, digest = await asyncio.to_thread(store.put, content, checked.extension)
     return Upload(document.key, None, checked, path, digest, len(content))
+
+
+ATTACHMENT_TYPES = {"image": ("image/jpeg", "jpg"), "pdf": ("application/pdf", "pdf")}
+
+
+async def prepare_attachment(
+    file: IncomingFile, limits: DocumentLimits, source: FileSource, store: FileStore
+) -> Upload:
+    """Fetch and store a broadcast attachment (a photo or a PDF, by content)."""
+    refusal = Invalid("doc_type", accepted="JPG/PNG / PDF")
+    if file.size is not None and file.size > limits.max_bytes:
+        return Upload("broadcast", Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
+    try:
+        content = await source.fetch(file, limits.max_bytes)
+    except FileTooLarge:
+        return Upload("broadcast", Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
+    except FileUnavailable:
+        return Upload("broadcast", Invalid("doc_download_failed"))
+    kind = sniff(content)
+    if kind is None:
+        return Upload("broadcast", refusal)
+    mime_type, extension = ATTACHMENT_TYPES[kind]
+    if content.startswith(b"\x89PNG"):
+        mime_type, extension = "image/png", "png"
+    path, digest = await asyncio.to_thread(store.put, content, extension)
+    return Upload("broadcast", None, CheckedFile(mime_type, extension), path, digest, len(content))
 
 
 @step

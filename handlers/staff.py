@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from handlers.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
 from handlers.document_status import checklist
 from handlers.flow import Turn
+from handlers.rights import is_staff
 from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
 from storage.files import export_name
 from storage.repositories import REGISTRATION_CLOSED
 
-STAFF_COMMANDS = ("tutup_pendaftaran", "buka_pendaftaran", "status_pendaftaran", "dokumen")
-
-
-async def is_staff(turn: Turn) -> bool:
-    """True when the sender is staff (named in settings, or added with `mitrabot staff add`)."""
-    if turn.actor in turn.deps.staff_identities:
-        return True
-    return await turn.staff.is_staff(turn.incoming.channel.value, turn.incoming.user_id)
+STAFF_COMMANDS = (
+    "tutup_pendaftaran",
+    "buka_pendaftaran",
+    "status_pendaftaran",
+    "dokumen",
+    "siaran",
+    "siaran_status",
+    "siaran_batal",
+)
 
 
 async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
@@ -42,6 +45,13 @@ async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
             turn.actor, "registration_closed", turn.now, detail={"reason": reason}
         )
         turn.say(turn.t("staff_closed", reason=reason))
+    elif command == "siaran":
+        await start_broadcast(turn)
+        return
+    elif command == "siaran_status":
+        await broadcast_status(turn, argument.strip())
+    elif command == "siaran_batal":
+        await broadcast_cancel(turn, argument.strip())
     elif command == "dokumen":
         await _send_documents(turn, argument.strip().upper())
     elif command == "buka_pendaftaran":

@@ -73,6 +73,9 @@ class Reply(BaseModel):
     text: str
     buttons: list[Button] = Field(default_factory=list)
     files: list[OutgoingFile] = Field(default_factory=list)
+    track: str | None = None
+    """Set when the bot will later edit this message (e.g. `broadcast:12` live progress): the
+    adapter reports the sent message's id back through `Conversation.remember_sent`."""
 
 
 class FileTooLarge(Exception):

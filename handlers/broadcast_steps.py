@@ -1,0 +1,270 @@
+"""Staff compose a broadcast in chat: message, audience, preview and count, confirm."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers.broadcasts import (
+    Attachment,
+    Audience,
+    count_recipients,
+    create_broadcast,
+    personalise,
+)
+from handlers.flow import Step, Turn, step
+from handlers.profile import OUTSIDE
+from handlers.rights import is_staff
+from handlers.types import Button, Reply
+from scheduler.progress import progress_text
+from scheduler.quiet import QuietHours
+from storage.models import Broadcast
+from storage.outbox import Outbox
+
+MAX_BROADCAST_TEXT = 3500
+
+
+async def start_broadcast(turn: Turn) -> None:
+    """`/siaran`: begin composing."""
+    await turn.goto("bc_compose")
+
+
+async def _staff_only(turn: Turn) -> bool:
+    """Staff rights are checked again at every step of the flow."""
+    if await is_staff(turn):
+        return True
+    await turn.audit.record(
+        turn.actor, "staff_command_refused", turn.now, detail={"command": turn.applicant.step}
+    )
+    turn.say(turn.t("staff_only"))
+    await turn.goto("menu")
+    return False
+
+
+class _BroadcastStep(Step):
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if not await _staff_only(turn):
+            return
+        if choice == "bc:cancel":
+            turn.say(turn.t("bc_cancelled"))
+            await turn.goto("menu")
+        else:
+            await self.choose(turn, choice)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        await super().on_choice(turn, choice)
+
+
+def _cancel_button(turn: Turn) -> Button:
+    return turn.button("bc:cancel", "bc_cancel")
+
+
+@step
+class ComposeStep(_BroadcastStep):
+    name = "bc_compose"
+    free_text = True
+
+    async def prompt(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn.t("bc_compose", limit=MAX_BROADCAST_TEXT), buttons=[_cancel_button(turn)]
+        )
+
+    async def on_text(self, turn: Turn, text: str) -> None:
+        if not await _staff_only(turn):
+            return
+        if len(text) > MAX_BROADCAST_TEXT:
+            turn.say(turn.t("too_long", length=len(text), limit=MAX_BROADCAST_TEXT))
+            return
+        await turn.goto("bc_audience", text=text)
+
+    async def on_file(self, turn: Turn) -> None:
+        if not await _staff_only(turn):
+            return
+        upload = turn.upload
+        caption = (turn.incoming.text or "").strip()
+        if upload is None or upload.refusal is not None or upload.checked is None:
+            refusal = upload.refusal if upload else None
+            reason = turn.t(f"invalid_{refusal.code}", **refusal.params) if refusal else ""
+            turn.say(f"{reason}\n\n{turn.t('bc_attachment_refused')}".strip())
+            return
+        if len(caption) > MAX_BROADCAST_TEXT:
+            turn.say(turn.t("too_long", length=len(caption), limit=MAX_BROADCAST_TEXT))
+            return
+        turn.upload_saved = True
+        name = turn.incoming.file.file_name if turn.incoming.file else None
+        attachment = {
+            "path": upload.path,
+            "mime_type": upload.checked.mime_type,
+            "name": name or f"lampiran.{upload.checked.extension}",
+        }
+        await turn.goto("bc_audience", text=caption, attachment=attachment)
+
+
+AUDIENCE_BUTTONS = ("all", "incomplete", "complete", "kecamatan", "channel")
+
+
+@step
+class AudienceStep(_BroadcastStep):
+    name = "bc_audience"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        buttons = []
+        for kind in AUDIENCE_BUTTONS:
+            label = turn.t(f"bc_audience_{kind}")
+            if kind in ("all", "incomplete", "complete"):
+                count = await count_recipients(turn.session, Audience(kind))
+                label = f"{label} ({count})"
+            buttons.append(Button(id=f"bca:{kind}", label=label))
+        buttons.append(_cancel_button(turn))
+        return Reply(text=turn.t("bc_audience"), buttons=buttons)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        kind = choice.removeprefix("bca:")
+        data = dict(turn.applicant.step_data)
+        if kind in ("all", "incomplete", "complete"):
+            await turn.goto("bc_confirm", **data, audience=kind)
+        elif kind == "kecamatan":
+            await turn.goto("bc_kecamatan", **data)
+        elif kind == "channel":
+            await turn.goto("bc_channel", **data)
+        else:
+            await super().choose(turn, choice)
+
+
+@step
+class KecamatanStep(_BroadcastStep):
+    name = "bc_kecamatan"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        config = turn.deps.config
+        buttons = [Button(id=f"bck:{k.code}", label=k.name) for k in config.kecamatan]
+        outside = turn.t("kecamatan_outside", regency=config.office.regency_name)
+        buttons += [Button(id=f"bck:{OUTSIDE}", label=outside), _cancel_button(turn)]
+        return Reply(text=turn.t("bc_pick_kecamatan"), buttons=buttons)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        code = choice.removeprefix("bck:")
+        codes = {k.code for k in turn.deps.config.kecamatan} | {OUTSIDE}
+        if choice.startswith("bck:") and code in codes:
+            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"kecamatan:{code}")
+        else:
+            await super().choose(turn, choice)
+
+
+@step
+class ChannelStep(_BroadcastStep):
+    name = "bc_channel"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        buttons = [
+            Button(id="bcc:telegram", label="Telegram"),
+            Button(id="bcc:whatsapp", label="WhatsApp"),
+            _cancel_button(turn),
+        ]
+        return Reply(text=turn.t("bc_pick_channel"), buttons=buttons)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        channel = choice.removeprefix("bcc:")
+        if choice.startswith("bcc:") and channel in ("telegram", "whatsapp"):
+            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"channel:{channel}")
+        else:
+            await super().choose(turn, choice)
+
+
+def _audience(turn: Turn) -> Audience:
+    codes = {k.code for k in turn.deps.config.kecamatan}
+    return Audience.parse(turn.applicant.step_data["audience"], codes)
+
+
+@step
+class ConfirmStep(_BroadcastStep):
+    name = "bc_confirm"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        data = turn.applicant.step_data
+        count = await count_recipients(turn.session, _audience(turn))
+        preview = personalise(data["text"], "Siti Aminah", "PMK24-00001") or "-"
+        attachment = data.get("attachment")
+        text = turn.t(
+            "bc_confirm",
+            preview=preview,
+            count=count,
+            audience=turn.t(f"bc_audience_{_audience(turn).kind}")
+            + (f" {_audience(turn).value}" if _audience(turn).value else ""),
+            attachment=attachment["name"] if attachment else "-",
+        )
+        buttons = [
+            turn.button("bc:send", "bc_send", count=count),
+            turn.button("bc:rewrite", "bc_rewrite"),
+            _cancel_button(turn),
+        ]
+        return Reply(text=text, buttons=buttons)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        if choice == "bc:rewrite":
+            await turn.goto("bc_compose")
+        elif choice == "bc:send":
+            await _send(turn)
+        else:
+            await super().choose(turn, choice)
+
+
+async def _send(turn: Turn) -> None:
+    data = turn.applicant.step_data
+    config = turn.deps.config
+    attachment = Attachment(**data["attachment"]) if data.get("attachment") else None
+    broadcast = await create_broadcast(
+        turn.session,
+        text=data["text"],
+        audience=_audience(turn),
+        created_by=turn.actor,
+        now=turn.now,
+        quiet_hours=QuietHours(config.quiet_hours.start, config.quiet_hours.end),
+        attachment=attachment,
+    )
+    broadcast.progress_channel = turn.incoming.channel.value
+    broadcast.progress_chat = turn.incoming.user_id
+    await turn.audit.record(
+        turn.actor,
+        "broadcast_created",
+        turn.now,
+        detail={
+            "broadcast": broadcast.id,
+            "audience": broadcast.audience,
+            "recipients": broadcast.total,
+        },
+    )
+    turn.replies.append(
+        Reply(
+            text=turn.t("bc_queued", id=broadcast.id, count=broadcast.total),
+            track=f"broadcast:{broadcast.id}",
+        )
+    )
+    await turn.goto("menu")
+
+
+async def broadcast_status(turn: Turn, argument: str) -> None:
+    """`/siaran_status [N]`: progress of broadcast N (default: the newest)."""
+    query = select(Broadcast).order_by(Broadcast.id.desc()).limit(1)
+    if argument.isdigit():
+        query = select(Broadcast).where(Broadcast.id == int(argument))
+    broadcast = (await turn.session.execute(query)).scalar_one_or_none()
+    if broadcast is None:
+        turn.say(turn.t("bc_not_found"))
+        return
+    counts = await Outbox(turn.session).progress(broadcast.id)
+    turn.say(progress_text(turn.deps.catalog, broadcast, counts))
+
+
+async def broadcast_cancel(turn: Turn, argument: str) -> None:
+    """`/siaran_batal N`: stop what is not yet sent."""
+    if not argument.isdigit():
+        turn.say(turn.t("bc_cancel_usage"))
+        return
+    stopped = await Outbox(turn.session).cancel_broadcast(int(argument), turn.now)
+    await turn.audit.record(
+        turn.actor,
+        "broadcast_cancelled",
+        turn.now,
+        detail={"broadcast": int(argument), "stopped": stopped},
+    )
+    turn.say(turn.t("bc_cancel_done", id=argument, stopped=stopped))

@@ -1,0 +1,146 @@
+"""What staff see of a broadcast while it goes out: a live progress message and a final report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+
+from bot.clock import Clock
+from handlers.catalog import Catalog
+from scheduler.delivery import Sender
+from storage.db import Database
+from storage.files import FileStore
+from storage.models import Broadcast
+from storage.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+LANGUAGE = "id"
+
+
+def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]) -> str:
+    """'Siaran #3: 120 dari 300 terkirim …' from the outbox counts."""
+    done = sum(counts.get(state, 0) for state in ("sent", "failed", "unreachable", "cancelled"))
+    width = 20
+    filled = round(width * done / broadcast.total) if broadcast.total else width
+    return catalog.text(
+        LANGUAGE,
+        "broadcast_progress",
+        id=broadcast.id,
+        bar="█" * filled + "░" * (width - filled),
+        sent=counts.get("sent", 0),
+        total=broadcast.total,
+        failed=counts.get("failed", 0),
+        unreachable=counts.get("unreachable", 0),
+        waiting=counts.get("queued", 0) + counts.get("sending", 0),
+        state=catalog.text(LANGUAGE, f"broadcast_state_{broadcast.state}"),
+    )
+
+
+def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
+    """The failures of a broadcast as CSV (channel, recipient, state, error)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["channel", "recipient", "state", "error"])
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+class BroadcastProgress:
+    """Edits each broadcast's progress message (at most every `every` seconds) and, when the
+    last message is settled, marks the broadcast done and queues the report to its author."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: dict[str, Sender],
+        catalog: Catalog,
+        clock: Clock,
+        files: FileStore,
+        every: float = 3.0,
+    ) -> None:
+        self.db = db
+        self.senders = senders
+        self.catalog = catalog
+        self.clock = clock
+        self.files = files
+        self.every = every
+        self._last_edit: dict[int, float] = {}
+
+    async def update(self, broadcast_ids: set[int]) -> None:
+        for broadcast_id in broadcast_ids:
+            try:
+                await self._update(broadcast_id)
+            except Exception:
+                log.exception("progress of broadcast %s could not be updated", broadcast_id)
+
+    async def _update(self, broadcast_id: int) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            broadcast = await session.get(Broadcast, broadcast_id)
+            if broadcast is None:
+                return
+            outbox = Outbox(session)
+            counts = await outbox.progress(broadcast_id)
+            finished = broadcast.state == "queued" and not (
+                counts.get("queued", 0) or counts.get("sending", 0)
+            )
+            if finished:
+                broadcast.state, broadcast.finished_at = "done", now
+                await self._queue_report(outbox, broadcast, counts, now)
+            text = progress_text(self.catalog, broadcast, counts)
+            target = (
+                broadcast.progress_channel,
+                broadcast.progress_chat,
+                broadcast.progress_message_id,
+            )
+        due = time.monotonic() - self._last_edit.get(broadcast_id, 0.0) >= self.every
+        channel, chat, message_id = target
+        if channel and chat and message_id and (due or finished) and channel in self.senders:
+            self._last_edit[broadcast_id] = time.monotonic()
+            await self.senders[channel].edit(chat, message_id, text)
+
+    async def _queue_report(
+        self, outbox: Outbox, broadcast: Broadcast, counts: dict[str, int], now: object
+    ) -> None:
+        channel, _, chat = broadcast.created_by.partition(":")
+        if channel not in self.senders or not chat:
+            return  # created from the command line: `mitrabot broadcast status` shows it
+        failures = await outbox.failures(broadcast.id)
+        path = name = mime = None
+        if failures:
+            content = failures_csv(
+                [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
+            )
+            path, _ = self.files.put(content, "csv")
+            name, mime = f"siaran-{broadcast.id}-gagal.csv", "text/csv"
+        text = self.catalog.text(
+            LANGUAGE,
+            "broadcast_report",
+            id=broadcast.id,
+            sent=counts.get("sent", 0),
+            total=broadcast.total,
+            failed=counts.get("failed", 0),
+            unreachable=counts.get("unreachable", 0),
+            cancelled=counts.get("cancelled", 0),
+        )
+        await outbox.enqueue(
+            [
+                {
+                    "dedup_key": f"broadcast:{broadcast.id}:report",
+                    "channel": channel,
+                    "recipient": chat,
+                    "text": text,
+                    "file_path": path,
+                    "file_name": name,
+                    "file_mime_type": mime,
+                    "urgent": True,
+                    "state": "queued",
+                    "attempts": 0,
+                    "not_before": now,
+                    "created_at": now,
+                }
+            ]
+        )

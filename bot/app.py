@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig, load_recruitment
 from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation, Dependencies
+from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender
+from scheduler.progress import BroadcastProgress
+from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.files import FileStore
 
@@ -21,6 +25,28 @@ class App:
     config: RecruitmentConfig
     db: Database
     conversation: Conversation
+
+    def delivery_worker(
+        self, senders: dict[str, Sender], name: str | None = None
+    ) -> DeliveryWorker:
+        """A delivery worker for these senders, with the configured limits and quiet hours."""
+        settings = self.settings
+        deps = self.conversation.deps
+        limits = {"telegram": ChannelLimits(settings.telegram_rate, settings.telegram_chat_rate)}
+        quiet = QuietHours(self.config.quiet_hours.start, self.config.quiet_hours.end)
+        progress = BroadcastProgress(self.db, senders, deps.catalog, deps.clock, deps.files)
+        return DeliveryWorker(
+            self.db,
+            senders,
+            {c: limits[c] for c in senders if c in limits},
+            deps.clock,
+            quiet,
+            deps.files,
+            name=name,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
+            concurrency=settings.delivery_concurrency,
+            report=progress,
+        )
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -12,11 +12,26 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.app import App, build_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
+from handlers.broadcasts import (
+    Attachment,
+    Audience,
+    AudienceError,
+    count_recipients,
+    create_broadcast,
+    personalise,
+)
+from handlers.document_check import attachment_type
 from handlers.window import registration_window
+from scheduler.progress import failures_csv, progress_text
+from scheduler.quiet import QuietHours
 from storage.files import export_name, forget_unreferenced, write_export
+from storage.models import Broadcast
+from storage.outbox import Outbox
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Audit, Flags, Staff
 
 log = logging.getLogger("mitrabot")
@@ -63,6 +78,35 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run on Telegram (long polling)")
     run.add_argument("--at", type=_local_time, help="start the clock at this local time")
     run.set_defaults(action=_run_telegram)
+
+    worker = commands.add_parser("worker", help="deliver queued messages (no chat handling)")
+    worker.add_argument("--name", help="worker name in the outbox (default host:pid)")
+    worker.set_defaults(action=_run_worker)
+
+    broadcast = commands.add_parser("broadcast", help="staff broadcasts").add_subparsers()
+    send = broadcast.add_parser("send", help="queue a message to an audience")
+    send.add_argument("--text", required=True, help="the message; {nama} and {nomor} are filled")
+    send.add_argument("--file", type=Path, help="a photo (JPG/PNG) or PDF to send with it")
+    send.add_argument(
+        "--audience",
+        default="all",
+        help="all | incomplete | complete | kecamatan:35.28.01 | kecamatan:luar | channel:telegram",
+    )
+    send.add_argument("--urgent", action="store_true", help="also during quiet hours")
+    send.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    send.set_defaults(action=_broadcast_send)
+    status_parser = broadcast.add_parser("status", help="progress of a broadcast")
+    status_parser.add_argument("id", type=int)
+    status_parser.add_argument("--watch", action="store_true", help="follow until it is done")
+    status_parser.set_defaults(action=_broadcast_status)
+    cancel = broadcast.add_parser("cancel", help="stop what is not sent yet")
+    cancel.add_argument("id", type=int)
+    cancel.set_defaults(action=_broadcast_cancel)
+    failures = broadcast.add_parser("failures", help="write the failed recipients as CSV")
+    failures.add_argument("id", type=int)
+    failures.add_argument("--out", type=Path, required=True)
+    failures.set_defaults(action=_broadcast_failures)
+    broadcast.add_parser("list", help="recent broadcasts").set_defaults(action=_broadcast_list)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")
     db.add_parser("upgrade", help="apply migrations").set_defaults(action=_db_upgrade)
@@ -141,7 +185,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.telegram import build_application, start_polling, stop_polling
+    from bot.telegram import TelegramSender, build_application, start_polling, stop_polling
 
     if settings.telegram_token is None:
         print("mitrabot: set MITRABOT_TELEGRAM_TOKEN (see .env.example)", file=sys.stderr)
@@ -155,16 +199,176 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
             settings.telegram_base_file_url,
             settings.telegram_concurrency,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+        stop = _stop_on_signals()
         await start_polling(application)
         log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
+        delivery = app.delivery_worker({"telegram": TelegramSender(application.bot)})
+        worker_task = asyncio.create_task(delivery.run(stop))
         try:
             await stop.wait()
         finally:
+            await worker_task
             await stop_polling(application)
+        return 0
+
+    return await _with_app(settings, work)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from telegram import Bot
+
+    from bot.telegram import TelegramSender
+
+    if settings.telegram_token is None:
+        print("mitrabot: set MITRABOT_TELEGRAM_TOKEN (see .env.example)", file=sys.stderr)
+        return 2
+
+    async def work(app: App) -> int:
+        bot = Bot(
+            settings.telegram_token.get_secret_value(),
+            base_url=settings.telegram_base_url,
+            base_file_url=settings.telegram_base_file_url,
+        )
+        stop = _stop_on_signals()
+        async with bot:
+            delivery = app.delivery_worker({"telegram": TelegramSender(bot)}, name=args.name)
+            log.info("delivery worker %s running; Ctrl-C stops", delivery.name)
+            await delivery.run(stop)
+        return 0
+
+    return await _with_app(settings, work)
+
+
+def _audience(app: App, text: str) -> Audience:
+    try:
+        return Audience.parse(text, {k.code for k in app.config.kecamatan})
+    except AudienceError as error:
+        raise SystemExit(f"mitrabot: {error}") from error
+
+
+async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        audience = _audience(app, args.audience)
+        deps = app.conversation.deps
+        attachment = None
+        if args.file is not None:
+            content = await asyncio.to_thread(args.file.read_bytes)
+            kind = attachment_type(content)
+            if kind is None:
+                raise SystemExit("mitrabot: --file must be a JPG/PNG photo or a PDF")
+            mime, extension = kind
+            path, _ = deps.files.put(content, extension)
+            attachment = Attachment(path, args.file.name, mime)
+        async with app.db.transaction() as session:
+            count = await count_recipients(session, audience)
+        print(f"preview: {personalise(args.text, 'Siti Aminah', 'PMK24-00001')}")
+        print(
+            f"audience {audience.describe()}: {count} recipient(s)"
+            f"{' (urgent: also in quiet hours)' if args.urgent else ''}"
+        )
+        answer = "y" if args.yes else await asyncio.to_thread(input, "send? [y/N] ")
+        if answer.strip().lower() not in ("y", "ya", "yes"):
+            print("not sent")
+            return 1
+        now = deps.clock.now()
+        quiet = QuietHours(app.config.quiet_hours.start, app.config.quiet_hours.end)
+        async with app.db.transaction() as session:
+            broadcast = await create_broadcast(
+                session,
+                text=args.text,
+                audience=audience,
+                created_by=_operator(),
+                now=now,
+                quiet_hours=quiet,
+                attachment=attachment,
+                urgent=args.urgent,
+            )
+            await Audit(session).record(
+                _operator(),
+                "broadcast_created",
+                now,
+                detail={
+                    "broadcast": broadcast.id,
+                    "audience": broadcast.audience,
+                    "recipients": broadcast.total,
+                },
+            )
+        print(
+            f"broadcast #{broadcast.id} queued for {broadcast.total} recipient(s); "
+            f"`mitrabot broadcast status {broadcast.id} --watch` follows it"
+        )
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def _broadcast_status(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        catalog = app.conversation.deps.catalog
+        while True:
+            async with app.db.transaction() as session:
+                broadcast = await session.get(Broadcast, args.id)
+                if broadcast is None:
+                    raise SystemExit(f"mitrabot: no broadcast #{args.id}")
+                counts = await Outbox(session).progress(args.id)
+            line = progress_text(catalog, broadcast, counts).replace("\n", "  ")
+            pending = counts.get("queued", 0) + counts.get("sending", 0)
+            if not args.watch or not pending:
+                print(line)
+                return 0
+            print(f"\r{line}", end="", flush=True)
+            await asyncio.sleep(1)
+
+    return await _with_app(settings, work)
+
+
+async def _broadcast_cancel(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        now = app.conversation.deps.clock.now()
+        async with app.db.transaction() as session:
+            stopped = await Outbox(session).cancel_broadcast(args.id, now)
+            await Audit(session).record(
+                _operator(),
+                "broadcast_cancelled",
+                now,
+                detail={"broadcast": args.id, "stopped": stopped},
+            )
+        print(f"broadcast #{args.id}: {stopped} unsent message(s) cancelled")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def _broadcast_failures(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        async with app.db.transaction() as session:
+            failures = await Outbox(session).failures(args.id)
+        rows = [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
+        await asyncio.to_thread(args.out.write_bytes, failures_csv(rows))
+        print(f"{len(rows)} failed or unreachable recipient(s) written to {args.out}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        async with app.db.transaction() as session:
+            query = select(Broadcast).order_by(Broadcast.id.desc()).limit(20)
+            broadcasts = list((await session.execute(query)).scalars())
+        for b in broadcasts:
+            print(
+                f"#{b.id}\t{b.created_at:%Y-%m-%d %H:%M} UTC\t{b.state}\t{b.total} recipient(s)"
+                f"\t{b.created_by}\t{b.text[:40]!r}"
+            )
         return 0
 
     return await _with_app(settings, work)

@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
     telegram_concurrency: int = Field(default=8, ge=1, le=256)
+    telegram_rate: float = Field(default=30.0, gt=0, description="bot-initiated messages/second")
+    telegram_chat_rate: float = Field(default=1.0, gt=0, description="messages/second per chat")
+    delivery_concurrency: int = Field(default=16, ge=1, le=512)
+    delivery_lease_seconds: float = Field(
+        default=60.0,
+        ge=5,
+        description="a message claimed this long ago by a dead worker is sent again",
+    )
     clock_at: datetime | None = Field(
         default=None, description="rehearsal: start the clock at this local time"
     )

@@ -56,6 +56,15 @@ def sniff(content: bytes) -> str | None:
     return None
 
 
+def attachment_type(content: bytes) -> tuple[str, str] | None:
+    """(MIME type, extension) of a photo or PDF sent with a broadcast; None for anything else."""
+    if content.startswith(b"\x89PNG"):
+        return "image/png", "png"
+    return {"image": ("image/jpeg", "jpg"), "pdf": ("application/pdf", "pdf")}.get(
+        sniff(content) or ""
+    )
+
+
 def check_document(content: bytes, document: Document, limits: DocumentLimits) -> CheckedFile:
     """Accept the file for `document`, or raise Invalid with the reason."""
     if not content:

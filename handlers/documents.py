@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.recruitment import Document, DocumentLimits
-from handlers.document_check import CheckedFile, check_document, sniff
+from handlers.document_check import CheckedFile, attachment_type, check_document
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.profile import profile_complete
@@ -65,9 +65,6 @@ async def prepare_upload(
     return Upload(document.key, None, checked, path, digest, len(content))
 
 
-ATTACHMENT_TYPES = {"image": ("image/jpeg", "jpg"), "pdf": ("application/pdf", "pdf")}
-
-
 async def prepare_attachment(
     file: IncomingFile, limits: DocumentLimits, source: FileSource, store: FileStore
 ) -> Upload:
@@ -81,12 +78,10 @@ async def prepare_attachment(
         return Upload("broadcast", Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
     except FileUnavailable:
         return Upload("broadcast", Invalid("doc_download_failed"))
-    kind = sniff(content)
+    kind = attachment_type(content)
     if kind is None:
         return Upload("broadcast", refusal)
-    mime_type, extension = ATTACHMENT_TYPES[kind]
-    if content.startswith(b"\x89PNG"):
-        mime_type, extension = "image/png", "png"
+    mime_type, extension = kind
     path, digest = await asyncio.to_thread(store.put, content, extension)
     return Upload("broadcast", None, CheckedFile(mime_type, extension), path, digest, len(content))
 

@@ -23,7 +23,6 @@ from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.resume import say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
 from handlers.types import FileSource, Incoming, Reply
-from handlers.window import registration_window
 from storage.db import Database
 from storage.files import FileStore, forget_unreferenced
 from storage.models import Broadcast
@@ -220,7 +219,7 @@ class Conversation:
         )
         if not in_registration:
             return True
-        window = await registration_window(self.deps.config, turn.flags, turn.now)
+        window = await turn.registration_window()
         if window.is_open:
             return True
         say_registration_closed(turn, window.state)

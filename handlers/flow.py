@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.types import Button, Incoming, Reply
 from handlers.validation import parse_yes_no
+from handlers.window import RegistrationWindow, registration_window
 from storage.models import Applicant
 from storage.repositories import Applicants, Audit, Counters, Flags, Staff
 
@@ -38,6 +39,13 @@ class Turn:
     upload_saved: bool = False
     files_to_forget: list[str] = field(default_factory=list)
     """Stored files no longer needed; deleted after the commit unless another row uses them."""
+    _window: RegistrationWindow | None = None
+
+    async def registration_window(self) -> RegistrationWindow:
+        """Whether registration is open now (read once per turn)."""
+        if self._window is None:
+            self._window = await registration_window(self.deps.config, self.flags, self.now)
+        return self._window
 
     @property
     def language(self) -> str:

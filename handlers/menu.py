@@ -7,7 +7,7 @@ from handlers.flow import Step, Turn, step
 from handlers.formatting import format_date, format_datetime
 from handlers.resume import resume_registration, say_registration_closed
 from handlers.types import Button, Reply
-from handlers.window import WindowState, registration_window
+from handlers.window import WindowState
 
 MENU_ITEMS = ("documents", "requirements", "howto", "schedule", "faq", "mydata", "language", "help")
 
@@ -73,7 +73,7 @@ async def open_documents(turn: Turn) -> None:
     if turn.applicant.consent_at is None:
         await resume_registration(turn)  # consent comes before any personal data
         return
-    window = await registration_window(turn.deps.config, turn.flags, turn.now)
+    window = await turn.registration_window()
     if not window.is_open:
         say_registration_closed(turn, window.state)
         await turn.goto("menu")
@@ -115,7 +115,7 @@ async def schedule_text(turn: Turn) -> str:
     config = turn.deps.config
     schedule = config.schedule
     language = turn.language
-    window = await registration_window(config, turn.flags, turn.now)
+    window = await turn.registration_window()
     today = turn.now.date()
     if window.state is WindowState.NOT_YET:
         status = turn.t("schedule_opens_in", days=(window.opens_at.date() - today).days)

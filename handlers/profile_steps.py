@@ -20,7 +20,6 @@ from handlers.profile import (
 from handlers.resume import resume_registration, say_registration_closed
 from handlers.types import Button, Reply
 from handlers.validation import Invalid, parse_nik
-from handlers.window import registration_window
 
 
 def _spec(turn: Turn) -> FieldSpec:
@@ -198,7 +197,7 @@ async def _confirm(turn: Turn) -> None:
     if incomplete or needs_guardian(turn) or needs_nik_check(turn):
         await resume_registration(turn)
         return
-    window = await registration_window(config, turn.flags, turn.now)
+    window = await turn.registration_window()
     if not window.is_open:
         say_registration_closed(turn, window.state)
         await turn.goto("menu")

@@ -6,7 +6,7 @@ from handlers.document_status import missing_documents
 from handlers.flow import Turn
 from handlers.formatting import format_date, format_datetime
 from handlers.profile import FIELDS, needs_guardian, needs_nik_check
-from handlers.window import WindowState, registration_window
+from handlers.window import WindowState
 
 
 async def resume_registration(turn: Turn) -> None:
@@ -14,7 +14,7 @@ async def resume_registration(turn: Turn) -> None:
     applicant = turn.applicant
     config = turn.deps.config
     if applicant.registration_number is None:
-        window = await registration_window(config, turn.flags, turn.now)
+        window = await turn.registration_window()
         if not window.is_open:
             say_registration_closed(turn, window.state)
             await turn.goto("menu")

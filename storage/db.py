@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ class Database:
         self.url = make_url(url)
         self.engine: AsyncEngine = _create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -36,8 +38,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside a transaction, committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        """A session inside a transaction, committed on success, rolled back on error.
+
+        SQLite has one writer at a time: this process's transactions queue for it in order
+        (first come, first served) instead of polling the file lock; other processes still
+        wait through SQLite's busy timeout.
+        """
+        if not self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        async with self._sqlite_writer, self.sessions() as session, session.begin():
             yield session
 
     async def upgrade(self) -> None:
@@ -67,11 +78,16 @@ class Database:
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+        return create_async_engine(
+            url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
+        )
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling starts transactions late and lets a RELEASE
+        # SAVEPOINT commit on its own; SQLAlchemy's recipe: switch it off, BEGIN ourselves.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if parsed.database and parsed.database != ":memory:":
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -79,6 +95,11 @@ def _create_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediately(connection: Connection) -> None:
+        # Take the write lock at once: no read-then-upgrade deadlock between processes.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -127,14 +128,17 @@ class ProcessedUpdates:
     async def first_time(self, channel: str, key: str, now: datetime) -> bool:
         """Record the update; False when it was already recorded (a duplicate delivery).
 
-        Runs in a savepoint, so a duplicate leaves the surrounding transaction usable.
+        One INSERT … ON CONFLICT DO NOTHING, inside the caller's transaction: if that
+        transaction rolls back, the update counts as not processed.
         """
-        try:
-            async with self.session.begin_nested():
-                self.session.add(ProcessedUpdate(channel=channel, key=key, processed_at=now))
-        except IntegrityError:
-            return False
-        return True
+        dialect = self.session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        result = await self.session.execute(
+            insert(ProcessedUpdate)
+            .values(channel=channel, key=key, processed_at=now)
+            .on_conflict_do_nothing(index_elements=["channel", "key"])
+        )
+        return result.rowcount == 1
 
 
 class Counters:

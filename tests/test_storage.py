@@ -73,6 +73,8 @@ async def test_concurrent_writers_of_one_applicant_conflict_instead_of_losing_da
 ) -> None:
     from sqlalchemy.orm.exc import StaleDataError
 
+    if any_db.is_sqlite:
+        pytest.skip("SQLite runs whole transactions one at a time (BEGIN IMMEDIATE)")
     async with any_db.transaction() as session:
         await Applicants(session).create_for_chat("telegram", "42", "id", NOW)
 
@@ -107,6 +109,29 @@ async def test_deleting_an_applicant_removes_their_chat_identities(any_db: Datab
         assert await session.get(Applicant, applicant.id) is None
         count = await session.execute(select(func.count(ChatIdentity.id)))
         assert count.scalar_one() == 0
+
+
+async def test_sqlite_transactions_run_one_at_a_time(db: Database) -> None:
+    order: list[str] = []
+
+    async def writer(name: str) -> None:
+        async with db.transaction() as session:
+            order.append(f"{name} in")
+            await Applicants(session).create_for_chat("telegram", name, "id", NOW)
+            await asyncio.sleep(0.05)
+            order.append(f"{name} out")
+
+    await asyncio.gather(writer("a"), writer("b"))
+    assert order == ["a in", "a out", "b in", "b out"]
+
+
+async def test_a_rolled_back_update_is_not_remembered_as_processed(any_db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with any_db.transaction() as session:
+            assert await ProcessedUpdates(session).first_time("telegram", "7", NOW)
+            raise RuntimeError("the handler failed after recording the update")
+    async with any_db.transaction() as session:
+        assert await ProcessedUpdates(session).first_time("telegram", "7", NOW) is True
 
 
 async def test_processed_updates_recognise_a_redelivery(any_db: Database) -> None:

@@ -150,3 +150,46 @@ def test_purge_deletes_only_applicants_past_the_retention_period(
     assert "deleted 1 applicant(s)" in capsys.readouterr().out
     assert main(["registration", "status", "--at", "2025-12-01T00:00"]) == 0
     assert "0 applicants stored" in capsys.readouterr().out
+
+
+def test_broadcast_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _chat(["1"], "--at", "2023-11-10T09:00")  # one applicant who wrote to the bot
+    photo = tmp_path / "jadwal.jpg"
+    photo.write_bytes(images.good_photo())
+    assert (
+        main(
+            [
+                "broadcast",
+                "send",
+                "--text",
+                "Halo {nama}",
+                "--audience",
+                "incomplete",
+                "--file",
+                str(photo),
+                "--yes",
+                "--urgent",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "preview: Halo Siti Aminah" in out and "incomplete: 1 recipient(s)" in out
+    assert "broadcast #1 queued for 1 recipient(s)" in out
+    assert main(["broadcast", "list"]) == 0
+    assert "#1\t" in capsys.readouterr().out
+    assert main(["broadcast", "status", "1"]) == 0
+    assert "Terkirim 0 dari 1" in capsys.readouterr().out
+    assert main(["broadcast", "cancel", "1"]) == 0
+    assert "1 unsent message(s) cancelled" in capsys.readouterr().out
+    assert main(["broadcast", "failures", "1", "--out", str(tmp_path / "f.csv")]) == 0
+    assert (tmp_path / "f.csv").read_text(encoding="utf-8-sig").startswith("channel,recipient")
+
+
+def test_bad_audience_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit, match="unknown audience"):
+        main(["broadcast", "send", "--text", "x", "--audience", "nowhere", "--yes"])
+    with pytest.raises(SystemExit, match="unknown kecamatan"):
+        main(["broadcast", "send", "--text", "x", "--audience", "kecamatan:99.99.99", "--yes"])

@@ -291,16 +291,6 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
                 attachment=attachment,
                 urgent=args.urgent,
             )
-            await Audit(session).record(
-                _operator(),
-                "broadcast_created",
-                now,
-                detail={
-                    "broadcast": broadcast.id,
-                    "audience": broadcast.audience,
-                    "recipients": broadcast.total,
-                },
-            )
         print(
             f"broadcast #{broadcast.id} queued for {broadcast.total} recipient(s); "
             f"`mitrabot broadcast status {broadcast.id} --watch` follows it"

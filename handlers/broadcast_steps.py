@@ -223,16 +223,6 @@ async def _send(turn: Turn) -> None:
     )
     broadcast.progress_channel = turn.incoming.channel.value
     broadcast.progress_chat = turn.incoming.user_id
-    await turn.audit.record(
-        turn.actor,
-        "broadcast_created",
-        turn.now,
-        detail={
-            "broadcast": broadcast.id,
-            "audience": broadcast.audience,
-            "recipients": broadcast.total,
-        },
-    )
     turn.replies.append(
         Reply(
             text=turn.t("bc_queued", id=broadcast.id, count=broadcast.total),

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduler.quiet import QuietHours
 from storage.models import Applicant, Broadcast, ChatIdentity
 from storage.outbox import Outbox
+from storage.repositories import Audit
 
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel")
 CHANNELS = ("telegram", "whatsapp")
@@ -101,7 +102,7 @@ async def create_broadcast(
     attachment: Attachment | None = None,
     urgent: bool = False,
 ) -> Broadcast:
-    """Record the broadcast and queue one personalised message per recipient (one transaction)."""
+    """Record the broadcast, queue one personalised message per recipient, log who sent it."""
     broadcast = Broadcast(
         created_at=now,
         created_by=created_by,
@@ -142,4 +143,14 @@ async def create_broadcast(
     broadcast.total = len(rows)
     if not rows:
         broadcast.state, broadcast.finished_at = "done", now
+    await Audit(session).record(
+        created_by,
+        "broadcast_created",
+        now,
+        detail={
+            "broadcast": broadcast.id,
+            "audience": broadcast.audience,
+            "recipients": broadcast.total,
+        },
+    )
     return broadcast

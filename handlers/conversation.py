@@ -20,7 +20,7 @@ from handlers.catalog import DEFAULT_LANGUAGE, Catalog
 from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import STEPS, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
-from handlers.resume import say_registration_closed
+from handlers.resume import closed_for_registration
 from handlers.staff import STAFF_COMMANDS, run_staff_command
 from handlers.types import FileSource, Incoming, Reply
 from storage.db import Database
@@ -217,14 +217,7 @@ class Conversation:
         in_registration = applicant.step in REGISTRATION_STEPS or (
             applicant.step == "summary" and applicant.registration_number is None
         )
-        if not in_registration:
-            return True
-        window = await turn.registration_window()
-        if window.is_open:
-            return True
-        say_registration_closed(turn, window.state)
-        await turn.goto("menu")
-        return False
+        return not in_registration or not await closed_for_registration(turn)
 
     async def _command(self, turn: Turn, text: str) -> None:
         word, _, argument = text[1:].partition(" ")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.document_status import missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_date, format_datetime
-from handlers.resume import resume_registration, say_registration_closed
+from handlers.resume import closed_for_registration, resume_registration
 from handlers.types import Button, Reply
 from handlers.window import WindowState
 
@@ -73,10 +73,7 @@ async def open_documents(turn: Turn) -> None:
     if turn.applicant.consent_at is None:
         await resume_registration(turn)  # consent comes before any personal data
         return
-    window = await turn.registration_window()
-    if not window.is_open:
-        say_registration_closed(turn, window.state)
-        await turn.goto("menu")
+    if await closed_for_registration(turn):
         return
     missing = missing_documents(turn)
     await turn.goto("documents", doc=missing[0].key if missing else None)

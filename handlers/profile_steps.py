@@ -17,7 +17,7 @@ from handlers.profile import (
     preferred_status,
     profile_complete,
 )
-from handlers.resume import resume_registration, say_registration_closed
+from handlers.resume import closed_for_registration, resume_registration
 from handlers.types import Button, Reply
 from handlers.validation import Invalid, parse_nik
 
@@ -197,10 +197,7 @@ async def _confirm(turn: Turn) -> None:
     if incomplete or needs_guardian(turn) or needs_nik_check(turn):
         await resume_registration(turn)
         return
-    window = await turn.registration_window()
-    if not window.is_open:
-        say_registration_closed(turn, window.state)
-        await turn.goto("menu")
+    if await closed_for_registration(turn):
         return
     sequence = await turn.counters.next(f"registration:{config.registration_number_prefix}")
     applicant.registration_number = f"{config.registration_number_prefix}-{sequence:05d}"

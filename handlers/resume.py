@@ -13,12 +13,8 @@ async def resume_registration(turn: Turn) -> None:
     """Go to the first thing the applicant still has to do (or the summary when all is done)."""
     applicant = turn.applicant
     config = turn.deps.config
-    if applicant.registration_number is None:
-        window = await turn.registration_window()
-        if not window.is_open:
-            say_registration_closed(turn, window.state)
-            await turn.goto("menu")
-            return
+    if applicant.registration_number is None and await closed_for_registration(turn):
+        return
     if applicant.consent_at is None:
         await turn.goto("consent")
         return
@@ -45,6 +41,16 @@ async def resume_registration(turn: Turn) -> None:
         await turn.goto("documents", doc=documents[0].key)
         return
     await turn.goto("summary")
+
+
+async def closed_for_registration(turn: Turn) -> bool:
+    """True (after saying why and going to the menu) when registration is not open now."""
+    window = await turn.registration_window()
+    if window.is_open:
+        return False
+    say_registration_closed(turn, window.state)
+    await turn.goto("menu")
+    return True
 
 
 def say_registration_closed(turn: Turn, state: WindowState) -> None:

@@ -50,21 +50,22 @@ class Outbox:
         if quiet:
             due = and_(due, OutboxMessage.urgent.is_(True))
         candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
-        if self._dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        # One statement: the condition is checked again under the write lock, so two workers
-        # (or two processes on SQLite, which has no row locks) never claim the same row.
-        claimed = await self.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
-            .values(
-                state="sending",
-                claimed_at=now,
-                claimed_by=worker,
-                attempts=OutboxMessage.attempts + 1,
-            )
-            .returning(OutboxMessage.id)
+        claim = update(OutboxMessage).values(
+            state="sending",
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=OutboxMessage.attempts + 1,
         )
+        if self._dialect == "postgresql":
+            # Lock the rows first (skipping those another worker holds), then update exactly
+            # those: PostgreSQL may re-run a LIMIT subquery inside UPDATE … IN (…) per row.
+            locked = await self.session.execute(candidates.with_for_update(skip_locked=True))
+            claim = claim.where(OutboxMessage.id.in_(list(locked.scalars())))
+        else:
+            # One statement, its condition checked again under SQLite's single write lock, so
+            # two processes never claim the same row.
+            claim = claim.where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
+        claimed = await self.session.execute(claim.returning(OutboxMessage.id))
         ids = list(claimed.scalars())
         if not ids:
             return []

@@ -228,7 +228,7 @@ async def test_two_workers_share_the_queue_without_duplicates(
 ) -> None:
     clock = Clock()
     await enqueue(any_db, fake, range(1, 201), clock)
-    workers = [worker(any_db, sender, file_store, clock, name=f"w{n}", rate=400) for n in (1, 2)]
+    workers = [worker(any_db, sender, file_store, clock, name=f"w{n}", rate=50) for n in (1, 2)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
     for _ in range(200):

@@ -213,19 +213,8 @@ async def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight
             assert (row.claimed_by, row.attempts) == ("w2", 1), user
 
 
-async def test_a_claim_takes_at_most_its_limit(
-    any_db: Database, request: pytest.FixtureRequest
-) -> None:
+async def test_a_claim_takes_at_most_its_limit(any_db: Database) -> None:
     """What bounds the rows a dead worker leaves `sending` (and a batch's length vs. the lease)."""
-    if any_db.url.get_backend_name() == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="PostgreSQL plans `id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` as a "
-                "nested-loop semi join that re-runs the subquery per row: one claim takes every "
-                "due row (storage/outbox.py, Outbox.claim)",
-            )
-        )
     now = datetime.now(UTC)
     rows = [
         {

@@ -8,13 +8,14 @@ import getpass
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.app import App, build_app
+from bot.app import App
+from bot.cli_results import add_results_commands
+from bot.cli_support import local_time, operator, with_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
 from handlers.broadcasts import (
@@ -71,12 +72,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--at", type=_local_time, help="start the clock at this local time")
+    chat.add_argument("--at", type=local_time, help="start the clock at this local time")
     chat.add_argument("--user", default=getpass.getuser(), help="terminal user id")
     chat.set_defaults(action=_chat)
 
     run = commands.add_parser("run", help="run on Telegram (long polling)")
-    run.add_argument("--at", type=_local_time, help="start the clock at this local time")
+    run.add_argument("--at", type=local_time, help="start the clock at this local time")
     run.set_defaults(action=_run_telegram)
 
     worker = commands.add_parser("worker", help="deliver queued messages (no chat handling)")
@@ -138,8 +139,10 @@ def _parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="personal data").add_subparsers()
     purge = data.add_parser("purge", help="delete applicants past the retention period")
     purge.add_argument("--apply", action="store_true", help="really delete (default: dry run)")
-    purge.add_argument("--at", type=_local_time, help="evaluate at this local time")
+    purge.add_argument("--at", type=local_time, help="evaluate at this local time")
     purge.set_defaults(action=_data_purge)
+
+    add_results_commands(commands)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()
@@ -148,30 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     close.set_defaults(action=_registration_close)
     reg.add_parser("open", help="lift an early close").set_defaults(action=_registration_open)
     status = reg.add_parser("status", help="show registration state and counts")
-    status.add_argument("--at", type=_local_time, help="evaluate at this local time")
+    status.add_argument("--at", type=local_time, help="evaluate at this local time")
     status.set_defaults(action=_registration_status)
     return parser
-
-
-def _local_time(text: str) -> datetime:
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"not a date-time like 2023-11-10T09:00: {text}"
-        ) from error
-
-
-def _operator() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
-    app = await build_app(settings)
-    try:
-        return await work(app)
-    finally:
-        await app.close()
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
@@ -181,7 +163,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
         await chat(app.conversation, args.user)
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
@@ -211,7 +193,7 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
             await stop_polling(application)
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -244,7 +226,7 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
             await delivery.run(stop)
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 def _audience(app: App, text: str) -> Audience:
@@ -285,7 +267,7 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
                 session,
                 text=args.text,
                 audience=audience,
-                created_by=_operator(),
+                created_by=operator(),
                 now=now,
                 quiet_hours=quiet,
                 attachment=attachment,
@@ -297,7 +279,7 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _broadcast_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -317,7 +299,7 @@ async def _broadcast_status(settings: Settings, args: argparse.Namespace) -> int
             print(f"\r{line}", end="", flush=True)
             await asyncio.sleep(1)
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _broadcast_cancel(settings: Settings, args: argparse.Namespace) -> int:
@@ -326,7 +308,7 @@ async def _broadcast_cancel(settings: Settings, args: argparse.Namespace) -> int
         async with app.db.transaction() as session:
             stopped = await Outbox(session).cancel_broadcast(args.id, now)
             await Audit(session).record(
-                _operator(),
+                operator(),
                 "broadcast_cancelled",
                 now,
                 detail={"broadcast": args.id, "stopped": stopped},
@@ -334,7 +316,7 @@ async def _broadcast_cancel(settings: Settings, args: argparse.Namespace) -> int
         print(f"broadcast #{args.id}: {stopped} unsent message(s) cancelled")
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _broadcast_failures(settings: Settings, args: argparse.Namespace) -> int:
@@ -346,7 +328,7 @@ async def _broadcast_failures(settings: Settings, args: argparse.Namespace) -> i
         print(f"{len(rows)} failed or unreachable recipient(s) written to {args.out}")
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -361,7 +343,7 @@ async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
             )
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -369,7 +351,7 @@ async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
         print(f"schema up to date: {app.db.url.render_as_string(hide_password=True)}")
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
@@ -377,7 +359,7 @@ async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
         await app.db.new_revision(args.message)
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -403,15 +385,15 @@ async def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         now = app.conversation.deps.clock.now()
         async with app.db.transaction() as session:
-            added = await Staff(session).add(channel, user, args.name, _operator(), now)
+            added = await Staff(session).add(channel, user, args.name, operator(), now)
             if added:
                 await Audit(session).record(
-                    _operator(), "staff_added", now, detail={"identity": args.identity}
+                    operator(), "staff_added", now, detail={"identity": args.identity}
                 )
         print(f"{args.identity} is {'now' if added else 'already'} staff")
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _staff_remove(settings: Settings, args: argparse.Namespace) -> int:
@@ -423,12 +405,12 @@ async def _staff_remove(settings: Settings, args: argparse.Namespace) -> int:
             removed = await Staff(session).remove(channel, user)
             if removed:
                 await Audit(session).record(
-                    _operator(), "staff_removed", now, detail={"identity": args.identity}
+                    operator(), "staff_removed", now, detail={"identity": args.identity}
                 )
         print(f"{args.identity} {'removed' if removed else 'was not staff'}")
         return 0 if removed else 1
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -444,7 +426,7 @@ async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
             )
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _documents_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -464,7 +446,7 @@ async def _documents_export(settings: Settings, args: argparse.Namespace) -> int
                 for d in a.documents
             ]
             await Audit(session).record(
-                _operator(),
+                operator(),
                 "documents_exported",
                 now,
                 detail={
@@ -477,7 +459,7 @@ async def _documents_export(settings: Settings, args: argparse.Namespace) -> int
         print(f"{len(exported)} file(s) of {len(selected)} applicant(s) written to {args.out}")
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
@@ -492,7 +474,7 @@ async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
             if args.apply:
                 for applicant in expired:
                     await Audit(session).record(
-                        _operator(),
+                        operator(),
                         "applicant_deleted",
                         now,
                         applicant.id,
@@ -508,7 +490,7 @@ async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _set_closed(settings: Settings, closed: bool, reason: str | None) -> int:
@@ -516,13 +498,13 @@ async def _set_closed(settings: Settings, closed: bool, reason: str | None) -> i
         now = app.conversation.deps.clock.now()
         value = {"closed": True, "reason": reason} if closed else {"closed": False}
         async with app.db.transaction() as session:
-            await Flags(session).set(REGISTRATION_CLOSED, value, _operator(), now)
+            await Flags(session).set(REGISTRATION_CLOSED, value, operator(), now)
             action = "registration_closed" if closed else "registration_reopened"
-            await Audit(session).record(_operator(), action, now, detail=value)
+            await Audit(session).record(operator(), action, now, detail=value)
         print("registration closed early" if closed else "early close lifted")
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)
 
 
 async def _registration_close(settings: Settings, args: argparse.Namespace) -> int:
@@ -547,4 +529,4 @@ async def _registration_status(settings: Settings, args: argparse.Namespace) -> 
         )
         return 0
 
-    return await _with_app(settings, work)
+    return await with_app(settings, work)

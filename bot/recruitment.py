@@ -103,8 +103,23 @@ class DocumentLimits(_Strict):
 
 
 class Stage(_Strict):
+    """A selection stage; applicants see its name, when to expect results, and what follows."""
+
     number: int = Field(ge=1)
     name: LocalText
+    results_by: date | None = Field(
+        default=None, description="when results are expected (default: schedule.selection_end)"
+    )
+    next_steps: LocalText | None = Field(
+        default=None, description="told to those who pass, with their result"
+    )
+
+
+class FinalResult(_Strict):
+    """What applicants are told with the final result (next steps, or thanks)."""
+
+    passed: LocalText
+    not_passed: LocalText
 
 
 class Schedule(_Strict):
@@ -185,6 +200,7 @@ class RecruitmentConfig(_Strict):
     document_limits: DocumentLimits = Field(default_factory=DocumentLimits)
     schedule: Schedule
     stages: list[Stage] = Field(min_length=1)
+    final_result: FinalResult
     education_levels: list[EducationLevel] = Field(min_length=1)
     kecamatan: list[Kecamatan] = Field(min_length=1)
     faq: list[Faq] = Field(default_factory=list)
@@ -207,6 +223,9 @@ class RecruitmentConfig(_Strict):
         _unique("stages", [stage.number for stage in self.stages])
         if [stage.number for stage in self.stages] != list(range(1, len(self.stages) + 1)):
             raise ValueError("stages must be numbered 1, 2, 3, ... in order")
+        for stage in self.stages:
+            if stage.results_by and stage.results_by > self.schedule.announcement.date():
+                raise ValueError(f"stage {stage.number}: results_by is after the announcement")
         _unique("documents", [doc.key for doc in self.documents])
         _unique("education_levels", [level.key for level in self.education_levels])
         _unique("kecamatan", [k.code for k in self.kecamatan])
@@ -236,6 +255,10 @@ class RecruitmentConfig(_Strict):
     def kecamatan_by_code(self, code: str) -> Kecamatan | None:
         """The kecamatan with Kemendagri code `code`, if it is in this regency."""
         return next((k for k in self.kecamatan if k.code == code), None)
+
+    def stage_by_number(self, number: int) -> Stage | None:
+        """The selection stage numbered `number`."""
+        return next((stage for stage in self.stages if stage.number == number), None)
 
     def document_by_key(self, key: str) -> Document | None:
         """The document stored under `key`."""

@@ -13,7 +13,7 @@ from handlers.broadcasts import (
 )
 from handlers.flow import Step, Turn, step
 from handlers.profile import OUTSIDE
-from handlers.rights import is_staff
+from handlers.rights import staff_only
 from handlers.types import Button, Reply
 from scheduler.progress import progress_text
 from scheduler.quiet import QuietHours
@@ -28,21 +28,9 @@ async def start_broadcast(turn: Turn) -> None:
     await turn.goto("bc_compose")
 
 
-async def _staff_only(turn: Turn) -> bool:
-    """Staff rights are checked again at every step of the flow."""
-    if await is_staff(turn):
-        return True
-    await turn.audit.record(
-        turn.actor, "staff_command_refused", turn.now, detail={"command": turn.applicant.step}
-    )
-    turn.say(turn.t("staff_only"))
-    await turn.goto("menu")
-    return False
-
-
 class _BroadcastStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if not await _staff_only(turn):
+        if not await staff_only(turn):
             return
         if choice == "bc:cancel":
             turn.say(turn.t("bc_cancelled"))
@@ -69,7 +57,7 @@ class ComposeStep(_BroadcastStep):
         )
 
     async def on_text(self, turn: Turn, text: str) -> None:
-        if not await _staff_only(turn):
+        if not await staff_only(turn):
             return
         if len(text) > MAX_BROADCAST_TEXT:
             turn.say(turn.t("too_long", length=len(text), limit=MAX_BROADCAST_TEXT))
@@ -77,7 +65,7 @@ class ComposeStep(_BroadcastStep):
         await turn.goto("bc_audience", text=text)
 
     async def on_file(self, turn: Turn) -> None:
-        if not await _staff_only(turn):
+        if not await staff_only(turn):
             return
         upload = turn.upload
         caption = (turn.incoming.text or "").strip()

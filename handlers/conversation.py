@@ -13,13 +13,15 @@ from sqlalchemy.orm.exc import StaleDataError
 import handlers.broadcast_steps
 import handlers.mydata
 import handlers.profile_steps
-import handlers.registration  # noqa: F401  (registers the steps)
+import handlers.registration
+import handlers.result_steps  # noqa: F401  (registers the steps)
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
 from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import STEPS, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
+from handlers.result_steps import TableUpload, prepare_table
 from handlers.resume import closed_for_registration
 from handlers.staff import STAFF_COMMANDS, run_staff_command
 from handlers.types import FileSource, Incoming, Reply
@@ -61,6 +63,8 @@ COMMAND_ALIASES = {
     "register": "register",
     "berkas": "documents",
     "documents": "documents",
+    "status": "status",
+    "cekstatus": "status",
 }
 
 
@@ -102,7 +106,8 @@ class Conversation:
                     continue
                 if turn is None:
                     return []
-                unused = [upload.path] if upload and upload.path and not turn.upload_saved else []
+                stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
+                unused = [upload.path] if stored else []
                 await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
                 return turn.replies
         except Exception:
@@ -110,7 +115,9 @@ class Conversation:
         language = "en" if (incoming.language_hint or "").startswith("en") else DEFAULT_LANGUAGE
         return [Reply(text=self.deps.catalog.text(language, "internal_error"))]
 
-    async def _prepare_upload(self, incoming: Incoming, files: FileSource | None) -> Upload | None:
+    async def _prepare_upload(
+        self, incoming: Incoming, files: FileSource | None
+    ) -> Upload | TableUpload | None:
         """Fetch and check a file now (outside any transaction) if the applicant owes one."""
         file = incoming.file
         if file is None or files is None or file.kind not in ACCEPTED_KINDS:
@@ -120,6 +127,8 @@ class Conversation:
         limits = self.deps.config.document_limits
         if applicant is not None and applicant.step == "bc_compose":
             return await prepare_attachment(file, limits, files, self.deps.files)
+        if applicant is not None and applicant.step == "res_upload":
+            return await prepare_table(file, files)
         if applicant is None or applicant.step != "documents":
             return None
         key = applicant.step_data.get("doc")
@@ -141,7 +150,7 @@ class Conversation:
                 broadcast.progress_message_id = message_id
 
     async def _handle(
-        self, session: AsyncSession, incoming: Incoming, upload: Upload | None
+        self, session: AsyncSession, incoming: Incoming, upload: Upload | TableUpload | None
     ) -> Turn | None:
         """Answer within one transaction; None for a re-delivered update."""
         now = self.deps.clock.now()
@@ -155,7 +164,11 @@ class Conversation:
         if applicant is None:
             language = "en" if (incoming.language_hint or "").startswith("en") else "id"
             applicant = await applicants.create_for_chat(channel, incoming.user_id, language, now)
-        turn = Turn(applicant, session, self.deps, incoming, now, upload=upload)
+        turn = Turn(applicant, session, self.deps, incoming, now)
+        if isinstance(upload, TableUpload):
+            turn.table = upload
+        else:
+            turn.upload = upload
         if applicant.step == "new":
             config = self.deps.config
             turn.say(
@@ -235,7 +248,7 @@ class Conversation:
             await turn.reprompt()
         elif command == "language":
             await switch_language(turn)
-        elif command in ("mydata", "register", "documents"):
+        elif command in ("mydata", "register", "documents", "status"):
             await open_menu_item(turn, command)
         elif name in STAFF_COMMANDS:
             await run_staff_command(turn, name, argument.strip())

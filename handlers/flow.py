@@ -18,6 +18,7 @@ from storage.repositories import Applicants, Audit, Counters, Flags, Staff
 if TYPE_CHECKING:
     from handlers.conversation import Dependencies
     from handlers.documents import Upload
+    from handlers.result_steps import TableUpload
 
 YES, NO = "yes", "no"
 
@@ -37,6 +38,8 @@ class Turn:
     upload: Upload | None = None
     """The checked file this message carried, when the current step was waiting for one."""
     upload_saved: bool = False
+    table: TableUpload | None = None
+    """The results file this message carried, when staff were asked for one."""
     files_to_forget: list[str] = field(default_factory=list)
     """Stored files no longer needed; deleted after the commit unless another row uses them."""
     _window: RegistrationWindow | None = None

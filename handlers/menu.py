@@ -6,10 +6,21 @@ from handlers.document_status import missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_date, format_datetime
 from handlers.resume import closed_for_registration, resume_registration
+from handlers.status import status_text
 from handlers.types import Button, Reply
 from handlers.window import WindowState
 
-MENU_ITEMS = ("documents", "requirements", "howto", "schedule", "faq", "mydata", "language", "help")
+MENU_ITEMS = (
+    "status",
+    "documents",
+    "requirements",
+    "howto",
+    "schedule",
+    "faq",
+    "mydata",
+    "language",
+    "help",
+)
 
 
 def menu_buttons(turn: Turn) -> list[Button]:
@@ -47,6 +58,8 @@ async def open_menu_item(turn: Turn, item: str) -> None:
         await resume_registration(turn)
     elif item == "documents":
         await open_documents(turn)
+    elif item == "status":
+        show_page(turn, await status_text(turn))
     elif item == "requirements":
         show_page(turn, requirements_text(turn))
     elif item == "howto":

@@ -10,3 +10,15 @@ async def is_staff(turn: Turn) -> bool:
     if turn.actor in turn.deps.staff_identities:
         return True
     return await turn.staff.is_staff(turn.incoming.channel.value, turn.incoming.user_id)
+
+
+async def staff_only(turn: Turn) -> bool:
+    """Check rights again at a step of a staff flow; refuse (logged) and go home if not staff."""
+    if await is_staff(turn):
+        return True
+    await turn.audit.record(
+        turn.actor, "staff_command_refused", turn.now, detail={"command": turn.applicant.step}
+    )
+    turn.say(turn.t("staff_only"))
+    await turn.goto("menu")
+    return False

@@ -2,74 +2,109 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from handlers.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
 from handlers.document_status import checklist
 from handlers.flow import Turn
+from handlers.result_steps import results_summary, set_single, start_import, start_publish
 from handlers.rights import is_staff
 from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
 from storage.files import export_name
 from storage.repositories import REGISTRATION_CLOSED
 
-STAFF_COMMANDS = (
-    "tutup_pendaftaran",
-    "buka_pendaftaran",
-    "status_pendaftaran",
-    "dokumen",
-    "siaran",
-    "siaran_status",
-    "siaran_batal",
-)
+
+async def _close(turn: Turn, argument: str) -> bool:
+    reason = argument[:200] or "kuota terpenuhi"
+    await turn.flags.set(
+        REGISTRATION_CLOSED, {"closed": True, "reason": reason}, turn.actor, turn.now
+    )
+    await turn.audit.record(turn.actor, "registration_closed", turn.now, detail={"reason": reason})
+    turn.say(turn.t("staff_closed", reason=reason))
+    return False
+
+
+async def _reopen(turn: Turn, argument: str) -> bool:
+    await turn.flags.set(REGISTRATION_CLOSED, {"closed": False}, turn.actor, turn.now)
+    await turn.audit.record(turn.actor, "registration_reopened", turn.now)
+    turn.say(turn.t("staff_reopened"))
+    return False
+
+
+async def _registration_status(turn: Turn, argument: str) -> bool:
+    window = await registration_window(turn.deps.config, turn.flags, turn.now)
+    turn.say(
+        turn.t(
+            "staff_status",
+            state=turn.t(f"window_{window.state.value}"),
+            total=await turn.applicants.count_all(),
+            confirmed=await turn.applicants.count_confirmed(),
+            quota=turn.deps.config.quota or "-",
+        )
+    )
+    return False
+
+
+async def _broadcast(turn: Turn, argument: str) -> bool:
+    await start_broadcast(turn)
+    return True
+
+
+async def _broadcast_status(turn: Turn, argument: str) -> bool:
+    await broadcast_status(turn, argument)
+    return False
+
+
+async def _broadcast_cancel(turn: Turn, argument: str) -> bool:
+    await broadcast_cancel(turn, argument)
+    return False
+
+
+async def _documents(turn: Turn, argument: str) -> bool:
+    await _send_documents(turn, argument.upper())
+    return False
+
+
+async def _set_result(turn: Turn, argument: str) -> bool:
+    await set_single(turn, argument)
+    return False
+
+
+async def _results_summary(turn: Turn, argument: str) -> bool:
+    await results_summary(turn)
+    return False
+
+
+StaffCommand = Callable[[Turn, str], Awaitable[bool]]
+"""Runs a staff command; True when it began a flow whose step already asked its question."""
+
+STAFF_COMMANDS: dict[str, StaffCommand] = {
+    "tutup_pendaftaran": _close,
+    "buka_pendaftaran": _reopen,
+    "status_pendaftaran": _registration_status,
+    "dokumen": _documents,
+    "siaran": _broadcast,
+    "siaran_status": _broadcast_status,
+    "siaran_batal": _broadcast_cancel,
+    "hasil": _set_result,
+    "hasil_impor": start_import,
+    "hasil_rekap": _results_summary,
+    "umumkan": start_publish,
+}
 
 
 async def run_staff_command(turn: Turn, command: str, argument: str) -> None:
     """Run a staff command, or refuse it (and log the attempt) for anyone else."""
     if not await is_staff(turn):
         await turn.audit.record(
-            turn.actor,
-            "staff_command_refused",
-            turn.now,
-            detail={
-                "command": command,
-            },
+            turn.actor, "staff_command_refused", turn.now, detail={"command": command}
         )
         turn.say(turn.t("staff_only"))
         await turn.reprompt()
         return
-    if command == "tutup_pendaftaran":
-        reason = argument[:200] or "kuota terpenuhi"
-        await turn.flags.set(
-            REGISTRATION_CLOSED, {"closed": True, "reason": reason}, turn.actor, turn.now
-        )
-        await turn.audit.record(
-            turn.actor, "registration_closed", turn.now, detail={"reason": reason}
-        )
-        turn.say(turn.t("staff_closed", reason=reason))
-    elif command == "siaran":
-        await start_broadcast(turn)
-        return
-    elif command == "siaran_status":
-        await broadcast_status(turn, argument.strip())
-    elif command == "siaran_batal":
-        await broadcast_cancel(turn, argument.strip())
-    elif command == "dokumen":
-        await _send_documents(turn, argument.strip().upper())
-    elif command == "buka_pendaftaran":
-        await turn.flags.set(REGISTRATION_CLOSED, {"closed": False}, turn.actor, turn.now)
-        await turn.audit.record(turn.actor, "registration_reopened", turn.now)
-        turn.say(turn.t("staff_reopened"))
-    else:
-        window = await registration_window(turn.deps.config, turn.flags, turn.now)
-        turn.say(
-            turn.t(
-                "staff_status",
-                state=turn.t(f"window_{window.state.value}"),
-                total=await turn.applicants.count_all(),
-                confirmed=await turn.applicants.count_confirmed(),
-                quota=turn.deps.config.quota or "-",
-            )
-        )
-    await turn.reprompt()
+    if not await STAFF_COMMANDS[command](turn, argument.strip()):
+        await turn.reprompt()
 
 
 async def _send_documents(turn: Turn, number: str) -> None:

@@ -195,6 +195,40 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
 
 
+class StageResult(Base):
+    """An applicant's result at one selection stage ("1", "2", ... or "final"), set by staff."""
+
+    __tablename__ = "stage_results"
+    __table_args__ = (
+        UniqueConstraint("applicant_id", "stage"),
+        Index("ix_stage_results_stage_outcome", "stage", "outcome"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(8))
+    outcome: Mapped[str] = mapped_column(String(16))
+    """passed, not_passed or pending."""
+    note: Mapped[str | None] = mapped_column(String(300))
+    """Told to the applicant with the result (e.g. which document was unreadable)."""
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(160))
+    """chat, cli, or import:<file name>."""
+
+
+class StagePublication(Base):
+    """A stage whose results staff released: applicants see them and are told."""
+
+    __tablename__ = "stage_publications"
+
+    stage: Mapped[str] = mapped_column(String(8), primary_key=True)
+    published_at: Mapped[datetime]
+    published_by: Mapped[str] = mapped_column(String(128))
+
+
 class ProcessedUpdate(Base):
     """A platform update already handled: a re-delivery with the same key is ignored."""
 

@@ -1,0 +1,230 @@
+"""`mitrabot results …`: import, set and publish selection results, and the public list."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from bot.app import App
+from bot.cli_support import operator, with_app
+from bot.settings import Settings
+from handlers.result_publish import preview_publication, publish_results
+from handlers.result_report import change_text, plan_report, problem_text
+from handlers.result_table import TableProblem, parse_outcome, read_table
+from handlers.results import (
+    apply_plan,
+    parse_stage,
+    plan_results,
+    single_row,
+    stage_keys,
+    stage_label,
+)
+from storage.repositories import Audit
+from storage.results import Publications, StageResults
+
+PUBLIC_COLUMNS = ("No. Registrasi", "Nama", "Kecamatan")
+
+
+def add_results_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `mitrabot results` and its subcommands."""
+    results = commands.add_parser("results", help="selection results").add_subparsers()
+
+    imported = results.add_parser("import", help="check (and with --apply record) a results file")
+    imported.add_argument("file", type=Path, help="CSV or XLSX exported from SOBAT or the test")
+    imported.add_argument("--stage", required=True, help="1, 2, 3 … or final")
+    imported.add_argument("--apply", action="store_true", help="record it (default: dry run)")
+    imported.add_argument(
+        "--skip-unknown",
+        action="store_true",
+        help="with --apply: skip rows naming nobody registered with the bot",
+    )
+    imported.set_defaults(action=_import)
+
+    single = results.add_parser("set", help="record one applicant's result")
+    single.add_argument("applicant", help="registration number (PMK24-00012) or 16-digit NIK")
+    single.add_argument("--stage", required=True, help="1, 2, 3 … or final")
+    single.add_argument("--result", required=True, help="lulus | tidak lulus | belum")
+    single.add_argument("--note", help="told to the applicant with the result")
+    single.set_defaults(action=_set)
+
+    publish = results.add_parser("publish", help="tell applicants a stage's results")
+    publish.add_argument("--stage", required=True, help="1, 2, 3 … or final")
+    publish.add_argument("--apply", action="store_true", help="publish (default: preview)")
+    publish.set_defaults(action=_publish)
+
+    results.add_parser("summary", help="counts per stage").set_defaults(action=_summary)
+
+    public = results.add_parser("public-list", help="who passed: number, name, kecamatan only")
+    public.add_argument("out", type=Path, help="a .csv or .xlsx file")
+    public.set_defaults(action=_public_list)
+
+    for parser in (imported, single, publish, results.choices["summary"]):
+        parser.add_argument("--lang", choices=("id", "en"), default="id", help="report language")
+
+
+def _stage(app: App, text: str) -> str:
+    stage = parse_stage(text, app.config)
+    if stage is None:
+        raise SystemExit(f"mitrabot: unknown stage {text!r}; one of {stage_keys(app.config)}")
+    return stage
+
+
+async def _import(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        stage = _stage(app, args.stage)
+        catalog = app.conversation.deps.catalog
+        content = await asyncio.to_thread(args.file.read_bytes)
+        try:
+            rows = await asyncio.to_thread(read_table, content, args.file.name)
+        except TableProblem as problem:
+            print(catalog.text(args.lang, f"res_{problem.code}", **problem.params))
+            return 1
+        async with app.db.transaction() as session:
+            plan = await plan_results(session, app.config, stage, rows)
+            print(plan_report(app.config, catalog, args.lang, plan))
+            if not plan.ready(skip_unknown=args.skip_unknown):
+                print("\nnothing recorded: fix the problems and run again")
+                return 1
+            if not args.apply:
+                print(f"\ndry run: nothing recorded; add --apply to record {len(plan.changes)}")
+                return 0
+            now = app.conversation.deps.clock.now()
+            changed = await apply_plan(session, plan, operator(), now, f"import:{args.file.name}")
+            await Audit(session).record(
+                operator(),
+                "results_imported",
+                now,
+                detail={
+                    "stage": stage,
+                    "file": args.file.name,
+                    "rows": plan.rows,
+                    "changes": changed,
+                    "skipped_unknown": len(plan.unknown),
+                },
+            )
+        print(f"\nrecorded {changed} result(s); `mitrabot results publish --stage {stage}` tells")
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _set(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        stage = _stage(app, args.stage)
+        if parse_outcome(args.result) is None:
+            raise SystemExit(f"mitrabot: unknown result {args.result!r}")
+        catalog = app.conversation.deps.catalog
+        row = single_row(args.applicant, args.result, args.note)
+        async with app.db.transaction() as session:
+            plan = await plan_results(session, app.config, stage, [row])
+            problems = plan.problems + plan.unknown
+            if problems:
+                print(problem_text(app.config, catalog, args.lang, problems[0]))
+                return 1
+            if not plan.changes:
+                print(catalog.text(args.lang, "res_set_unchanged"))
+                return 0
+            now = app.conversation.deps.clock.now()
+            await apply_plan(session, plan, operator(), now, "cli")
+        print(change_text(catalog, args.lang, plan.changes[0]))
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _publish(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        stage = _stage(app, args.stage)
+        deps = app.conversation.deps
+        label = stage_label(app.config, deps.catalog, args.lang, stage)
+        async with app.db.transaction() as session:
+            preview = await preview_publication(session, app.config, deps.catalog, stage)
+            print(
+                f"{label}: passed {preview.passed}, not passed {preview.not_passed}, "
+                f"no result yet {preview.waiting}; published before: "
+                f"{'yes' if preview.published_at else 'no'}; "
+                f"messages to send: {preview.to_tell}"
+            )
+            if not args.apply:
+                print("preview only: add --apply to publish")
+                return 0
+            broadcast = await publish_results(
+                session, app.config, deps.catalog, stage, operator(), deps.clock.now()
+            )
+        if broadcast is None:
+            print("published; no new message to send")
+        else:
+            print(
+                f"published; {broadcast.total} message(s) queued as delivery #{broadcast.id} "
+                f"(`mitrabot broadcast status {broadcast.id} --watch`)"
+            )
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _summary(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        catalog = app.conversation.deps.catalog
+        async with app.db.transaction() as session:
+            counts = await StageResults(session).counts()
+            published = await Publications(session).all()
+        for stage in stage_keys(app.config):
+            numbers = counts.get(stage, {})
+            when = published[stage].published_at.isoformat() if stage in published else "-"
+            print(
+                f"{stage_label(app.config, catalog, args.lang, stage)}: "
+                f"passed {numbers.get('passed', 0)}, not passed {numbers.get('not_passed', 0)}, "
+                f"pending {numbers.get('pending', 0)}, published {when}"
+            )
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _public_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        suffix = args.out.suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise SystemExit("mitrabot: the public list is written as .csv or .xlsx")
+        async with app.db.transaction() as session:
+            rows = [
+                (number or "-", name or "-", _kecamatan_name(app, code))
+                for number, name, code in await StageResults(session).final_list()
+            ]
+            await Audit(session).record(
+                operator(),
+                "public_list_exported",
+                app.conversation.deps.clock.now(),
+                detail={"rows": len(rows), "file": args.out.name},
+            )
+        await asyncio.to_thread(_write_table, args.out, rows)
+        print(f"wrote {len(rows)} name(s) to {args.out} (number, name and kecamatan only)")
+        return 0
+
+    return await with_app(settings, work)
+
+
+def _kecamatan_name(app: App, code: str | None) -> str:
+    kecamatan = app.config.kecamatan_by_code(code) if code else None
+    return kecamatan.name if kecamatan else "-"
+
+
+def _write_table(out: Path, rows: list[tuple[str, str, str]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".xlsx":
+        book = Workbook()
+        sheet = book.active
+        sheet.append(PUBLIC_COLUMNS)
+        for row in rows:
+            sheet.append(row)
+        book.save(out)
+        return
+    with out.open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(PUBLIC_COLUMNS)
+        writer.writerows(rows)

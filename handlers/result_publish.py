@@ -1,0 +1,181 @@
+"""Publishing a stage's results: each applicant told their own result once, via the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.recruitment import RecruitmentConfig
+from handlers.catalog import Catalog
+from handlers.results import FINAL, stage_keys, stage_label
+from scheduler.quiet import QuietHours
+from storage.models import Broadcast, OutboxMessage
+from storage.outbox import Outbox
+from storage.repositories import Audit
+from storage.results import CHUNK, Publications, StageResults
+
+
+def result_notice(
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    language: str,
+    stage: str,
+    outcome: str,
+    name: str | None,
+    number: str | None,
+    note: str | None,
+) -> str:
+    """The personal message telling one applicant their result at `stage`, and what follows."""
+    if stage == FINAL:
+        final = config.final_result
+        following = (final.passed if outcome == "passed" else final.not_passed).get(language)
+        key = f"res_notice_final_{outcome}"
+    else:
+        named = config.stage_by_number(int(stage))
+        steps = named.next_steps if named and outcome == "passed" else None
+        following = steps.get(language) if steps else ""
+        key = f"res_notice_{outcome}"
+    text = catalog.text(
+        language,
+        key,
+        name=name or catalog.text(language, "res_notice_no_name"),
+        number=number or "-",
+        stage=stage_label(config, catalog, language, stage),
+        note=catalog.text(language, "res_notice_note", note=note) if note else "",
+        next=following,
+    )
+    return "\n".join(line for line in text.splitlines() if line.strip())
+
+
+def _dedup_key(stage: str, outcome: str, applicant_id: int, channel: str) -> str:
+    """The same result is told to the same chat once; a corrected result is told again."""
+    return f"result:{stage}:{outcome}:applicant:{applicant_id}:{channel}"
+
+
+async def _untold(
+    session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, stage: str
+) -> list[dict[str, Any]]:
+    """Outbox rows (without times) for every chat not yet told its current result."""
+    rows = []
+    query = StageResults(session).recipients(stage)
+    for applicant_id, language, name, number, outcome, note, channel, chat in (
+        await session.execute(query)
+    ).all():
+        rows.append(
+            {
+                "dedup_key": _dedup_key(stage, outcome, applicant_id, channel),
+                "applicant_id": applicant_id,
+                "channel": channel,
+                "recipient": chat,
+                "text": result_notice(
+                    config, catalog, language, stage, outcome, name, number, note
+                ),
+            }
+        )
+    told: set[str] = set()
+    keys = [row["dedup_key"] for row in rows]
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        query = select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))
+        told.update((await session.execute(query)).scalars())
+    return [row for row in rows if row["dedup_key"] not in told]
+
+
+@dataclass(frozen=True)
+class PublicationPreview:
+    """What publishing a stage would do."""
+
+    stage: str
+    passed: int
+    not_passed: int
+    waiting: int
+    """Confirmed applicants in the running for this stage who have no decided result yet."""
+    to_tell: int
+    published_at: datetime | None
+
+
+async def preview_publication(
+    session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, stage: str
+) -> PublicationPreview:
+    """Counts for staff before they publish (nothing changes)."""
+    repository = StageResults(session)
+    counts = (await repository.counts()).get(stage, {})
+    keys = stage_keys(config)
+    index = keys.index(stage)
+    previous = keys[index - 1] if index else None
+    publication = (await Publications(session).all()).get(stage)
+    return PublicationPreview(
+        stage=stage,
+        passed=counts.get("passed", 0),
+        not_passed=counts.get("not_passed", 0),
+        waiting=await repository.without_result(stage, previous),
+        to_tell=len(await _untold(session, config, catalog, stage)),
+        published_at=publication.published_at if publication else None,
+    )
+
+
+async def publish_results(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    stage: str,
+    actor: str,
+    now: datetime,
+) -> Broadcast | None:
+    """Release `stage`: applicants see it in their status, and each chat not yet told its
+    current result gets one message (outside quiet hours). Publishing again queues only
+    results that are new or corrected since. Returns the delivery (None: nobody to tell)."""
+    first_time = await Publications(session).mark(stage, actor, now)
+    rows = await _untold(session, config, catalog, stage)
+    broadcast = None
+    if rows:
+        broadcast = Broadcast(
+            created_at=now,
+            created_by=actor,
+            text=stage_label(config, catalog, "id", stage),
+            audience={"kind": "results", "value": stage},
+            urgent=False,
+            state="queued",
+            total=len(rows),
+        )
+        session.add(broadcast)
+        await session.flush()
+        hours = config.quiet_hours
+        not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+        for row in rows:
+            row.update(
+                broadcast_id=broadcast.id,
+                urgent=False,
+                state="queued",
+                attempts=0,
+                not_before=not_before,
+                created_at=now,
+            )
+        await Outbox(session).enqueue(rows)
+    await Audit(session).record(
+        actor,
+        "results_published",
+        now,
+        detail={
+            "stage": stage,
+            "first_time": first_time,
+            "queued": len(rows),
+            "broadcast": broadcast.id if broadcast else None,
+        },
+    )
+    return broadcast
+
+
+async def announce_if_due(
+    session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, now: datetime
+) -> Broadcast | None:
+    """At the configured announcement time, publish the final result (once; none before)."""
+    if now < config.local(config.schedule.announcement):
+        return None
+    if FINAL in await Publications(session).all():
+        return None
+    return await publish_results(session, config, catalog, FINAL, "scheduler", now)

@@ -1,0 +1,316 @@
+"""Staff record and publish selection results in chat: one result, a file, or a release.
+
+Every step checks staff rights again; a results file is checked in full (a dry run) and applied
+only when staff confirm and it is still valid at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from handlers.flow import Step, Turn, step
+from handlers.result_publish import preview_publication, publish_results
+from handlers.result_report import change_text, plan_report, problem_text
+from handlers.result_table import TableProblem, TableRow, parse_outcome, read_table
+from handlers.results import (
+    apply_plan,
+    parse_stage,
+    plan_results,
+    single_row,
+    stage_keys,
+    stage_label,
+)
+from handlers.rights import staff_only
+from handlers.types import FileSource, FileTooLarge, FileUnavailable, IncomingFile, Reply
+from storage.results import Publications, StageResults
+
+MAX_TABLE_BYTES = 5 * 1024 * 1024
+REPORT_LINES = 25
+"""Lines of each section shown in chat; the CLI prints the whole report."""
+
+
+@dataclass(frozen=True)
+class TableUpload:
+    """A results file received in chat: its rows, or why it cannot be read."""
+
+    file_name: str
+    rows: list[TableRow] | None = None
+    problem: TableProblem | None = None
+
+
+async def prepare_table(file: IncomingFile, source: FileSource) -> TableUpload:
+    """Fetch and read a results file (off the event loop); a problem is returned, not raised."""
+    name = file.file_name or "hasil"
+    if file.size is not None and file.size > MAX_TABLE_BYTES:
+        return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
+    try:
+        content = await source.fetch(file, MAX_TABLE_BYTES)
+    except FileTooLarge:
+        return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
+    except FileUnavailable:
+        return TableUpload(name, problem=TableProblem("table_download_failed"))
+    try:
+        rows = await asyncio.to_thread(read_table, content, name)
+    except TableProblem as problem:
+        return TableUpload(name, problem=problem)
+    return TableUpload(name, rows=rows)
+
+
+def _rows_to_data(rows: list[TableRow]) -> list[dict[str, Any]]:
+    data = []
+    for row in rows:
+        item = asdict(row)
+        item["birth_date"] = row.birth_date.isoformat() if row.birth_date else None
+        data.append(item)
+    return data
+
+
+def _rows_from_data(data: list[dict[str, Any]]) -> list[TableRow]:
+    rows = []
+    for item in data:
+        born = item.get("birth_date")
+        rows.append(TableRow(**{**item, "birth_date": date.fromisoformat(born) if born else None}))
+    return rows
+
+
+def _cancel(turn: Turn) -> Any:
+    return turn.button("res:cancel", "res_cancel")
+
+
+class _ResultStep(Step):
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if not await staff_only(turn):
+            return
+        if choice == "res:cancel":
+            turn.say(turn.t("res_cancelled"))
+            await turn.goto("menu")
+        else:
+            await self.choose(turn, choice)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        await super().on_choice(turn, choice)
+
+
+def _stage_argument(turn: Turn, argument: str) -> str | None:
+    stage = parse_stage(argument, turn.deps.config) if argument else None
+    if stage is None:
+        turn.say(turn.t("res_stage_usage", stages=", ".join(stage_keys(turn.deps.config))))
+    return stage
+
+
+async def start_import(turn: Turn, argument: str) -> bool:
+    """`/hasil_impor 1`: wait for the results file of stage 1. False when not started."""
+    stage = _stage_argument(turn, argument)
+    if stage is None:
+        return False
+    await turn.goto("res_upload", stage=stage)
+    return True
+
+
+@step
+class UploadStep(_ResultStep):
+    name = "res_upload"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        label = stage_label(
+            turn.deps.config, turn.deps.catalog, turn.language, turn.applicant.step_data["stage"]
+        )
+        return Reply(text=turn.t("res_upload", stage=label), buttons=[_cancel(turn)])
+
+    async def on_file(self, turn: Turn) -> None:
+        if not await staff_only(turn):
+            return
+        table = turn.table
+        if table is None or table.problem is not None or table.rows is None:
+            problem = table.problem if table else TableProblem("table_unreadable")
+            turn.say(turn.t(f"res_{problem.code}", **problem.params))
+            await turn.reprompt()
+            return
+        stage = turn.applicant.step_data["stage"]
+        await turn.goto(
+            "res_confirm", stage=stage, file=table.file_name[:100], rows=_rows_to_data(table.rows)
+        )
+
+
+async def _current_plan(turn: Turn) -> Any:
+    data = turn.applicant.step_data
+    return await plan_results(
+        turn.session, turn.deps.config, data["stage"], _rows_from_data(data["rows"])
+    )
+
+
+@step
+class ConfirmImportStep(_ResultStep):
+    name = "res_confirm"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        plan = await _current_plan(turn)
+        config, catalog = turn.deps.config, turn.deps.catalog
+        report = plan_report(config, catalog, turn.language, plan, REPORT_LINES)
+        buttons = []
+        if plan.ready() and plan.changes:
+            buttons.append(turn.button("res:apply", "res_apply", count=len(plan.changes)))
+        elif plan.ready(skip_unknown=True) and plan.changes:
+            buttons.append(
+                turn.button(
+                    "res:apply_known",
+                    "res_apply_known",
+                    count=len(plan.changes),
+                    unknown=len(plan.unknown),
+                )
+            )
+        footer = "res_confirm_ready" if buttons else "res_confirm_blocked"
+        if plan.ready() and not plan.changes:
+            footer = "res_confirm_nothing"
+        buttons.append(_cancel(turn))
+        return Reply(text=f"{report}\n\n{turn.t(footer)}", buttons=buttons)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        if choice not in ("res:apply", "res:apply_known"):
+            await super().choose(turn, choice)
+            return
+        plan = await _current_plan(turn)
+        if not plan.ready(skip_unknown=choice == "res:apply_known") or not plan.changes:
+            turn.say(turn.t("res_changed_meanwhile"))
+            await turn.reprompt()
+            return
+        data = turn.applicant.step_data
+        source = f"import:{data['file']}"
+        changed = await apply_plan(turn.session, plan, turn.actor, turn.now, source)
+        await turn.audit.record(
+            turn.actor,
+            "results_imported",
+            turn.now,
+            detail={
+                "stage": plan.stage,
+                "file": data["file"],
+                "rows": plan.rows,
+                "changes": changed,
+                "skipped_unknown": len(plan.unknown),
+            },
+        )
+        turn.say(await _applied_text(turn, plan.stage, changed))
+        await turn.goto("menu")
+
+
+async def _applied_text(turn: Turn, stage: str, changed: int) -> str:
+    published = stage in await Publications(turn.session).all()
+    label = stage_label(turn.deps.config, turn.deps.catalog, turn.language, stage)
+    key = "res_applied_published" if published else "res_applied"
+    return turn.t(key, count=changed, stage=label, command=f"/umumkan {stage}")
+
+
+async def set_single(turn: Turn, argument: str) -> None:
+    """`/hasil PMK24-00012 1 tidak lulus KTP tidak terbaca`: record one result at once."""
+    words = argument.split()
+    if words[1:2] and words[1].casefold() == "tahap" and len(words) > 2:
+        words[1:3] = [words[1] + words[2]]
+    stage = parse_stage(words[1], turn.deps.config) if len(words) > 2 else None
+    if stage is None:
+        turn.say(turn.t("res_set_usage"))
+        return
+    outcome_words = 0
+    for count in (3, 2, 1):
+        if len(words) >= 2 + count and parse_outcome(" ".join(words[2 : 2 + count])):
+            outcome_words = count
+            break
+    if not outcome_words:
+        turn.say(turn.t("res_set_usage"))
+        return
+    row = single_row(
+        words[0],
+        " ".join(words[2 : 2 + outcome_words]),
+        " ".join(words[2 + outcome_words :]),
+    )
+    config, catalog = turn.deps.config, turn.deps.catalog
+    plan = await plan_results(turn.session, config, stage, [row])
+    problems = plan.problems + plan.unknown
+    if problems:
+        turn.say(problem_text(config, catalog, turn.language, problems[0]))
+        return
+    if not plan.changes:
+        turn.say(turn.t("res_set_unchanged"))
+        return
+    await apply_plan(turn.session, plan, turn.actor, turn.now, "chat")
+    turn.say(
+        f"{change_text(catalog, turn.language, plan.changes[0])}\n"
+        + await _applied_text(turn, stage, 1)
+    )
+
+
+async def start_publish(turn: Turn, argument: str) -> bool:
+    """`/umumkan 1`: show what publishing stage 1 would do, and ask to confirm."""
+    stage = _stage_argument(turn, argument)
+    if stage is None:
+        return False
+    await turn.goto("res_publish", stage=stage)
+    return True
+
+
+@step
+class PublishStep(_ResultStep):
+    name = "res_publish"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        config, catalog = turn.deps.config, turn.deps.catalog
+        stage = turn.applicant.step_data["stage"]
+        preview = await preview_publication(turn.session, config, catalog, stage)
+        text = turn.t(
+            "res_publish_preview",
+            stage=stage_label(config, catalog, turn.language, stage),
+            passed=preview.passed,
+            not_passed=preview.not_passed,
+            waiting=preview.waiting,
+            to_tell=preview.to_tell,
+            published=turn.t("res_published_yes") if preview.published_at else "-",
+        )
+        buttons = [turn.button("res:publish", "res_publish", count=preview.to_tell), _cancel(turn)]
+        return Reply(text=text, buttons=buttons)
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        if choice != "res:publish":
+            await super().choose(turn, choice)
+            return
+        stage = turn.applicant.step_data["stage"]
+        config, catalog = turn.deps.config, turn.deps.catalog
+        broadcast = await publish_results(
+            turn.session, config, catalog, stage, turn.actor, turn.now
+        )
+        label = stage_label(config, catalog, turn.language, stage)
+        if broadcast is None:
+            turn.say(turn.t("res_published_nobody", stage=label))
+        else:
+            broadcast.progress_channel = turn.incoming.channel.value
+            broadcast.progress_chat = turn.incoming.user_id
+            turn.replies.append(
+                Reply(
+                    text=turn.t(
+                        "res_published", stage=label, count=broadcast.total, id=broadcast.id
+                    ),
+                    track=f"broadcast:{broadcast.id}",
+                )
+            )
+        await turn.goto("menu")
+
+
+async def results_summary(turn: Turn) -> None:
+    """`/hasil_rekap`: per stage, how many passed, did not, wait; and whether it is published."""
+    config, catalog = turn.deps.config, turn.deps.catalog
+    counts = await StageResults(turn.session).counts()
+    published = await Publications(turn.session).all()
+    lines = []
+    for stage in stage_keys(config):
+        stage_counts = counts.get(stage, {})
+        lines.append(
+            turn.t(
+                "res_summary_line",
+                stage=stage_label(config, catalog, turn.language, stage),
+                passed=stage_counts.get("passed", 0),
+                not_passed=stage_counts.get("not_passed", 0),
+                published=turn.t("res_published_yes") if stage in published else "-",
+            )
+        )
+    turn.say(turn.t("res_summary", lines="\n".join(lines)))

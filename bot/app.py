@@ -11,6 +11,7 @@ from bot.settings import Settings
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation, Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender
+from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress
 from scheduler.quiet import QuietHours
 from storage.db import Database
@@ -47,6 +48,11 @@ class App:
             concurrency=settings.delivery_concurrency,
             report=progress,
         )
+
+    def jobs(self) -> Jobs:
+        """The scheduled jobs of this recruitment (reminders, announcements)."""
+        deps = self.conversation.deps
+        return Jobs(self.db, self.config, deps.catalog, deps.clock)
 
     async def close(self) -> None:
         """Release the database connections."""

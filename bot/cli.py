@@ -19,6 +19,7 @@ from bot.cli_support import local_time, operator, with_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
 from handlers.broadcasts import (
+    RESULT_KINDS,
     Attachment,
     Audience,
     AudienceError,
@@ -27,13 +28,16 @@ from handlers.broadcasts import (
     personalise,
 )
 from handlers.document_check import attachment_type
+from handlers.results import stage_keys
 from handlers.window import registration_window
+from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text
 from scheduler.quiet import QuietHours
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.models import Broadcast
 from storage.outbox import Outbox
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Audit, Flags, Staff
+from storage.results import Publications
 
 log = logging.getLogger("mitrabot")
 
@@ -91,7 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--audience",
         default="all",
-        help="all | incomplete | complete | kecamatan:35.28.01 | kecamatan:luar | channel:telegram",
+        help="all | incomplete | complete | kecamatan:35.28.01 | kecamatan:luar | channel:telegram"
+        " | passed:1 | not_passed:2 | passed:final (published stages only)",
     )
     send.add_argument("--urgent", action="store_true", help="also during quiet hours")
     send.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -186,9 +191,11 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
         log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
         delivery = app.delivery_worker({"telegram": TelegramSender(application.bot)})
         worker_task = asyncio.create_task(delivery.run(stop))
+        scheduler = start_scheduler(app.jobs())
         try:
             await stop.wait()
         finally:
+            scheduler.shutdown(wait=False)
             await worker_task
             await stop_polling(application)
         return 0
@@ -223,7 +230,11 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
         async with bot:
             delivery = app.delivery_worker({"telegram": TelegramSender(bot)}, name=args.name)
             log.info("delivery worker %s running; Ctrl-C stops", delivery.name)
-            await delivery.run(stop)
+            scheduler = start_scheduler(app.jobs())
+            try:
+                await delivery.run(stop)
+            finally:
+                scheduler.shutdown(wait=False)
         return 0
 
     return await with_app(settings, work)
@@ -231,7 +242,7 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def _audience(app: App, text: str) -> Audience:
     try:
-        return Audience.parse(text, {k.code for k in app.config.kecamatan})
+        return Audience.parse(text, {k.code for k in app.config.kecamatan}, stage_keys(app.config))
     except AudienceError as error:
         raise SystemExit(f"mitrabot: {error}") from error
 
@@ -251,6 +262,12 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
             attachment = Attachment(path, args.file.name, mime)
         async with app.db.transaction() as session:
             count = await count_recipients(session, audience)
+            published = await Publications(session).all()
+        if audience.kind in RESULT_KINDS and audience.value not in published:
+            raise SystemExit(
+                f"mitrabot: stage {audience.value} is not published yet; "
+                f"`mitrabot results publish --stage {audience.value}` first"
+            )
         print(f"preview: {personalise(args.text, 'Siti Aminah', 'PMK24-00001')}")
         print(
             f"audience {audience.describe()}: {count} recipient(s)"

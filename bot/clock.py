@@ -27,6 +27,10 @@ class Clock:
         """The current instant, aware, in the recruitment's time zone."""
         return datetime.fromtimestamp(time.time() + self._offset, self.tz)
 
+    def real_time(self, moment: datetime) -> datetime:
+        """When `moment` of this clock happens on the machine's own clock (for timers)."""
+        return moment - timedelta(seconds=self._offset)
+
 
 class FrozenClock(Clock):
     """A clock that only moves when told to (tests)."""

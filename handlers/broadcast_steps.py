@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.broadcasts import (
+    RESULT_KINDS,
     Attachment,
     Audience,
     count_recipients,
@@ -13,12 +14,14 @@ from handlers.broadcasts import (
 )
 from handlers.flow import Step, Turn, step
 from handlers.profile import OUTSIDE
+from handlers.results import stage_keys, stage_label
 from handlers.rights import staff_only
 from handlers.types import Button, Reply
 from scheduler.progress import progress_text
 from scheduler.quiet import QuietHours
 from storage.models import Broadcast
 from storage.outbox import Outbox
+from storage.results import Publications
 
 MAX_BROADCAST_TEXT = 3500
 
@@ -87,7 +90,7 @@ class ComposeStep(_BroadcastStep):
         await turn.goto("bc_audience", text=caption, attachment=attachment)
 
 
-AUDIENCE_BUTTONS = ("all", "incomplete", "complete", "kecamatan", "channel")
+AUDIENCE_BUTTONS = ("all", "incomplete", "complete", "kecamatan", "channel", "stage")
 
 
 @step
@@ -114,6 +117,38 @@ class AudienceStep(_BroadcastStep):
             await turn.goto("bc_kecamatan", **data)
         elif kind == "channel":
             await turn.goto("bc_channel", **data)
+        elif kind == "stage":
+            await turn.goto("bc_stage", **data)
+        else:
+            await super().choose(turn, choice)
+
+
+@step
+class StageStep(_BroadcastStep):
+    """Those who passed (or did not pass) a stage whose results are published."""
+
+    name = "bc_stage"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        config, catalog = turn.deps.config, turn.deps.catalog
+        published = await Publications(turn.session).all()
+        buttons = []
+        for stage in stage_keys(config):
+            if stage not in published:
+                continue
+            label = stage_label(config, catalog, turn.language, stage)
+            for kind in RESULT_KINDS:
+                count = await count_recipients(turn.session, Audience(kind, stage))
+                text = turn.t(f"bc_audience_{kind}", stage=label)
+                buttons.append(Button(id=f"bcs:{kind}:{stage}", label=f"{text} ({count})"))
+        key = "bc_pick_stage" if buttons else "bc_no_published_stage"
+        return Reply(text=turn.t(key), buttons=[*buttons, _cancel_button(turn)])
+
+    async def choose(self, turn: Turn, choice: str) -> None:
+        kind, _, stage = choice.removeprefix("bcs:").partition(":")
+        published = await Publications(turn.session).all()
+        if choice.startswith("bcs:") and kind in RESULT_KINDS and stage in published:
+            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"{kind}:{stage}")
         else:
             await super().choose(turn, choice)
 
@@ -159,8 +194,18 @@ class ChannelStep(_BroadcastStep):
 
 
 def _audience(turn: Turn) -> Audience:
-    codes = {k.code for k in turn.deps.config.kecamatan}
-    return Audience.parse(turn.applicant.step_data["audience"], codes)
+    config = turn.deps.config
+    codes = {k.code for k in config.kecamatan}
+    return Audience.parse(turn.applicant.step_data["audience"], codes, stage_keys(config))
+
+
+def _audience_label(turn: Turn, audience: Audience) -> str:
+    if audience.kind in RESULT_KINDS and audience.value:
+        config, catalog = turn.deps.config, turn.deps.catalog
+        label = stage_label(config, catalog, turn.language, audience.value)
+        return turn.t(f"bc_audience_{audience.kind}", stage=label)
+    label = turn.t(f"bc_audience_{audience.kind}")
+    return f"{label} {audience.value}" if audience.value else label
 
 
 @step
@@ -169,15 +214,15 @@ class ConfirmStep(_BroadcastStep):
 
     async def prompt(self, turn: Turn) -> Reply:
         data = turn.applicant.step_data
-        count = await count_recipients(turn.session, _audience(turn))
+        audience = _audience(turn)
+        count = await count_recipients(turn.session, audience)
         preview = personalise(data["text"], "Siti Aminah", "PMK24-00001") or "-"
         attachment = data.get("attachment")
         text = turn.t(
             "bc_confirm",
             preview=preview,
             count=count,
-            audience=turn.t(f"bc_audience_{_audience(turn).kind}")
-            + (f" {_audience(turn).value}" if _audience(turn).value else ""),
+            audience=_audience_label(turn, audience),
             attachment=attachment["name"] if attachment else "-",
         )
         buttons = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,11 +11,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.quiet import QuietHours
-from storage.models import Applicant, Broadcast, ChatIdentity
+from storage.models import Applicant, Broadcast, ChatIdentity, StageResult
 from storage.outbox import Outbox
 from storage.repositories import Audit
 
-AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel")
+AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
+RESULT_KINDS = ("passed", "not_passed")
 CHANNELS = ("telegram", "whatsapp")
 PLACEHOLDERS = ("{nama}", "{nomor}")
 
@@ -25,14 +27,16 @@ class AudienceError(ValueError):
 
 @dataclass(frozen=True)
 class Audience:
-    """A group of applicants: everyone, (in)complete registrations, one kecamatan, one channel."""
+    """A group of applicants: everyone, (in)complete registrations, one kecamatan, one channel,
+    or those who passed / did not pass one selection stage."""
 
     kind: str
     value: str | None = None
 
     @classmethod
-    def parse(cls, text: str, kecamatan_codes: set[str]) -> Audience:
-        """`all`, `incomplete`, `complete`, `kecamatan:35.28.01` (or `luar`), `channel:telegram`."""
+    def parse(cls, text: str, kecamatan_codes: set[str], stages: Collection[str] = ()) -> Audience:
+        """`all`, `incomplete`, `complete`, `kecamatan:35.28.01` (or `luar`), `channel:telegram`,
+        `passed:1`, `not_passed:2`, `passed:final`."""
         kind, _, value = text.strip().partition(":")
         if kind not in AUDIENCE_KINDS:
             raise AudienceError(f"unknown audience {text!r}; one of {', '.join(AUDIENCE_KINDS)}")
@@ -40,6 +44,8 @@ class Audience:
             raise AudienceError(f"unknown kecamatan code {value!r}")
         if kind == "channel" and value not in CHANNELS:
             raise AudienceError(f"unknown channel {value!r}")
+        if kind in RESULT_KINDS and value not in stages:
+            raise AudienceError(f"unknown stage {value!r}; one of {', '.join(stages)}")
         if kind in ("all", "incomplete", "complete") and value:
             raise AudienceError(f"{kind} takes no value")
         return cls(kind, value or None)
@@ -68,6 +74,10 @@ def _recipients_query(audience: Audience) -> Select[Any]:
         query = query.where(Applicant.kecamatan == audience.value)
     elif audience.kind == "channel":
         query = query.where(ChatIdentity.channel == audience.value)
+    elif audience.kind in RESULT_KINDS:
+        query = query.join(StageResult, StageResult.applicant_id == Applicant.id).where(
+            StageResult.stage == audience.value, StageResult.outcome == audience.kind
+        )
     return query.order_by(Applicant.id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,12 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
-from handlers.results import FINAL, stage_keys, stage_label
+from handlers.results import DECIDED, FINAL, stage_keys, stage_label
 from scheduler.quiet import QuietHours
 from storage.models import Broadcast, OutboxMessage
 from storage.outbox import Outbox
 from storage.repositories import Audit
 from storage.results import CHUNK, Publications, StageResults
+
+log = logging.getLogger(__name__)
 
 
 def result_notice(
@@ -173,9 +176,17 @@ async def publish_results(
 async def announce_if_due(
     session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, now: datetime
 ) -> Broadcast | None:
-    """At the configured announcement time, publish the final result (once; none before)."""
+    """At the configured announcement time, publish the final result (once; none before).
+
+    Nothing is published while no final result is recorded: an empty announcement would tell
+    everyone "no result"; staff record results and the next run (or staff) publishes them.
+    """
     if now < config.local(config.schedule.announcement):
         return None
     if FINAL in await Publications(session).all():
+        return None
+    counts = (await StageResults(session).counts()).get(FINAL, {})
+    if not any(counts.get(outcome) for outcome in DECIDED):
+        log.warning("announcement time has come but no final result is recorded yet")
         return None
     return await publish_results(session, config, catalog, FINAL, "scheduler", now)

@@ -1,0 +1,87 @@
+"""Scheduled jobs: the work at a frozen "now", and APScheduler calling it at the right moment."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.clock import Clock, FrozenClock
+from bot.recruitment import RecruitmentConfig
+from handlers.catalog import Catalog
+from handlers.result_table import read_table
+from handlers.results import apply_plan, plan_results
+from scheduler.jobs import Jobs, start_scheduler
+from storage.db import Database
+from storage.models import OutboxMessage
+from tests.seeding import seed_applicants, seeded_number
+
+
+async def _final_results(db: Database, config: RecruitmentConfig, clock: Clock) -> None:
+    """Applicant 1 passes every stage and is a candidate partner."""
+    await seed_applicants(db, 1, clock.now())
+    for stage in ("1", "2", "3", "final"):
+        rows = read_table(f"No Registrasi,Hasil\n{seeded_number(1)},Lulus\n".encode(), "h.csv")
+        async with db.transaction() as session:
+            plan = await plan_results(session, config, stage, rows)
+            await apply_plan(session, plan, "cli:tester", clock.now(), "test")
+
+
+async def _outbox(db: Database) -> list[OutboxMessage]:
+    async with db.transaction() as session:
+        return list((await session.execute(select(OutboxMessage))).scalars())
+
+
+async def test_the_announcement_job_sends_nothing_early_and_once_when_due(
+    any_db: Database, config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock
+) -> None:
+    await _final_results(any_db, config, clock)
+    jobs = Jobs(any_db, config, catalog, clock)
+    announcement = config.local(config.schedule.announcement)
+    clock.set(announcement - timedelta(seconds=1))
+    assert await jobs.run("final_announcement") == 0
+    clock.set(announcement)
+    assert await jobs.run("final_announcement") == 1
+    assert await jobs.run("final_announcement") == 0  # fired twice, or a second process
+    assert len(await _outbox(any_db)) == 1
+
+
+async def test_the_jobs_come_from_the_config(
+    db: Database, config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock
+) -> None:
+    (job,) = Jobs(db, config, catalog, clock).planned()
+    assert job.id == "final_announcement"
+    assert job.at.isoformat() == "2023-12-15T09:00:00+07:00"
+
+
+async def test_apscheduler_runs_a_missed_announcement_at_start(
+    db: Database, config: RecruitmentConfig, catalog: Catalog
+) -> None:
+    announcement = config.local(config.schedule.announcement)
+    clock = Clock(config.tz, start_at=announcement + timedelta(hours=2))  # the bot was down
+    await _final_results(db, config, clock)
+    scheduler = start_scheduler(Jobs(db, config, catalog, clock))
+    try:
+        for _ in range(100):  # at most 5 s
+            if await _outbox(db):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=False)
+    (row,) = await _outbox(db)
+    assert "Selamat, Anda dinyatakan lolos" in row.text
+
+
+async def test_apscheduler_waits_for_a_future_announcement(
+    db: Database, config: RecruitmentConfig, catalog: Catalog
+) -> None:
+    announcement = config.local(config.schedule.announcement)
+    clock = Clock(config.tz, start_at=announcement - timedelta(days=1))
+    scheduler = start_scheduler(Jobs(db, config, catalog, clock))
+    try:
+        (job,) = scheduler.get_jobs()
+        wait = job.next_run_time - clock.real_time(clock.now())
+        assert timedelta(hours=23, minutes=59) < wait <= timedelta(days=1)
+    finally:
+        scheduler.shutdown(wait=False)

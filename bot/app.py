@@ -52,7 +52,7 @@ class App:
     def jobs(self) -> Jobs:
         """The scheduled jobs of this recruitment (reminders, announcements)."""
         deps = self.conversation.deps
-        return Jobs(self.db, self.config, deps.catalog, deps.clock)
+        return Jobs(self.db, self.config, deps.catalog, deps.clock, deps.staff_identities)
 
     async def close(self) -> None:
         """Release the database connections."""

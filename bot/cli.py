@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.cli_results import add_results_commands
+from bot.cli_schedule import add_schedule_commands
 from bot.cli_support import local_time, operator, with_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
@@ -26,6 +27,7 @@ from handlers.broadcasts import (
     count_recipients,
     create_broadcast,
     personalise,
+    schedule_broadcast,
 )
 from handlers.document_check import attachment_type
 from handlers.results import stage_keys
@@ -99,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
         " | passed:1 | not_passed:2 | passed:final (published stages only)",
     )
     send.add_argument("--urgent", action="store_true", help="also during quiet hours")
+    send.add_argument(
+        "--send-at", type=local_time, help="send later, at this WIB time (e.g. 2023-11-20T08:00)"
+    )
     send.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     send.set_defaults(action=_broadcast_send)
     status_parser = broadcast.add_parser("status", help="progress of a broadcast")
@@ -148,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.set_defaults(action=_data_purge)
 
     add_results_commands(commands)
+    add_schedule_commands(commands)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()
@@ -240,6 +246,28 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
     return await with_app(settings, work)
 
 
+async def _schedule_broadcast(app: App, args: argparse.Namespace, audience: Audience) -> int:
+    now = app.conversation.deps.clock.now()
+    send_at = args.send_at
+    send_at = send_at if send_at.tzinfo else send_at.replace(tzinfo=app.config.tz)
+    if send_at <= now:
+        raise SystemExit("mitrabot: --at must be in the future")
+    async with app.db.transaction() as session:
+        scheduled = await schedule_broadcast(
+            session,
+            text=args.text,
+            audience=audience,
+            send_at=send_at,
+            created_by=operator(),
+            now=now,
+        )
+    print(
+        f"scheduled broadcast #{scheduled.id} for {send_at:%Y-%m-%d %H:%M} WIB; the running bot"
+        " sends it then to whoever is in the audience at that moment (`mitrabot schedule list`)"
+    )
+    return 0
+
+
 def _audience(app: App, text: str) -> Audience:
     try:
         return Audience.parse(text, {k.code for k in app.config.kecamatan}, stage_keys(app.config))
@@ -273,11 +301,16 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
             f"audience {audience.describe()}: {count} recipient(s)"
             f"{' (urgent: also in quiet hours)' if args.urgent else ''}"
         )
-        answer = "y" if args.yes else await asyncio.to_thread(input, "send? [y/N] ")
+        if args.send_at is not None and attachment is not None:
+            raise SystemExit("mitrabot: a scheduled broadcast is text only (no --file)")
+        question = f"schedule for {args.send_at:%Y-%m-%d %H:%M}?" if args.send_at else "send?"
+        answer = "y" if args.yes else await asyncio.to_thread(input, f"{question} [y/N] ")
         if answer.strip().lower() not in ("y", "ya", "yes"):
             print("not sent")
             return 1
         now = deps.clock.now()
+        if args.send_at is not None:
+            return await _schedule_broadcast(app, args, audience)
         quiet = QuietHours(app.config.quiet_hours.start, app.config.quiet_hours.end)
         async with app.db.transaction() as session:
             broadcast = await create_broadcast(

@@ -173,6 +173,38 @@ class QuietHours(_Strict):
     end: time = time(6, 0)
 
 
+class Reminders(_Strict):
+    """When the bot nudges applicants on its own (local times)."""
+
+    send_at: time = Field(default=time(9, 0), description="time of day reminders go out")
+    registration_days_before: list[int] = Field(
+        default_factory=lambda: [7, 3, 1], description="days before registration_end"
+    )
+    silent_after_days: int = Field(
+        default=3, ge=1, description="nudge, once, who started but wrote nothing for this long"
+    )
+    late_grace_hours: int = Field(
+        default=6, ge=0, le=24, description="a reminder missed while down is sent this late at most"
+    )
+
+    @field_validator("registration_days_before")
+    @classmethod
+    def _positive_distinct(cls, days: list[int]) -> list[int]:
+        if any(day < 1 for day in days) or len(set(days)) != len(days):
+            raise ValueError("days must be distinct and at least 1")
+        return sorted(days, reverse=True)
+
+
+class Event(_Strict):
+    """A dated event for some applicants (e.g. the competency test), announced beforehand."""
+
+    key: str = Field(pattern=r"^[a-z0-9_]+$")
+    at: datetime
+    audience: str = Field(description="who it concerns, e.g. passed:1 (see broadcasts)")
+    remind_days_before: list[int] = Field(default_factory=lambda: [1])
+    text: LocalText
+
+
 class Consent(_Strict):
     version: str
     retention_months: int = Field(ge=1, le=120)
@@ -206,6 +238,8 @@ class RecruitmentConfig(_Strict):
     faq: list[Faq] = Field(default_factory=list)
     contact: Contact
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    reminders: Reminders = Field(default_factory=Reminders)
+    events: list[Event] = Field(default_factory=list)
     notes: list[LocalText] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -226,6 +260,7 @@ class RecruitmentConfig(_Strict):
         for stage in self.stages:
             if stage.results_by and stage.results_by > self.schedule.announcement.date():
                 raise ValueError(f"stage {stage.number}: results_by is after the announcement")
+        _unique("events", [event.key for event in self.events])
         _unique("documents", [doc.key for doc in self.documents])
         _unique("education_levels", [level.key for level in self.education_levels])
         _unique("kecamatan", [k.code for k in self.kecamatan])

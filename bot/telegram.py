@@ -204,10 +204,13 @@ class TelegramSender:
     async def send(self, message: Outgoing) -> str | None:
         chat_id = int(message.recipient)
         try:
+            markup = keyboard(list(message.buttons))
             if message.file is None:
-                parts = split_text(message.text)
-                sent = [await self.bot.send_message(chat_id, part) for part in parts]
-                return str(sent[-1].message_id)
+                *first, last = split_text(message.text) or [message.text]
+                for part in first:
+                    await self.bot.send_message(chat_id, part)
+                sent = await self.bot.send_message(chat_id, last, reply_markup=markup)
+                return str(sent.message_id)
             caption = message.text if len(message.text) <= MessageLimit.CAPTION_LENGTH else None
             upload = InputFile(message.file, filename=message.file_name or "lampiran")
             if (message.file_mime_type or "").startswith("image/"):

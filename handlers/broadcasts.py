@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.quiet import QuietHours
-from storage.models import Applicant, Broadcast, ChatIdentity, StageResult
+from storage.models import Applicant, Broadcast, ChatIdentity, ScheduledBroadcast, StageResult
 from storage.outbox import Outbox
 from storage.repositories import Audit
 
@@ -58,7 +58,8 @@ class Audience:
         return f"{self.kind}:{self.value}" if self.value else self.kind
 
 
-def _recipients_query(audience: Audience) -> Select[Any]:
+def recipients_query(audience: Audience) -> Select[Any]:
+    """(applicant id, channel, chat id, name, registration number) of everyone in `audience`."""
     query = select(
         Applicant.id,
         ChatIdentity.channel,
@@ -83,7 +84,7 @@ def _recipients_query(audience: Audience) -> Select[Any]:
 
 async def count_recipients(session: AsyncSession, audience: Audience) -> int:
     """How many chats a broadcast to `audience` reaches."""
-    subquery = _recipients_query(audience).subquery()
+    subquery = recipients_query(audience).subquery()
     return (await session.execute(select(func.count()).select_from(subquery))).scalar_one()
 
 
@@ -146,7 +147,7 @@ async def create_broadcast(
             "created_at": now,
         }
         for applicant_id, channel, recipient, name, number in (
-            await session.execute(_recipients_query(audience))
+            await session.execute(recipients_query(audience))
         ).all()
     ]
     await Outbox(session).enqueue(rows)
@@ -164,3 +165,68 @@ async def create_broadcast(
         },
     )
     return broadcast
+
+
+async def schedule_broadcast(
+    session: AsyncSession,
+    *,
+    text: str,
+    audience: Audience,
+    send_at: datetime,
+    created_by: str,
+    now: datetime,
+) -> ScheduledBroadcast:
+    """Keep a broadcast for `send_at`; its recipients are whoever is in `audience` then."""
+    scheduled = ScheduledBroadcast(
+        created_at=now,
+        created_by=created_by,
+        send_at=send_at,
+        text=text,
+        audience=audience.as_dict(),
+        state="waiting",
+    )
+    session.add(scheduled)
+    await session.flush()
+    await Audit(session).record(
+        created_by,
+        "broadcast_scheduled",
+        now,
+        detail={"scheduled": scheduled.id, "send_at": send_at.isoformat(), **audience.as_dict()},
+    )
+    return scheduled
+
+
+async def send_due_broadcasts(
+    session: AsyncSession, now: datetime, quiet_hours: QuietHours
+) -> list[Broadcast]:
+    """Queue every scheduled broadcast whose moment has come (each once, whoever runs this)."""
+    due = (
+        await session.execute(
+            select(ScheduledBroadcast.id).where(
+                ScheduledBroadcast.state == "waiting", ScheduledBroadcast.send_at <= now
+            )
+        )
+    ).scalars()
+    sent = []
+    for scheduled_id in list(due):
+        taken = await session.execute(
+            update(ScheduledBroadcast)
+            .where(ScheduledBroadcast.id == scheduled_id, ScheduledBroadcast.state == "waiting")
+            .values(state="sent")
+            .returning(ScheduledBroadcast)
+        )
+        scheduled = taken.scalar_one_or_none()
+        if scheduled is None:
+            continue  # another process took it
+        audience = Audience(scheduled.audience["kind"], scheduled.audience.get("value"))
+        broadcast = await create_broadcast(
+            session,
+            text=scheduled.text,
+            audience=audience,
+            created_by=scheduled.created_by,
+            now=now,
+            quiet_hours=quiet_hours,
+        )
+        scheduled.broadcast_id = broadcast.id
+        sent.append(broadcast)
+    return sent

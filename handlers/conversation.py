@@ -21,6 +21,7 @@ from handlers.catalog import DEFAULT_LANGUAGE, Catalog
 from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import STEPS, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
+from handlers.reminder_prefs import resume_reminders, stop_reminders
 from handlers.result_steps import TableUpload, prepare_table
 from handlers.resume import closed_for_registration
 from handlers.staff import STAFF_COMMANDS, run_staff_command
@@ -65,6 +66,10 @@ COMMAND_ALIASES = {
     "documents": "documents",
     "status": "status",
     "cekstatus": "status",
+    "berhenti": "stop_reminders",
+    "stop": "stop_reminders",
+    "ingatkan": "resume_reminders",
+    "remind": "resume_reminders",
 }
 
 
@@ -221,6 +226,8 @@ class Conversation:
     async def _choice(self, turn: Turn, choice: str) -> None:
         if choice.startswith("menu:"):
             await open_menu_item(turn, choice.removeprefix("menu:"))
+        elif choice == "remind:stop":
+            await stop_reminders(turn)
         elif await self._registration_allowed(turn):
             await STEPS[turn.applicant.step].on_choice(turn, choice)
 
@@ -248,6 +255,10 @@ class Conversation:
             await turn.reprompt()
         elif command == "language":
             await switch_language(turn)
+        elif command == "stop_reminders":
+            await stop_reminders(turn)
+        elif command == "resume_reminders":
+            await resume_reminders(turn)
         elif command in ("mydata", "register", "documents", "status"):
             await open_menu_item(turn, command)
         elif name in STAFF_COMMANDS:

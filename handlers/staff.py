@@ -11,6 +11,7 @@ from handlers.result_steps import results_summary, set_single, start_import, sta
 from handlers.rights import is_staff
 from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
+from scheduler.jobs import describe_jobs
 from storage.files import export_name
 from storage.repositories import REGISTRATION_CLOSED
 
@@ -76,6 +77,13 @@ async def _results_summary(turn: Turn, argument: str) -> bool:
     return False
 
 
+async def _jobs(turn: Turn, argument: str) -> bool:
+    config, catalog = turn.deps.config, turn.deps.catalog
+    staff = turn.deps.staff_identities
+    turn.say(await describe_jobs(turn.session, config, catalog, turn.now, turn.language, staff))
+    return False
+
+
 StaffCommand = Callable[[Turn, str], Awaitable[bool]]
 """Runs a staff command; True when it began a flow whose step already asked its question."""
 
@@ -91,6 +99,7 @@ STAFF_COMMANDS: dict[str, StaffCommand] = {
     "hasil_impor": start_import,
     "hasil_rekap": _results_summary,
     "umumkan": start_publish,
+    "jadwal_kirim": _jobs,
 }
 
 

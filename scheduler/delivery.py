@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock
+from handlers.types import Button
 from scheduler.quiet import QuietHours
 from scheduler.ratelimit import RateLimiter
 from storage.db import Database
@@ -57,6 +58,8 @@ class Outgoing:
     file: bytes | None = None
     file_name: str | None = None
     file_mime_type: str | None = None
+    buttons: tuple[Button, ...] = ()
+    """Shown under the (last part of the) message; a press reaches the conversation."""
 
 
 class Sender(Protocol):
@@ -188,8 +191,14 @@ class DeliveryWorker:
         content = None
         if message.file_path:
             content = await asyncio.to_thread(self.files.read, message.file_path)
+        buttons = tuple(Button(**button) for button in message.buttons or ())
         return Outgoing(
-            message.recipient, message.text, content, message.file_name, message.file_mime_type
+            message.recipient,
+            message.text,
+            content,
+            message.file_name,
+            message.file_mime_type,
+            buttons,
         )
 
     async def _record(

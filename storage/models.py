@@ -79,6 +79,8 @@ class Applicant(Base):
 
     registration_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     confirmed_at: Mapped[datetime | None]
+    reminders_off_at: Mapped[datetime | None]
+    """Set when the applicant stopped reminders (/berhenti)."""
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     identities: Mapped[list[ChatIdentity]] = relationship(
@@ -193,6 +195,37 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(String(300))
+    buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    """[{"id": "menu:register", "label": "…"}]: shown under the message (reminders)."""
+
+
+class ReminderReceipt(Base):
+    """A reminder an applicant was sent: the unique key makes every reminder go out once."""
+
+    __tablename__ = "reminder_receipts"
+    __table_args__ = (UniqueConstraint("applicant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    """e.g. registration:3, silent, event:tes_kompetensi:1."""
+    at: Mapped[datetime]
+
+
+class ScheduledBroadcast(Base):
+    """A broadcast staff set for a later moment; its audience is taken when it goes out."""
+
+    __tablename__ = "scheduled_broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    send_at: Mapped[datetime] = mapped_column(index=True)
+    text: Mapped[str] = mapped_column(Text)
+    audience: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    """waiting, sent, cancelled."""
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
 
 
 class StageResult(Base):

@@ -50,9 +50,15 @@ async def test_the_announcement_job_sends_nothing_early_and_once_when_due(
 async def test_the_jobs_come_from_the_config(
     db: Database, config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock
 ) -> None:
-    (job,) = Jobs(db, config, catalog, clock).planned()
-    assert job.id == "final_announcement"
-    assert job.at.isoformat() == "2023-12-15T09:00:00+07:00"
+    planned = {job.id: job.at for job in Jobs(db, config, catalog, clock).planned()}
+    assert {key: at.isoformat() if at else None for key, at in planned.items()} == {
+        "reminder:registration:7": "2023-11-23T09:00:00+07:00",
+        "reminder:registration:3": "2023-11-27T09:00:00+07:00",
+        "reminder:registration:1": "2023-11-29T09:00:00+07:00",
+        "final_announcement": "2023-12-15T09:00:00+07:00",
+        "silent": None,
+        "scheduled_broadcasts": None,
+    }
 
 
 async def test_apscheduler_runs_a_missed_announcement_at_start(
@@ -80,7 +86,7 @@ async def test_apscheduler_waits_for_a_future_announcement(
     clock = Clock(config.tz, start_at=announcement - timedelta(days=1))
     scheduler = start_scheduler(Jobs(db, config, catalog, clock))
     try:
-        (job,) = scheduler.get_jobs()
+        job = scheduler.get_job("final_announcement")
         wait = job.next_run_time - clock.real_time(clock.now())
         assert timedelta(hours=23, minutes=59) < wait <= timedelta(days=1)
     finally:

@@ -1,0 +1,80 @@
+"""`mitrabot schedule …`: what the bot will send on its own, who opted out, and running a job."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.cli_support import with_app
+from bot.settings import Settings
+from scheduler.jobs import describe_jobs
+from storage.models import Applicant
+
+
+def add_schedule_commands(commands: argparse._SubParsersAction) -> None:
+    """Register `mitrabot schedule` and its subcommands."""
+    schedule = commands.add_parser("schedule", help="reminders and announcements").add_subparsers()
+    listing = schedule.add_parser("list", help="upcoming jobs and how many each reaches")
+    listing.add_argument("--lang", choices=("id", "en"), default="id")
+    listing.set_defaults(action=_list)
+    schedule.add_parser("optouts", help="who stopped reminders").set_defaults(action=_optouts)
+    run = schedule.add_parser("run", help="run one job now (it sends nothing twice)")
+    run.add_argument(
+        "job", help="a job id from `schedule list --ids`, e.g. reminder:registration:3"
+    )
+    run.set_defaults(action=_run)
+    ids = schedule.add_parser("ids", help="the job ids")
+    ids.set_defaults(action=_ids)
+
+
+async def _list(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        deps = app.conversation.deps
+        async with app.db.transaction() as session:
+            print(
+                await describe_jobs(session, app.config, deps.catalog, deps.clock.now(), args.lang)
+            )
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _ids(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        for job in app.jobs().planned():
+            print(f"{job.id}\t{job.at.isoformat() if job.at else f'every {job.every}'}")
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _optouts(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        query = (
+            select(Applicant.registration_number, Applicant.full_name, Applicant.reminders_off_at)
+            .where(Applicant.reminders_off_at.is_not(None))
+            .order_by(Applicant.reminders_off_at)
+        )
+        async with app.db.transaction() as session:
+            rows = (await session.execute(query)).all()
+        for number, name, since in rows:
+            print(
+                f"{number or '-'}\t{name or '-'}\t{since.astimezone(app.config.tz):%Y-%m-%d %H:%M}"
+            )
+        print(f"{len(rows)} applicant(s) stopped reminders")
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    async def work(app: App) -> int:
+        jobs = app.jobs()
+        if args.job not in {job.id for job in jobs.planned()}:
+            raise SystemExit(f"mitrabot: no job {args.job!r}; see `mitrabot schedule ids`")
+        print(f"{args.job}: {await jobs.run(args.job)} message(s) queued")
+        return 0
+
+    return await with_app(settings, work)

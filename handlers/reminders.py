@@ -1,0 +1,304 @@
+"""Reminders the bot sends on its own: which, when, to whom, saying what; each once per applicant.
+
+A reminder goes to an applicant only when a row (applicant, reminder key) could be added to
+`reminder_receipts` (unique): a second run, a restart or a second bot process adds nothing, so
+sends nothing. Applicants are read in id order, a batch at a time, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.recruitment import Event, RecruitmentConfig
+from handlers.broadcasts import Audience, recipients_query
+from handlers.catalog import Catalog
+from handlers.formatting import format_datetime
+from handlers.profile import FIELDS
+from handlers.results import stage_keys
+from scheduler.quiet import QuietHours
+from storage.db import Database
+from storage.models import (
+    Applicant,
+    ChatIdentity,
+    DocumentFile,
+    ReminderReceipt,
+    StaffMember,
+)
+from storage.outbox import Outbox
+
+BATCH = 1000
+SILENT = "silent"
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder of the recruitment: its key, moment, and until when it is still useful."""
+
+    key: str
+    kind: str
+    """registration, event or silent."""
+    at: datetime
+    valid_until: datetime
+    days: int = 0
+    event: Event | None = None
+
+
+def planned_reminders(config: RecruitmentConfig) -> list[Reminder]:
+    """The dated reminders of the config (the silent-applicant nudge is recurring, not here)."""
+    settings = config.reminders
+    grace = timedelta(hours=settings.late_grace_hours)
+    deadline = config.local(config.schedule.registration_end)
+    reminders = []
+
+    def moment(day: datetime, days_before: int) -> datetime:
+        day_of = day.date() - timedelta(days=days_before)
+        return datetime.combine(day_of, settings.send_at, config.tz)
+
+    moments = [(days, moment(deadline, days)) for days in settings.registration_days_before]
+    for index, (days, at) in enumerate(moments):
+        following = moments[index + 1][1] if index + 1 < len(moments) else deadline
+        until = min(at + grace, following, deadline)
+        reminders.append(Reminder(f"registration:{days}", "registration", at, until, days))
+    for event in config.events:
+        happens = config.local(event.at)
+        for days in event.remind_days_before:
+            at = moment(happens, days)
+            until = min(at + grace, happens)
+            reminders.append(Reminder(f"event:{event.key}:{days}", "event", at, until, days, event))
+    return sorted(reminders, key=lambda reminder: reminder.at)
+
+
+def _candidates(
+    config: RecruitmentConfig, reminder: Reminder, now: datetime, staff: frozenset[str]
+) -> Select[Any]:
+    """Applicants (with one chat each) a reminder is for, before the once-only check.
+
+    Staff chats (added with `mitrabot staff add`, or named in `staff`) are never reminded.
+    """
+    if reminder.kind == "event" and reminder.event is not None:
+        codes = {k.code for k in config.kecamatan}
+        audience = Audience.parse(reminder.event.audience, codes, stage_keys(config))
+        query = recipients_query(audience)
+    else:
+        query = select(
+            Applicant.id,
+            ChatIdentity.channel,
+            ChatIdentity.external_id,
+            Applicant.full_name,
+            Applicant.registration_number,
+        ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
+        query = query.where(Applicant.registration_number.is_(None), Applicant.step != "ineligible")
+        if reminder.kind == SILENT:
+            silent_since = now - timedelta(days=config.reminders.silent_after_days)
+            query = query.where(
+                Applicant.consent_at.is_not(None), Applicant.updated_at < silent_since
+            )
+    received = select(ReminderReceipt.id).where(
+        and_(ReminderReceipt.applicant_id == Applicant.id, ReminderReceipt.key == reminder.key)
+    )
+    staff_chat = select(StaffMember.id).where(
+        StaffMember.channel == ChatIdentity.channel,
+        StaffMember.external_id == ChatIdentity.external_id,
+    )
+    query = query.where(
+        Applicant.reminders_off_at.is_(None), ~received.exists(), ~staff_chat.exists()
+    )
+    for identity in staff:
+        channel, _, external_id = identity.partition(":")
+        query = query.where(
+            ~and_(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
+        )
+    return query
+
+
+async def count_reach(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    reminder: Reminder,
+    now: datetime,
+    staff: frozenset[str] = frozenset(),
+) -> int:
+    """How many applicants a reminder would reach if it ran now."""
+    ids = (
+        _candidates(config, reminder, now, staff)
+        .with_only_columns(Applicant.id)
+        .distinct()
+        .subquery()
+    )
+    return (await session.execute(select(func.count()).select_from(ids))).scalar_one()
+
+
+def _missing_lines(
+    config: RecruitmentConfig, catalog: Catalog, applicant: Applicant, documents: set[str]
+) -> list[str]:
+    """What this applicant still has to do, item by item."""
+    language = applicant.language
+    if applicant.consent_at is None:
+        return [catalog.text(language, "rem_missing_start")]
+    lines = []
+    if any(str(item.number) not in applicant.eligibility for item in config.required_items):
+        lines.append(catalog.text(language, "rem_missing_eligibility"))
+    lines += [
+        catalog.text(language, f"field_{spec.name}")
+        for spec in FIELDS
+        if getattr(applicant, spec.name) is None
+    ]
+    lines += [doc.name.get(language) for doc in config.documents if doc.key not in documents]
+    return lines or [catalog.text(language, "rem_missing_confirm")]
+
+
+def reminder_text(
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    reminder: Reminder,
+    applicant: Applicant,
+    documents: set[str],
+    now: datetime,
+) -> str:
+    """The message for one applicant, in their language."""
+    language = applicant.language
+    if reminder.kind == "event" and reminder.event is not None:
+        happens = config.local(reminder.event.at)
+        return catalog.text(
+            language,
+            "rem_event",
+            text=reminder.event.text.get(language),
+            when=format_datetime(happens, language),
+            days=_days_left(catalog, language, (happens.date() - now.date()).days),
+        )
+    deadline = config.local(config.schedule.registration_end)
+    missing = "\n".join(
+        f"• {line}" for line in _missing_lines(config, catalog, applicant, documents)
+    )
+    return catalog.text(
+        language,
+        f"rem_{reminder.kind}",
+        deadline=format_datetime(deadline, language),
+        days=_days_left(catalog, language, (deadline.date() - now.date()).days),
+        missing=missing,
+    )
+
+
+def _days_left(catalog: Catalog, language: str, days: int) -> str:
+    if days <= 0:
+        return catalog.text(language, "rem_today")
+    if days == 1:
+        return catalog.text(language, "rem_tomorrow")
+    return catalog.text(language, "rem_days_left", days=days)
+
+
+def reminder_buttons(catalog: Catalog, language: str, kind: str) -> list[dict[str, str]]:
+    """Under a reminder: continue registering (when that is the point) and stop reminders."""
+    buttons = []
+    if kind != "event":
+        buttons.append({"id": "menu:register", "label": catalog.text(language, "rem_continue")})
+    buttons.append({"id": "remind:stop", "label": catalog.text(language, "rem_stop")})
+    return buttons
+
+
+async def _claim_receipts(
+    session: AsyncSession, applicant_ids: Sequence[int], key: str, now: datetime
+) -> set[int]:
+    """Add (applicant, key) receipts; the applicants for whom it was new (unique constraint)."""
+    if not applicant_ids:
+        return set()
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(ReminderReceipt)
+        .values([{"applicant_id": a, "key": key, "at": now} for a in applicant_ids])
+        .on_conflict_do_nothing(index_elements=["applicant_id", "key"])
+        .returning(ReminderReceipt.applicant_id)
+    )
+    return set((await session.execute(statement)).scalars())
+
+
+async def send_reminder(
+    db: Database,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    reminder: Reminder,
+    now: datetime,
+    staff: frozenset[str] = frozenset(),
+    batch: int = BATCH,
+) -> int:
+    """Queue `reminder` for everyone it concerns who has not had it; how many were queued.
+
+    Outside its moment (before `at`, after `valid_until`) nothing is sent: a reminder whose
+    moment passed while the bot was down is skipped rather than sent late.
+    """
+    if not reminder.at <= now <= reminder.valid_until:
+        return 0
+    hours = config.quiet_hours
+    not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+    queued, after = 0, 0
+    while True:
+        async with db.transaction() as session:
+            query = _candidates(config, reminder, now, staff).where(Applicant.id > after)
+            rows = (await session.execute(query.order_by(Applicant.id).limit(batch))).all()
+            if not rows:
+                return queued
+            after = rows[-1][0]
+            chats: dict[int, tuple[str, str]] = {}
+            for applicant_id, channel, chat, *_ in rows:
+                chats.setdefault(applicant_id, (channel, chat))
+            fresh = await _claim_receipts(session, list(chats), reminder.key, now)
+            queued += await _enqueue(
+                session, config, catalog, reminder, now, not_before, chats, fresh
+            )
+
+
+async def _enqueue(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    reminder: Reminder,
+    now: datetime,
+    not_before: datetime,
+    chats: dict[int, tuple[str, str]],
+    fresh: set[int],
+) -> int:
+    if not fresh:
+        return 0
+    applicants = (await session.execute(select(Applicant).where(Applicant.id.in_(fresh)))).scalars()
+    documents: dict[int, set[str]] = {}
+    kinds = select(DocumentFile.applicant_id, DocumentFile.kind).where(
+        DocumentFile.applicant_id.in_(fresh)
+    )
+    for applicant_id, kind in (await session.execute(kinds)).all():
+        documents.setdefault(applicant_id, set()).add(kind)
+    rows = []
+    for applicant in applicants:
+        channel, chat = chats[applicant.id]
+        rows.append(
+            {
+                "dedup_key": f"reminder:{reminder.key}:applicant:{applicant.id}",
+                "applicant_id": applicant.id,
+                "channel": channel,
+                "recipient": chat,
+                "text": reminder_text(
+                    config, catalog, reminder, applicant, documents.get(applicant.id, set()), now
+                ),
+                "buttons": reminder_buttons(catalog, applicant.language, reminder.kind),
+                "urgent": False,
+                "state": "queued",
+                "attempts": 0,
+                "not_before": not_before,
+                "created_at": now,
+            }
+        )
+    await Outbox(session).enqueue(rows)
+    return len(rows)
+
+
+def silent_reminder(config: RecruitmentConfig) -> Reminder:
+    """The once-only nudge to who started and went silent, valid while registration is open."""
+    deadline = config.local(config.schedule.registration_end)
+    opens = config.local(config.schedule.registration_start)
+    return Reminder(SILENT, SILENT, opens, deadline)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
+from bot.cli_sobat import add_sobat_commands
 from bot.cli_support import local_time, operator, with_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
@@ -154,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_results_commands(commands)
     add_schedule_commands(commands)
+    add_sobat_commands(commands)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()

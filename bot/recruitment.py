@@ -183,11 +183,15 @@ class Reminders(_Strict):
     silent_after_days: int = Field(
         default=3, ge=1, description="nudge, once, who started but wrote nothing for this long"
     )
+    sobat_days_before: list[int] = Field(
+        default_factory=lambda: [5, 2],
+        description="days before registration_end: remind who has SOBAT steps left",
+    )
     late_grace_hours: int = Field(
         default=6, ge=0, le=24, description="a reminder missed while down is sent this late at most"
     )
 
-    @field_validator("registration_days_before")
+    @field_validator("registration_days_before", "sobat_days_before")
     @classmethod
     def _positive_distinct(cls, days: list[int]) -> list[int]:
         if any(day < 1 for day in days) or len(set(days)) != len(days):
@@ -203,6 +207,48 @@ class Event(_Strict):
     audience: str = Field(description="who it concerns, e.g. passed:1 (see broadcasts)")
     remind_days_before: list[int] = Field(default_factory=lambda: [1])
     text: LocalText
+
+
+class SobatStep(_Strict):
+    """One step on the SOBAT portal, with a short how-to."""
+
+    key: str = Field(pattern=r"^[a-z0-9_]+$")
+    title: LocalText
+    how: LocalText
+
+
+class SobatFix(_Strict):
+    """A common problem on the portal and its fix; `steps` limits it to those steps."""
+
+    problem: LocalText
+    fix: LocalText
+    steps: list[str] = Field(default_factory=list, description="step keys; empty: every step")
+
+
+class Sobat(_Strict):
+    """The official registration on the SOBAT portal, as the announcement (section B) tells it."""
+
+    portal: str
+    activity: str
+    new_account: list[SobatStep] = Field(min_length=1, description="B.1: no SOBAT account yet")
+    existing_account: list[SobatStep] = Field(min_length=1, description="B.2: has an account")
+    fixes: list[SobatFix] = Field(default_factory=list)
+    help_within: LocalText = Field(description="when a stuck applicant can expect staff's help")
+
+    @model_validator(mode="after")
+    def _known_steps(self) -> Sobat:
+        for path in (self.new_account, self.existing_account):
+            _unique("sobat steps", [step.key for step in path])
+        keys = {step.key for step in self.new_account + self.existing_account}
+        for fix in self.fixes:
+            unknown = set(fix.steps) - keys
+            if unknown:
+                raise ValueError(f"sobat fix names unknown steps {sorted(unknown)}")
+        return self
+
+    def path(self, name: str) -> list[SobatStep]:
+        """The steps of `new` or `existing`."""
+        return self.new_account if name == "new" else self.existing_account
 
 
 class Consent(_Strict):
@@ -239,6 +285,7 @@ class RecruitmentConfig(_Strict):
     contact: Contact
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     reminders: Reminders = Field(default_factory=Reminders)
+    sobat: Sobat
     events: list[Event] = Field(default_factory=list)
     notes: list[LocalText] = Field(default_factory=list)
 

@@ -6,12 +6,14 @@ from handlers.document_status import missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_date, format_datetime
 from handlers.resume import closed_for_registration, resume_registration
+from handlers.sobat import open_sobat
 from handlers.status import status_text
 from handlers.types import Button, Reply
 from handlers.window import WindowState
 
 MENU_ITEMS = (
     "status",
+    "sobat",
     "documents",
     "requirements",
     "howto",
@@ -58,6 +60,8 @@ async def open_menu_item(turn: Turn, item: str) -> None:
         await resume_registration(turn)
     elif item == "documents":
         await open_documents(turn)
+    elif item == "sobat":
+        await open_sobat(turn)
     elif item == "status":
         show_page(turn, await status_text(turn))
     elif item == "requirements":

@@ -18,6 +18,7 @@ from handlers.profile import (
     profile_complete,
 )
 from handlers.resume import closed_for_registration, resume_registration
+from handlers.sobat import sobat_offer
 from handlers.types import Button, Reply
 from handlers.validation import Invalid, parse_nik
 
@@ -218,7 +219,8 @@ async def _confirm(turn: Turn) -> None:
             selection_start=format_date(schedule.selection_start, turn.language),
             selection_end=format_date(schedule.selection_end, turn.language),
             announcement=format_date(schedule.announcement.date(), turn.language),
-        )
+        ),
+        [sobat_offer(turn)],
     )
     await turn.goto("menu")
 

@@ -29,6 +29,7 @@ from storage.models import (
     ChatIdentity,
     DocumentFile,
     ReminderReceipt,
+    SobatProgress,
     StaffMember,
 )
 from storage.outbox import Outbox
@@ -43,7 +44,7 @@ class Reminder:
 
     key: str
     kind: str
-    """registration, event or silent."""
+    """registration, sobat, event or silent."""
     at: datetime
     valid_until: datetime
     days: int = 0
@@ -66,6 +67,11 @@ def planned_reminders(config: RecruitmentConfig) -> list[Reminder]:
         following = moments[index + 1][1] if index + 1 < len(moments) else deadline
         until = min(at + grace, following, deadline)
         reminders.append(Reminder(f"registration:{days}", "registration", at, until, days))
+    sobat_moments = [(days, moment(deadline, days)) for days in settings.sobat_days_before]
+    for index, (days, at) in enumerate(sobat_moments):
+        following = sobat_moments[index + 1][1] if index + 1 < len(sobat_moments) else deadline
+        until = min(at + grace, following, deadline)
+        reminders.append(Reminder(f"sobat:{days}", "sobat", at, until, days))
     for event in config.events:
         happens = config.local(event.at)
         for days in event.remind_days_before:
@@ -94,7 +100,22 @@ def _candidates(
             Applicant.full_name,
             Applicant.registration_number,
         ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
-        query = query.where(Applicant.registration_number.is_(None), Applicant.step != "ineligible")
+        if reminder.kind == "sobat":
+            sobat = config.sobat
+            last_steps = {sobat.new_account[-1].key, sobat.existing_account[-1].key}
+            enrolled = select(SobatProgress.id).where(
+                SobatProgress.applicant_id == Applicant.id,
+                SobatProgress.step.in_(last_steps),
+                SobatProgress.state == "done",
+            )
+            query = query.where(
+                Applicant.registration_number.is_not(None) | Applicant.sobat_path.is_not(None),
+                ~enrolled.exists(),
+            )
+        else:
+            query = query.where(
+                Applicant.registration_number.is_(None), Applicant.step != "ineligible"
+            )
         if reminder.kind == SILENT:
             silent_since = now - timedelta(days=config.reminders.silent_after_days)
             query = query.where(
@@ -154,15 +175,30 @@ def _missing_lines(
     return lines or [catalog.text(language, "rem_missing_confirm")]
 
 
+def _next_sobat_step(
+    config: RecruitmentConfig, catalog: Catalog, applicant: Applicant, done: set[str]
+) -> str:
+    """The first SOBAT step the applicant has not done, by its title."""
+    if applicant.sobat_path is None:
+        return catalog.text(applicant.language, "rem_sobat_choose")
+    steps = config.sobat.path(applicant.sobat_path)
+    number, item = next(
+        ((n, step) for n, step in enumerate(steps, 1) if step.key not in done),
+        (len(steps), steps[-1]),
+    )
+    return f"{number}. {item.title.get(applicant.language)}"
+
+
 def reminder_text(
     config: RecruitmentConfig,
     catalog: Catalog,
     reminder: Reminder,
     applicant: Applicant,
-    documents: set[str],
+    facts: set[str],
     now: datetime,
 ) -> str:
-    """The message for one applicant, in their language."""
+    """The message for one applicant, in their language. `facts`: the documents handed in
+    (registration reminders) or the SOBAT steps done (SOBAT reminders)."""
     language = applicant.language
     if reminder.kind == "event" and reminder.event is not None:
         happens = config.local(reminder.event.at)
@@ -174,9 +210,12 @@ def reminder_text(
             days=_days_left(catalog, language, (happens.date() - now.date()).days),
         )
     deadline = config.local(config.schedule.registration_end)
-    missing = "\n".join(
-        f"• {line}" for line in _missing_lines(config, catalog, applicant, documents)
-    )
+    if reminder.kind == "sobat":
+        missing = _next_sobat_step(config, catalog, applicant, facts)
+    else:
+        missing = "\n".join(
+            f"• {line}" for line in _missing_lines(config, catalog, applicant, facts)
+        )
     return catalog.text(
         language,
         f"rem_{reminder.kind}",
@@ -197,7 +236,9 @@ def _days_left(catalog: Catalog, language: str, days: int) -> str:
 def reminder_buttons(catalog: Catalog, language: str, kind: str) -> list[dict[str, str]]:
     """Under a reminder: continue registering (when that is the point) and stop reminders."""
     buttons = []
-    if kind != "event":
+    if kind == "sobat":
+        buttons.append({"id": "menu:sobat", "label": catalog.text(language, "rem_sobat_open")})
+    elif kind != "event":
         buttons.append({"id": "menu:register", "label": catalog.text(language, "rem_continue")})
     buttons.append({"id": "remind:stop", "label": catalog.text(language, "rem_stop")})
     return buttons
@@ -267,12 +308,17 @@ async def _enqueue(
     if not fresh:
         return 0
     applicants = (await session.execute(select(Applicant).where(Applicant.id.in_(fresh)))).scalars()
-    documents: dict[int, set[str]] = {}
-    kinds = select(DocumentFile.applicant_id, DocumentFile.kind).where(
-        DocumentFile.applicant_id.in_(fresh)
-    )
-    for applicant_id, kind in (await session.execute(kinds)).all():
-        documents.setdefault(applicant_id, set()).add(kind)
+    facts: dict[int, set[str]] = {}
+    if reminder.kind == "sobat":
+        known = select(SobatProgress.applicant_id, SobatProgress.step).where(
+            SobatProgress.applicant_id.in_(fresh), SobatProgress.state == "done"
+        )
+    else:
+        known = select(DocumentFile.applicant_id, DocumentFile.kind).where(
+            DocumentFile.applicant_id.in_(fresh)
+        )
+    for applicant_id, key in (await session.execute(known)).all():
+        facts.setdefault(applicant_id, set()).add(key)
     rows = []
     for applicant in applicants:
         channel, chat = chats[applicant.id]
@@ -283,7 +329,7 @@ async def _enqueue(
                 "channel": channel,
                 "recipient": chat,
                 "text": reminder_text(
-                    config, catalog, reminder, applicant, documents.get(applicant.id, set()), now
+                    config, catalog, reminder, applicant, facts.get(applicant.id, set()), now
                 ),
                 "buttons": reminder_buttons(catalog, applicant.language, reminder.kind),
                 "urgent": False,

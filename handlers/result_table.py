@@ -34,7 +34,7 @@ from handlers.validation import Invalid, parse_date
 __all__ = ["Outcome", "TableProblem", "TableRow", "parse_outcome", "read_table"]
 
 Outcome = Literal["passed", "not_passed", "pending"]
-Field = Literal["number", "nik", "name", "result", "note", "birth_date"]
+Field = Literal["number", "nik", "email", "name", "result", "note", "birth_date"]
 Row = tuple[int, Sequence[object]]  # (spreadsheet row number, cells)
 
 _XLSX_MAGIC = b"PK\x03\x04"
@@ -64,6 +64,7 @@ _SYNONYMS: dict[Field, tuple[str, ...]] = {
         "lulus", "result", "outcome",
     ),
     "note": ("catatan", "keterangan", "alasan", "note", "notes"),
+    "email": ("email", "e mail", "alamat email", "alamat e mail", "surel", "email sobat"),
     "birth_date": ("tanggal lahir", "tgl lahir", "tgl lhr", "birth date", "date of birth"),
 }  # fmt: skip
 _FIELD_BY_HEADER = {name: field for field, names in _SYNONYMS.items() for name in names}
@@ -107,6 +108,8 @@ class TableRow:
     note: str | None
     birth_date: date | None
     birth_date_text: str | None
+    email: str | None = None
+    """The SOBAT account's e-mail (lower-cased), when the file has that column."""
 
 
 def read_table(content: bytes, file_name: str, max_rows: int = 5000) -> list[TableRow]:
@@ -230,7 +233,7 @@ def _map_columns(cells: Sequence[object]) -> dict[Field, int]:
 
 
 def _has_id(columns: dict[Field, int]) -> bool:
-    return "number" in columns or "nik" in columns
+    return "number" in columns or "nik" in columns or "email" in columns
 
 
 def _column_list(cells: Sequence[object]) -> str:
@@ -255,6 +258,7 @@ def _table_row(line: int, cells: Sequence[object], columns: dict[Field, int]) ->
         note=_text(cell("note")) or None,
         birth_date=birth_date,
         birth_date_text=birth_date_text,
+        email=_text(cell("email")).strip().lower() or None,
     )
 
 

@@ -140,10 +140,15 @@ def _masked(nik: str) -> str:
 
 
 def _resolve(
-    row: TableRow, by_number: dict[str, Applicant], by_nik: dict[str, list[Applicant]]
+    row: TableRow,
+    by_number: dict[str, Applicant],
+    by_nik: dict[str, list[Applicant]],
+    by_email: dict[str, list[Applicant]],
 ) -> Applicant | Problem:
-    """The applicant a row names (registration number first, else NIK), or why none."""
+    """The applicant a row names (registration number, else NIK, else SOBAT e-mail)."""
     if not row.number and not row.nik:
+        if row.email:
+            return _by_email(row, by_email)
         return Problem(row.line, "no_id")
     if row.number:
         applicant = by_number.get(row.number)
@@ -161,6 +166,15 @@ def _resolve(
     if not candidates:
         return _unknown(row)
     return Problem(row.line, "nik_ambiguous", {"nik": _masked(row.nik or "")})
+
+
+def _by_email(row: TableRow, by_email: dict[str, list[Applicant]]) -> Applicant | Problem:
+    candidates = by_email.get(row.email or "", [])
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return Problem(row.line, "unknown_email", {"email": (row.email or "")[:60]})
+    return Problem(row.line, "email_ambiguous", {"email": (row.email or "")[:60]})
 
 
 def _row_problem(row: TableRow, applicant: Applicant) -> Problem | None:
@@ -189,17 +203,22 @@ async def plan_results(
     plan = ResultPlan(stage=stage, rows=len(rows))
     repository = StageResults(session)
     applicants = await repository.matching(
-        (row.number for row in rows if row.number), (row.nik for row in rows if row.nik)
+        (row.number for row in rows if row.number),
+        (row.nik for row in rows if row.nik),
+        (row.email for row in rows if row.email and not row.number and not row.nik),
     )
     by_number = {a.registration_number: a for a in applicants if a.registration_number}
     by_nik: dict[str, list[Applicant]] = {}
+    by_email: dict[str, list[Applicant]] = {}
     for applicant in applicants:
         if applicant.nik:
             by_nik.setdefault(applicant.nik, []).append(applicant)
+        if applicant.sobat_email:
+            by_email.setdefault(applicant.sobat_email.lower(), []).append(applicant)
     results = await repository.of_applicants(a.id for a in applicants)
     first_line: dict[int, int] = {}
     for row in rows:
-        target = _resolve(row, by_number, by_nik)
+        target = _resolve(row, by_number, by_nik, by_email)
         if isinstance(target, Problem):
             unknown = target.code.startswith("unknown_")
             (plan.unknown if unknown else plan.problems).append(target)

@@ -9,6 +9,7 @@ from handlers.document_status import checklist
 from handlers.flow import Turn
 from handlers.result_steps import results_summary, set_single, start_import, start_publish
 from handlers.rights import is_staff
+from handlers.sobat_staff import answer_report, sobat_summary
 from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
 from scheduler.jobs import describe_jobs
@@ -84,6 +85,25 @@ async def _jobs(turn: Turn, argument: str) -> bool:
     return False
 
 
+async def _sobat_summary(turn: Turn, argument: str) -> bool:
+    config, catalog = turn.deps.config, turn.deps.catalog
+    turn.say(await sobat_summary(turn.session, config, catalog, turn.language))
+    return False
+
+
+async def _sobat_answer(turn: Turn, argument: str) -> bool:
+    number, _, answer = argument.partition(" ")
+    if not number.isdigit() or not answer.strip():
+        turn.say(turn.t("sobat_answer_usage"))
+        return False
+    config, catalog = turn.deps.config, turn.deps.catalog
+    report = await answer_report(
+        turn.session, config, catalog, int(number), answer.strip()[:1000], turn.actor, turn.now
+    )
+    turn.say(turn.t("sobat_answer_sent" if report else "sobat_answer_not_found", id=number))
+    return False
+
+
 StaffCommand = Callable[[Turn, str], Awaitable[bool]]
 """Runs a staff command; True when it began a flow whose step already asked its question."""
 
@@ -100,6 +120,8 @@ STAFF_COMMANDS: dict[str, StaffCommand] = {
     "hasil_rekap": _results_summary,
     "umumkan": start_publish,
     "jadwal_kirim": _jobs,
+    "sobat_rekap": _sobat_summary,
+    "sobat_jawab": _sobat_answer,
 }
 
 

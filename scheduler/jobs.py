@@ -203,7 +203,7 @@ class Jobs:
         reminder = job.reminder
         if reminder is None:
             return 0
-        if reminder.kind == "registration" and not await self._registration_open(now):
+        if reminder.kind in ("registration", "sobat") and not await self._registration_open(now):
             return 0  # closed early (quota): nothing left to remind of
         return await send_reminder(self.db, self.config, self.catalog, reminder, now, self.staff)
 

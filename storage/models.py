@@ -81,6 +81,10 @@ class Applicant(Base):
     confirmed_at: Mapped[datetime | None]
     reminders_off_at: Mapped[datetime | None]
     """Set when the applicant stopped reminders (/berhenti)."""
+    sobat_path: Mapped[str | None] = mapped_column(String(16))
+    """new (no SOBAT account yet) or existing, as the applicant answered."""
+    sobat_email: Mapped[str | None] = mapped_column(String(254), index=True)
+    """The e-mail of the SOBAT account, to match SOBAT's exports."""
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     identities: Mapped[list[ChatIdentity]] = relationship(
@@ -260,6 +264,41 @@ class StagePublication(Base):
     stage: Mapped[str] = mapped_column(String(8), primary_key=True)
     published_at: Mapped[datetime]
     published_by: Mapped[str] = mapped_column(String(128))
+
+
+class SobatProgress(Base):
+    """Where an applicant is on one SOBAT step: done, or stuck."""
+
+    __tablename__ = "sobat_progress"
+    __table_args__ = (UniqueConstraint("applicant_id", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    """done or stuck."""
+    updated_at: Mapped[datetime]
+
+
+class SobatReport(Base):
+    """An applicant stuck on SOBAT, in their own words, and staff's answer."""
+
+    __tablename__ = "sobat_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    step: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    """open or answered."""
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[datetime | None]
 
 
 class ProcessedUpdate(Base):

@@ -125,10 +125,17 @@ class StageResults:
         )
         return [tuple(row) for row in (await self.session.execute(query)).all()]
 
-    async def matching(self, numbers: Iterable[str], niks: Iterable[str]) -> list[Applicant]:
-        """Applicants holding any of these registration numbers or NIKs."""
+    async def matching(
+        self, numbers: Iterable[str], niks: Iterable[str], emails: Iterable[str] = ()
+    ) -> list[Applicant]:
+        """Applicants holding any of these registration numbers, NIKs or SOBAT e-mails."""
         found: dict[int, Applicant] = {}
-        for column, values in ((Applicant.registration_number, numbers), (Applicant.nik, niks)):
+        email = func.lower(Applicant.sobat_email)
+        for column, values in (
+            (Applicant.registration_number, numbers),
+            (Applicant.nik, niks),
+            (email, emails),
+        ):
             for chunk in _chunks(set(values)):
                 query = select(Applicant).where(column.in_(chunk))
                 for applicant in (await self.session.execute(query)).scalars():

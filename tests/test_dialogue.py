@@ -575,7 +575,7 @@ async def test_typing_a_menu_label_or_number_opens_it(chat: Chat) -> None:
     await chat.send("/start")
     await chat.send("Jadwal")
     assert "Tahap 2: Tes Kompetensi" in chat.text
-    await chat.send("4")  # the fourth menu entry: requirements
+    await chat.send("5")  # the fifth menu entry: requirements
     assert "Syarat wajib" in chat.text
     await chat.send("daftar")
     assert "Persetujuan" in chat.text

@@ -53,7 +53,9 @@ async def test_the_jobs_come_from_the_config(
     planned = {job.id: job.at for job in Jobs(db, config, catalog, clock).planned()}
     assert {key: at.isoformat() if at else None for key, at in planned.items()} == {
         "reminder:registration:7": "2023-11-23T09:00:00+07:00",
+        "reminder:sobat:5": "2023-11-25T09:00:00+07:00",
         "reminder:registration:3": "2023-11-27T09:00:00+07:00",
+        "reminder:sobat:2": "2023-11-28T09:00:00+07:00",
         "reminder:registration:1": "2023-11-29T09:00:00+07:00",
         "final_announcement": "2023-12-15T09:00:00+07:00",
         "silent": None,

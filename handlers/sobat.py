@@ -1,0 +1,302 @@
+"""The SOBAT guide: the official portal registration (announcement section B), a step at a time.
+
+The applicant says whether they have a SOBAT account (path B.1 "new" or B.2 "existing"), gives the
+e-mail of that account, then goes through the path's steps: each with a how-to and "done" or
+"I'm stuck". Stuck gives the config's common fixes, then a report for staff in their own words.
+Progress is stored per step, so the checklist survives restarts and a change of path.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.recruitment import SobatStep
+from handlers.flow import Step, Turn, step
+from handlers.resume import resume_registration
+from handlers.types import Button, Reply
+from handlers.validation import Invalid, parse_email
+from storage.models import SobatProgress, SobatReport
+
+PATHS = ("new", "existing")
+MAX_REPORT_LENGTH = 500
+
+
+async def progress_of(turn: Turn) -> dict[str, str]:
+    """{step key: done | stuck} of the applicant writing."""
+    query = select(SobatProgress.step, SobatProgress.state).where(
+        SobatProgress.applicant_id == turn.applicant.id
+    )
+    return {key: state for key, state in (await turn.session.execute(query)).all()}
+
+
+async def _set_progress(turn: Turn, key: str, state: str) -> None:
+    query = select(SobatProgress).where(
+        SobatProgress.applicant_id == turn.applicant.id, SobatProgress.step == key
+    )
+    row = (await turn.session.execute(query)).scalar_one_or_none()
+    if row is None:
+        turn.session.add(
+            SobatProgress(
+                applicant_id=turn.applicant.id, step=key, state=state, updated_at=turn.now
+            )
+        )
+    else:
+        row.state, row.updated_at = state, turn.now
+    await turn.session.flush()
+
+
+def _path(turn: Turn) -> list[SobatStep]:
+    return turn.deps.config.sobat.path(turn.applicant.sobat_path or "new")
+
+
+def checklist(turn: Turn, progress: dict[str, str]) -> str:
+    """One line per step of the applicant's path: ✅ done, 🆘 stuck, ⬜ not yet."""
+    marks = {"done": "✅", "stuck": "🆘"}
+    return "\n".join(
+        f"{marks.get(progress.get(item.key, ''), '⬜')} {n}. {item.title.get(turn.language)}"
+        for n, item in enumerate(_path(turn), 1)
+    )
+
+
+def _first_open(turn: Turn, progress: dict[str, str]) -> int | None:
+    return next((n for n, item in enumerate(_path(turn)) if progress.get(item.key) != "done"), None)
+
+
+async def open_sobat(turn: Turn) -> None:
+    """The guide from the menu: ask what is missing, else the first step not done."""
+    applicant = turn.applicant
+    if applicant.consent_at is None:
+        await resume_registration(turn)  # consent before the e-mail is asked
+        return
+    if applicant.sobat_path is None:
+        await turn.goto("sobat_account")
+    elif applicant.sobat_email is None:
+        await turn.goto("sobat_email")
+    else:
+        await _show_next(turn)
+
+
+async def _show_next(turn: Turn) -> None:
+    progress = await progress_of(turn)
+    index = _first_open(turn, progress)
+    if index is None:
+        activity = turn.deps.config.sobat.activity
+        turn.say(turn.t("sobat_all_done", checklist=checklist(turn, progress), activity=activity))
+        await turn.goto("menu")
+        return
+    await turn.goto("sobat_step", index=index)
+
+
+@step
+class AccountStep(Step):
+    """Has the applicant a SOBAT account already (B.2) or not (B.1)?"""
+
+    name = "sobat_account"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        sobat = turn.deps.config.sobat
+        return Reply(
+            text=turn.t("sobat_account", portal=sobat.portal, activity=sobat.activity),
+            buttons=[
+                turn.button("sb:path:new", "sobat_path_new"),
+                turn.button("sb:path:existing", "sobat_path_existing"),
+                turn.button("menu:home", "to_menu"),
+            ],
+        )
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        path = choice.removeprefix("sb:path:")
+        if not choice.startswith("sb:path:") or path not in PATHS:
+            await super().on_choice(turn, choice)
+            return
+        changed = turn.applicant.sobat_path not in (None, path)
+        turn.applicant.sobat_path = path
+        await turn.audit.record(
+            turn.actor, "sobat_path", turn.now, turn.applicant.id, {"path": path}
+        )
+        if changed:
+            turn.say(turn.t("sobat_path_changed"))
+        if turn.applicant.sobat_email is None:
+            await turn.goto("sobat_email")
+        else:
+            await _show_next(turn)
+
+
+@step
+class EmailStep(Step):
+    """The e-mail of the SOBAT account (staff match SOBAT's lists by it)."""
+
+    name = "sobat_email"
+    free_text = True
+
+    async def prompt(self, turn: Turn) -> Reply:
+        buttons = []
+        if turn.applicant.email:
+            buttons.append(
+                turn.button("sb:email:same", "sobat_email_same", email=turn.applicant.email)
+            )
+        buttons.append(turn.button("menu:home", "to_menu"))
+        return Reply(text=turn.t("sobat_email"), buttons=buttons)
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if choice == "sb:email:same" and turn.applicant.email:
+            await self._save(turn, turn.applicant.email)
+        else:
+            await super().on_choice(turn, choice)
+
+    async def on_text(self, turn: Turn, text: str) -> None:
+        try:
+            email = parse_email(text)
+        except Invalid as invalid:
+            turn.say(turn.t(f"invalid_{invalid.code}", **invalid.params))
+            await turn.reprompt()
+            return
+        await self._save(turn, email)
+
+    async def _save(self, turn: Turn, email: str) -> None:
+        turn.applicant.sobat_email = email
+        turn.say(turn.t("sobat_email_saved", email=email))
+        await _show_next(turn)
+
+
+def _step_at(turn: Turn) -> tuple[int, SobatStep]:
+    path = _path(turn)
+    index = min(max(int(turn.applicant.step_data.get("index", 0)), 0), len(path) - 1)
+    return index, path[index]
+
+
+@step
+class GuideStep(Step):
+    """One SOBAT step: how to do it, and done / stuck / back."""
+
+    name = "sobat_step"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        index, item = _step_at(turn)
+        progress = await progress_of(turn)
+        path = _path(turn)
+        done = sum(1 for each in path if progress.get(each.key) == "done")
+        text = turn.t(
+            "sobat_step",
+            number=index + 1,
+            total=len(path),
+            title=item.title.get(turn.language),
+            how=item.how.get(turn.language),
+            checklist=checklist(turn, progress),
+            done=done,
+        )
+        buttons = [turn.button("sb:done", "sobat_done"), turn.button("sb:stuck", "sobat_stuck")]
+        if index > 0:
+            buttons.append(turn.button("sb:back", "sobat_back"))
+        buttons += [
+            turn.button("sb:change", "sobat_change_path"),
+            turn.button("sb:email", "sobat_change_email"),
+            turn.button("menu:home", "to_menu"),
+        ]
+        return Reply(text=text, buttons=buttons)
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        index, item = _step_at(turn)
+        if choice == "sb:done":
+            await _set_progress(turn, item.key, "done")
+            await turn.audit.record(
+                turn.actor, "sobat_step_done", turn.now, turn.applicant.id, {"step": item.key}
+            )
+            await _show_next(turn)
+        elif choice == "sb:stuck":
+            await turn.goto("sobat_stuck", index=index)
+        elif choice == "sb:back" and index > 0:
+            await turn.goto("sobat_step", index=index - 1)
+        elif choice == "sb:change":
+            await turn.goto("sobat_account")
+        elif choice == "sb:email":
+            await turn.goto("sobat_email")
+        else:
+            await super().on_choice(turn, choice)
+
+
+def fixes_text(turn: Turn, key: str) -> str:
+    """The config's common fixes for step `key`, numbered."""
+    fixes = [fix for fix in turn.deps.config.sobat.fixes if not fix.steps or key in fix.steps]
+    return "\n\n".join(
+        f"{n}. {fix.problem.get(turn.language)}\n{fix.fix.get(turn.language)}"
+        for n, fix in enumerate(fixes, 1)
+    )
+
+
+@step
+class StuckStep(Step):
+    """Common fixes for the step; if none helps, a report for staff."""
+
+    name = "sobat_stuck"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        _, item = _step_at(turn)
+        fixes = fixes_text(turn, item.key) or turn.t("sobat_no_fixes")
+        return Reply(
+            text=turn.t("sobat_fixes", title=item.title.get(turn.language), fixes=fixes),
+            buttons=[
+                turn.button("sb:fixed", "sobat_fixed"),
+                turn.button("sb:report", "sobat_report"),
+                turn.button("sb:step", "sobat_back_to_step"),
+            ],
+        )
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        index = turn.applicant.step_data.get("index", 0)
+        if choice in ("sb:fixed", "sb:step"):
+            await turn.goto("sobat_step", index=index)
+        elif choice == "sb:report":
+            await turn.goto("sobat_report", index=index)
+        else:
+            await super().on_choice(turn, choice)
+
+
+@step
+class ReportStep(Step):
+    """The applicant describes the problem; staff get it and answer in the applicant's chat."""
+
+    name = "sobat_report"
+    free_text = True
+
+    async def prompt(self, turn: Turn) -> Reply:
+        _, item = _step_at(turn)
+        return Reply(
+            text=turn.t(
+                "sobat_report_ask", title=item.title.get(turn.language), limit=MAX_REPORT_LENGTH
+            ),
+            buttons=[turn.button("sb:step", "sobat_back_to_step")],
+        )
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if choice == "sb:step":
+            await turn.goto("sobat_step", index=turn.applicant.step_data.get("index", 0))
+        else:
+            await super().on_choice(turn, choice)
+
+    async def on_text(self, turn: Turn, text: str) -> None:
+        if len(text) > MAX_REPORT_LENGTH:
+            turn.say(turn.t("too_long", length=len(text), limit=MAX_REPORT_LENGTH))
+            await turn.reprompt()
+            return
+        index, item = _step_at(turn)
+        report = SobatReport(
+            applicant_id=turn.applicant.id,
+            step=item.key,
+            text=text,
+            created_at=turn.now,
+            state="open",
+        )
+        turn.session.add(report)
+        await _set_progress(turn, item.key, "stuck")
+        await turn.audit.record(
+            turn.actor, "sobat_stuck_reported", turn.now, turn.applicant.id, {"report": report.id}
+        )
+        within = turn.deps.config.sobat.help_within.get(turn.language)
+        turn.say(turn.t("sobat_reported", id=report.id, within=within))
+        await turn.goto("sobat_step", index=index)
+
+
+def sobat_offer(turn: Turn) -> Button:
+    """The button that opens the guide (under the registration confirmation)."""
+    return turn.button("menu:sobat", "sobat_offer")

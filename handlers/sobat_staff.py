@@ -1,0 +1,164 @@
+"""Staff's view of the SOBAT guide: who is done, stuck or not started per step, and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.recruitment import RecruitmentConfig
+from handlers.catalog import Catalog
+from scheduler.quiet import QuietHours
+from storage.models import Applicant, ChatIdentity, SobatProgress, SobatReport
+from storage.outbox import Outbox
+from storage.repositories import Audit
+
+PATHS = ("new", "existing")
+OPEN_REPORTS_SHOWN = 20
+
+
+async def sobat_summary(
+    session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, language: str
+) -> str:
+    """Per path and step: done / stuck / not started; then the open reports, oldest first."""
+    by_path = dict(
+        (
+            await session.execute(
+                select(Applicant.sobat_path, func.count())
+                .where(Applicant.sobat_path.is_not(None))
+                .group_by(Applicant.sobat_path)
+            )
+        ).all()
+    )
+    lines = []
+    for path in PATHS:
+        total = by_path.get(path, 0)
+        lines.append(catalog.text(language, f"sobat_staff_path_{path}", count=total))
+        counts = dict(
+            (
+                (step, state),
+                count,
+            )
+            for step, state, count in (
+                await session.execute(
+                    select(SobatProgress.step, SobatProgress.state, func.count())
+                    .join(Applicant, Applicant.id == SobatProgress.applicant_id)
+                    .where(Applicant.sobat_path == path)
+                    .group_by(SobatProgress.step, SobatProgress.state)
+                )
+            ).all()
+        )
+        for n, item in enumerate(config.sobat.path(path), 1):
+            done = counts.get((item.key, "done"), 0)
+            stuck = counts.get((item.key, "stuck"), 0)
+            lines.append(
+                catalog.text(
+                    language,
+                    "sobat_staff_step",
+                    number=n,
+                    title=item.title.get(language),
+                    done=done,
+                    stuck=stuck,
+                    waiting=max(0, total - done - stuck),
+                )
+            )
+    reports = (
+        await session.execute(
+            select(SobatReport, Applicant.registration_number, Applicant.full_name)
+            .join(Applicant, Applicant.id == SobatReport.applicant_id)
+            .where(SobatReport.state == "open")
+            .order_by(SobatReport.id)
+            .limit(OPEN_REPORTS_SHOWN)
+        )
+    ).all()
+    open_count = (
+        await session.execute(select(func.count()).where(SobatReport.state == "open"))
+    ).scalar_one()
+    entries = [
+        catalog.text(
+            language,
+            "sobat_staff_report",
+            id=report.id,
+            number=number or "-",
+            name=name or "-",
+            step=report.step,
+            text=report.text,
+        )
+        for report, number, name in reports
+    ]
+    return catalog.text(
+        language,
+        "sobat_staff_summary",
+        steps="\n".join(lines),
+        open=open_count,
+        reports="\n".join(entries) or "-",
+    )
+
+
+async def answer_report(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    report_id: int,
+    answer: str,
+    actor: str,
+    now: datetime,
+) -> SobatReport | None:
+    """Record staff's answer and send it to the applicant's chat(s); None if no such report."""
+    report = await session.get(SobatReport, report_id)
+    if report is None:
+        return None
+    applicant = await session.get(Applicant, report.applicant_id)
+    if applicant is None:
+        return None
+    report.answer, report.answered_by, report.answered_at = answer, actor, now
+    report.state = "answered"
+    chats = (
+        await session.execute(
+            select(ChatIdentity.channel, ChatIdentity.external_id).where(
+                ChatIdentity.applicant_id == applicant.id
+            )
+        )
+    ).all()
+    step = next(
+        (
+            item
+            for item in config.sobat.new_account + config.sobat.existing_account
+            if item.key == report.step
+        ),
+        None,
+    )
+    title = step.title.get(applicant.language) if step else report.step
+    text = catalog.text(
+        applicant.language,
+        "sobat_answer_notice",
+        id=report.id,
+        title=title,
+        question=report.text[:200],
+        answer=answer,
+    )
+    hours = config.quiet_hours
+    not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+    stamp = int(now.timestamp())
+    await Outbox(session).enqueue(
+        [
+            {
+                "dedup_key": f"sobat_answer:{report.id}:{stamp}:{channel}",
+                "applicant_id": applicant.id,
+                "channel": channel,
+                "recipient": chat,
+                "text": text,
+                "urgent": False,
+                "state": "queued",
+                "attempts": 0,
+                "not_before": not_before,
+                "created_at": now,
+            }
+            for channel, chat in chats
+        ]
+    )
+    await Audit(session).record(
+        actor, "sobat_report_answered", now, applicant.id, {"report": report.id}
+    )
+    return report

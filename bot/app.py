@@ -33,7 +33,10 @@ class App:
         """A delivery worker for these senders, with the configured limits and quiet hours."""
         settings = self.settings
         deps = self.conversation.deps
-        limits = {"telegram": ChannelLimits(settings.telegram_rate, settings.telegram_chat_rate)}
+        limits = {
+            "telegram": ChannelLimits(settings.telegram_rate, settings.telegram_chat_rate),
+            "whatsapp": ChannelLimits(settings.whatsapp_rate, settings.whatsapp_chat_rate),
+        }
         quiet = QuietHours(self.config.quiet_hours.start, self.config.quiet_hours.end)
         progress = BroadcastProgress(self.db, senders, deps.catalog, deps.clock, deps.files)
         return DeliveryWorker(

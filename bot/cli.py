@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--at", type=local_time, help="start the clock at this local time")
     run.set_defaults(action=_run_telegram)
 
+    serve = commands.add_parser(
+        "serve", help="the web app: WhatsApp and Telegram webhooks, /healthz (and delivery)"
+    )
+    serve.set_defaults(action=_serve)
+
     worker = commands.add_parser("worker", help="deliver queued messages (no chat handling)")
     worker.add_argument("--name", help="worker name in the outbox (default host:pid)")
     worker.set_defaults(action=_run_worker)
@@ -206,6 +211,20 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
             scheduler.shutdown(wait=False)
             await worker_task
             await stop_polling(application)
+        return 0
+
+    return await with_app(settings, work)
+
+
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.serve import ServeError, serve
+
+    async def work(app: App) -> int:
+        try:
+            await serve(app, settings)
+        except ServeError as error:
+            print(f"mitrabot: {error}", file=sys.stderr)
+            return 2
         return 0
 
     return await with_app(settings, work)

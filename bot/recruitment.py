@@ -251,6 +251,14 @@ class Sobat(_Strict):
         return self.new_account if name == "new" else self.existing_account
 
 
+class WhatsAppTemplate(_Strict):
+    """The approved template (category UTILITY) that carries business-initiated messages
+    outside WhatsApp's 24-hour window: its body has one variable, filled with our text."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    language: str = "id"
+
+
 class Consent(_Strict):
     version: str
     retention_months: int = Field(ge=1, le=120)
@@ -286,6 +294,9 @@ class RecruitmentConfig(_Strict):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     reminders: Reminders = Field(default_factory=Reminders)
     sobat: Sobat
+    whatsapp_template: WhatsAppTemplate = Field(
+        default_factory=lambda: WhatsAppTemplate(name="pemberitahuan_mitra")
+    )
     events: list[Event] = Field(default_factory=list)
     notes: list[LocalText] = Field(default_factory=list)
 

@@ -34,6 +34,31 @@ class Settings(BaseSettings):
     telegram_concurrency: int = Field(default=8, ge=1, le=256)
     telegram_rate: float = Field(default=30.0, gt=0, description="bot-initiated messages/second")
     telegram_chat_rate: float = Field(default=1.0, gt=0, description="messages/second per chat")
+    telegram_webhook_url: str | None = Field(
+        default=None,
+        description="public https URL of /telegram/webhook; set: `serve` uses webhook mode",
+    )
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="X-Telegram-Bot-Api-Secret-Token Telegram must send"
+    )
+    whatsapp_phone_id: str | None = Field(default=None, description="Cloud API phone number id")
+    whatsapp_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = Field(
+        default=None, description="signs every webhook POST (X-Hub-Signature-256)"
+    )
+    whatsapp_verify_token: SecretStr | None = Field(
+        default=None, description="the token Meta echoes in the webhook set-up handshake"
+    )
+    whatsapp_base_url: str = Field(
+        default="https://graph.facebook.com", description="Graph API (a proxy, or a test fake)"
+    )
+    whatsapp_api_version: str = "26.0"
+    whatsapp_rate: float = Field(default=80.0, gt=0, description="messages/second per number")
+    whatsapp_chat_rate: float = Field(
+        default=1 / 6, gt=0, description="messages/second to one user (pair rate limit)"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
     delivery_lease_seconds: float = Field(
         default=60.0,

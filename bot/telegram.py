@@ -16,7 +16,9 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
     Update,
 )
 from telegram.constants import MessageLimit
@@ -31,6 +33,7 @@ from telegram.ext import (
 )
 
 from handlers.conversation import Conversation
+from handlers.link import normalise_phone
 from handlers.types import (
     Button,
     Channel,
@@ -76,17 +79,23 @@ def build_application(
     base_url: str,
     base_file_url: str,
     concurrency: int = 8,
+    polling: bool = True,
 ) -> Application:
-    """A python-telegram-bot Application that feeds every private message to the conversation."""
-    application = (
+    """A python-telegram-bot Application that feeds every private message to the conversation.
+
+    With `polling=False` it has no updater: a web app puts webhook updates on its queue.
+    """
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
         .concurrent_updates(concurrency)
         .connection_pool_size(concurrency * 2)
-        .build()
     )
+    if not polling:
+        builder = builder.updater(None)
+    application = builder.build()
     application.bot_data["conversation"] = conversation
     private = filters.ChatType.PRIVATE
     application.add_handler(CallbackQueryHandler(_on_callback))
@@ -103,6 +112,20 @@ async def start_polling(application: Application, poll_timeout: int = 10) -> Non
     await application.updater.start_polling(
         poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
     )
+
+
+async def start_webhook(application: Application, url: str, secret: str | None) -> None:
+    """Initialise, publish the command list, register the webhook, and start handling."""
+    await application.initialize()
+    await _set_commands(application)
+    await application.bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+    await application.start()
+
+
+async def stop_webhook(application: Application) -> None:
+    """Finish the updates in hand and close connections (the webhook stays registered)."""
+    await application.stop()
+    await application.shutdown()
 
 
 async def stop_polling(application: Application) -> None:
@@ -138,6 +161,10 @@ def to_incoming(update: Update) -> Incoming | None:
         return None
     if message.text is not None:
         return Incoming(**common, text=message.text)
+    if message.contact is not None:  # the "share my number" button
+        own = message.contact.user_id == user.id
+        phone = message.contact.phone_number if own else None
+        return Incoming(**common, choice="link:phone", verified_phone=normalise_phone(phone or ""))
     return Incoming(**common, text=message.caption, file=_file_of(message))
 
 
@@ -250,10 +277,21 @@ def _delivery_error(error: TelegramError) -> Exception:
     return TemporaryFailure(error.message)
 
 
-def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | None:
-    """Inline buttons: two per row when the labels are short, otherwise one per row."""
+def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """Inline buttons: two per row when the labels are short, otherwise one per row.
+
+    A reply asking for the user's own number gets a one-time reply keyboard with Telegram's
+    "share contact" button instead (inline buttons cannot request a contact).
+    """
     if not buttons:
         return None
+    sharing = [button for button in buttons if button.share_phone]
+    if sharing:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(button.label, request_contact=True)] for button in sharing],
+            one_time_keyboard=True,
+            resize_keyboard=True,
+        )
     per_row = 2 if max(len(button.label) for button in buttons) <= 16 else 1
     rows = [
         [InlineKeyboardButton(b.label, callback_data=b.id) for b in buttons[i : i + per_row]]

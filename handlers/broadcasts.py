@@ -11,7 +11,14 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.quiet import QuietHours
-from storage.models import Applicant, Broadcast, ChatIdentity, ScheduledBroadcast, StageResult
+from storage.models import (
+    Applicant,
+    Broadcast,
+    ChatIdentity,
+    ScheduledBroadcast,
+    StageResult,
+    chat_address,
+)
 from storage.outbox import Outbox
 from storage.repositories import Audit
 
@@ -63,7 +70,7 @@ def recipients_query(audience: Audience) -> Select[Any]:
     query = select(
         Applicant.id,
         ChatIdentity.channel,
-        ChatIdentity.external_id,
+        chat_address(),
         Applicant.full_name,
         Applicant.registration_number,
     ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)

@@ -20,12 +20,13 @@ from bot.recruitment import RecruitmentConfig
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
 from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import STEPS, Turn, match_button
+from handlers.link import offer_link
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.reminder_prefs import resume_reminders, stop_reminders
 from handlers.result_steps import TableUpload, prepare_table
 from handlers.resume import closed_for_registration
 from handlers.staff import STAFF_COMMANDS, run_staff_command
-from handlers.types import FileSource, Incoming, Reply
+from handlers.types import Channel, FileSource, Incoming, Reply
 from storage.db import Database
 from storage.files import FileStore, forget_unreferenced
 from storage.models import Broadcast
@@ -169,6 +170,10 @@ class Conversation:
         if applicant is None:
             language = "en" if (incoming.language_hint or "").startswith("en") else "id"
             applicant = await applicants.create_for_chat(channel, incoming.user_id, language, now)
+        if incoming.channel is Channel.WHATSAPP:
+            await applicants.touch_identity(
+                channel, incoming.user_id, now, incoming.address, incoming.verified_phone
+            )
         turn = Turn(applicant, session, self.deps, incoming, now)
         if isinstance(upload, TableUpload):
             turn.table = upload
@@ -183,11 +188,13 @@ class Conversation:
                     office=config.office.short_name,
                 )
             )
-            await turn.goto("menu")
+            phone = incoming.verified_phone
+            if not (phone and await offer_link(turn, phone)):
+                await turn.goto("menu")
         else:
             await self._dispatch(turn)
         if not turn.deleted:
-            applicant.updated_at = now
+            turn.applicant.updated_at = now
         await session.flush()
         return turn
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.document_status import checklist
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_datetime
+from handlers.link import start_link
 from handlers.profile import profile_complete
 from handlers.profile_steps import profile_text
 from handlers.resume import resume_registration
@@ -39,7 +40,11 @@ class MyDataStep(Step):
         buttons = []
         if applicant.consent_at is not None:
             buttons.append(turn.button("md:edit", "mydata_edit"))
-        buttons += [turn.button("md:delete", "mydata_delete"), turn.button("menu:home", "to_menu")]
+        buttons += [
+            turn.button("md:link", "mydata_link"),
+            turn.button("md:delete", "mydata_delete"),
+            turn.button("menu:home", "to_menu"),
+        ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
@@ -48,6 +53,8 @@ class MyDataStep(Step):
                 await turn.goto("edit_pick")
             else:
                 await resume_registration(turn)
+        elif choice == "md:link":
+            await start_link(turn)
         elif choice == "md:delete":
             await turn.goto("delete_confirm")
         else:

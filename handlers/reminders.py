@@ -31,6 +31,7 @@ from storage.models import (
     ReminderReceipt,
     SobatProgress,
     StaffMember,
+    chat_address,
 )
 from storage.outbox import Outbox
 
@@ -96,7 +97,7 @@ def _candidates(
         query = select(
             Applicant.id,
             ChatIdentity.channel,
-            ChatIdentity.external_id,
+            chat_address(),
             Applicant.full_name,
             Applicant.registration_number,
         ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
 from scheduler.quiet import QuietHours
-from storage.models import Applicant, ChatIdentity, SobatProgress, SobatReport
+from storage.models import Applicant, ChatIdentity, SobatProgress, SobatReport, chat_address
 from storage.outbox import Outbox
 from storage.repositories import Audit
 
@@ -116,7 +116,7 @@ async def answer_report(
     report.state = "answered"
     chats = (
         await session.execute(
-            select(ChatIdentity.channel, ChatIdentity.external_id).where(
+            select(ChatIdentity.channel, chat_address()).where(
                 ChatIdentity.applicant_id == applicant.id
             )
         )

@@ -49,6 +49,10 @@ class Incoming(BaseModel):
     dedup_key: str | None = None
     """A platform id (Telegram update_id, WhatsApp wamid) that makes a re-delivery a no-op."""
     language_hint: str | None = None
+    address: str | None = Field(default=None, max_length=32)
+    """Where to answer when it differs from `user_id` (a WhatsApp user's wa_id)."""
+    verified_phone: str | None = Field(default=None, max_length=16)
+    """A phone number the platform vouches for (WhatsApp's sender, Telegram's own contact)."""
 
 
 class OutgoingFile(BaseModel):
@@ -65,6 +69,8 @@ class Button(BaseModel):
 
     id: str
     label: str
+    share_phone: bool = False
+    """Telegram: a button that shares the user's own contact (it proves their number)."""
 
 
 class Reply(BaseModel):

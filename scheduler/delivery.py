@@ -60,6 +60,8 @@ class Outgoing:
     file_mime_type: str | None = None
     buttons: tuple[Button, ...] = ()
     """Shown under the (last part of the) message; a press reaches the conversation."""
+    template_only: bool = False
+    """Only the platform's approved template will do (WhatsApp, outside the 24-hour window)."""
 
 
 class Sender(Protocol):
@@ -199,6 +201,7 @@ class DeliveryWorker:
             message.file_name,
             message.file_mime_type,
             buttons,
+            message.template_only,
         )
 
     async def _record(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -110,8 +112,19 @@ class ChatIdentity(Base):
         ForeignKey("applicants.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime]
+    address: Mapped[str | None] = mapped_column(String(32))
+    """Where to send when it differs from the id: a WhatsApp user's phone number (wa_id)."""
+    verified_phone: Mapped[str | None] = mapped_column(String(16), index=True)
+    """A phone number the platform vouches for (WhatsApp; Telegram's shared own contact)."""
+    last_inbound_at: Mapped[datetime | None]
+    """When the user last wrote (WhatsApp's 24-hour window)."""
 
     applicant: Mapped[Applicant] = relationship(back_populates="identities")
+
+
+def chat_address() -> ColumnElement[str]:
+    """Where to send to a chat identity: its address (a wa_id) when set, else its id."""
+    return func.coalesce(ChatIdentity.address, ChatIdentity.external_id)
 
 
 class DocumentFile(Base):
@@ -171,7 +184,10 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "not_before"),
+        Index("ix_outbox_platform_message_id", "platform_message_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(160), unique=True)
@@ -199,6 +215,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(String(300))
+    template_only: Mapped[bool] = mapped_column(default=False)
+    """Send as the platform's approved template (WhatsApp said the 24-hour window is closed)."""
+    platform_status: Mapped[str | None] = mapped_column(String(16))
+    """The platform's delivery report (WhatsApp): sent, delivered, read or failed."""
     buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     """[{"id": "menu:register", "label": "…"}]: shown under the message (reminders)."""
 

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast, OutboxMessage
 
 TERMINAL_STATES = ("sent", "failed", "unreachable", "cancelled")
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+"""Delivery reports arrive out of order; a report only ever moves a message forward."""
 
 
 class Outbox:
@@ -33,6 +35,48 @@ class Outbox:
         statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedup_key"])
         for start in range(0, len(rows), 1000):
             await self.session.execute(statement, list(rows[start : start + 1000]))
+
+    async def record_status(self, platform_message_id: str, status: str, error: str | None) -> None:
+        """A platform's delivery report, kept in order: a late "sent" never undoes "read"."""
+        rank = STATUS_RANK.get(status)
+        if rank is None:
+            return
+        current = case(
+            *(
+                (OutboxMessage.platform_status == name, value)
+                for name, value in STATUS_RANK.items()
+            ),
+            else_=0,
+        )
+        values: dict[str, Any] = {"platform_status": status}
+        if error:
+            values["last_error"] = error[:300]
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.platform_message_id == platform_message_id, current < rank)
+            .values(**values)
+        )
+
+    async def requeue_as_template(self, platform_message_id: str, now: datetime) -> bool:
+        """The platform refused a free-form message (24-hour window): send it again as the
+        approved template. Only once: a template that fails is not requeued again."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.platform_message_id == platform_message_id,
+                OutboxMessage.template_only.is_(False),
+            )
+            .values(state="queued", template_only=True, not_before=now, attempts=0)
+        )
+        return bool(result.rowcount)
+
+    async def unreachable(self, platform_message_id: str, error: str) -> None:
+        """The platform reported, after accepting it, that the message cannot be delivered."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.platform_message_id == platform_message_id)
+            .values(state="unreachable", last_error=error[:300])
+        )
 
     async def claim(
         self, worker: str, now: datetime, limit: int, lease: timedelta, quiet: bool

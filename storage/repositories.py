@@ -60,6 +60,26 @@ class Applicants:
         await self.session.flush()
         return applicant
 
+    async def touch_identity(
+        self,
+        channel: str,
+        external_id: str,
+        now: datetime,
+        address: str | None,
+        verified_phone: str | None,
+    ) -> None:
+        """Note that the user wrote now (WhatsApp's 24-hour window) and where to answer."""
+        values: dict[str, Any] = {"last_inbound_at": now}
+        if address:
+            values["address"] = address
+        if verified_phone:
+            values["verified_phone"] = verified_phone
+        await self.session.execute(
+            update(ChatIdentity)
+            .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
+            .values(**values)
+        )
+
     async def by_registration_number(self, number: str) -> Applicant | None:
         """The applicant holding a registration number (with their documents)."""
         query = (

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Applicant, ChatIdentity, StagePublication, StageResult
+from storage.models import Applicant, ChatIdentity, StagePublication, StageResult, chat_address
 
 CHUNK = 900
 """Ids per IN (...) list: below SQLite's variable limit, friendly to PostgreSQL's planner."""
@@ -107,7 +107,7 @@ class StageResults:
                 StageResult.outcome,
                 StageResult.note,
                 ChatIdentity.channel,
-                ChatIdentity.external_id,
+                chat_address(),
             )
             .join(StageResult, StageResult.applicant_id == Applicant.id)
             .join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)

@@ -430,6 +430,8 @@ class FakeBotApi:
 
         #: Every sendMessage/sendPhoto/sendDocument/editMessageText, in order.
         self.sent: list[SentMessage] = []
+        self.webhook: dict[str, Any] | None = None
+        """What setWebhook was last given (url, secret_token, allowed_updates), or None."""
         #: Every authorised ``(method, params)`` received (including getUpdates and failures).
         self.calls: list[tuple[str, dict[str, Any]]] = []
         #: Exceptions raised inside the fake while handling a request (answered with HTTP 500).
@@ -475,6 +477,7 @@ class FakeBotApi:
             for name, handler in {
                 "getMe": self._get_me,
                 "deleteWebhook": self._delete_webhook,
+                "setWebhook": self._set_webhook,
                 "getWebhookInfo": self._get_webhook_info,
                 "setMyCommands": self._set_my_commands,
                 "getMyCommands": self._get_my_commands,
@@ -1114,6 +1117,15 @@ class FakeBotApi:
         if params.get("drop_pending_updates") is True:
             self._pending.clear()
             self._touch()
+        self.webhook = None
+        return True
+
+    async def _set_webhook(self, params: dict[str, Any]) -> bool:
+        """Record the webhook (url, secret_token, allowed_updates) the bot asked for."""
+        url = params.get("url")
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise _ApiError(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")
+        self.webhook = dict(params)
         return True
 
     async def _get_webhook_info(self, params: dict[str, Any]) -> dict[str, Any]:

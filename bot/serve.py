@@ -1,0 +1,145 @@
+"""`mitrabot serve`: the web app (WhatsApp webhook, Telegram webhook, /healthz) under uvicorn,
+with the delivery worker and the scheduler in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from telegram.ext import Application
+
+from bot.app import App
+from bot.settings import Settings
+from bot.telegram import (
+    TelegramSender,
+    build_application,
+    start_webhook,
+    stop_webhook,
+)
+from bot.web import build_web_app
+from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
+from scheduler.delivery import Sender
+from scheduler.jobs import start_scheduler
+
+log = logging.getLogger(__name__)
+
+
+class ServeError(Exception):
+    """The settings do not describe anything to serve."""
+
+
+@dataclass
+class Served:
+    """The web app and what runs beside it (built from settings; started by the web app)."""
+
+    web: Starlette
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+
+def build_served(app: App) -> Served:
+    """Wire the configured channels into one web app; its lifespan starts and stops the rest."""
+    settings = app.settings
+    deps = app.conversation.deps
+    senders: dict[str, Sender] = {}
+    telegram: Application | None = None
+    whatsapp = None
+    if settings.telegram_token is not None and settings.telegram_webhook_url:
+        telegram = build_application(
+            app.conversation,
+            settings.telegram_token.get_secret_value(),
+            settings.telegram_base_url,
+            settings.telegram_base_file_url,
+            settings.telegram_concurrency,
+            polling=False,
+        )
+        senders["telegram"] = TelegramSender(telegram.bot)
+    whatsapp_ready = (
+        settings.whatsapp_phone_id,
+        settings.whatsapp_token,
+        settings.whatsapp_app_secret,
+        settings.whatsapp_verify_token,
+    )
+    if all(whatsapp_ready):
+        assert settings.whatsapp_phone_id and settings.whatsapp_token
+        client = whatsapp_client(
+            settings.whatsapp_phone_id,
+            settings.whatsapp_token.get_secret_value(),
+            settings.whatsapp_base_url,
+            settings.whatsapp_api_version,
+        )
+        whatsapp = WhatsAppWebhook(
+            app.conversation, client, settings.whatsapp_phone_id, settings.telegram_concurrency
+        )
+        senders["whatsapp"] = WhatsAppSender(
+            client, app.db, deps.catalog, app.config.whatsapp_template, deps.clock.now
+        )
+    elif any(whatsapp_ready):
+        raise ServeError(
+            "WhatsApp needs all of MITRABOT_WHATSAPP_PHONE_ID, _TOKEN, _APP_SECRET, _VERIFY_TOKEN"
+        )
+    if not senders:
+        raise ServeError(
+            "nothing to serve: set MITRABOT_TELEGRAM_TOKEN and MITRABOT_TELEGRAM_WEBHOOK_URL, "
+            "and/or the MITRABOT_WHATSAPP_* settings (see .env.example)"
+        )
+    stop = asyncio.Event()
+    running: list[asyncio.Task[None]] = []
+    scheduler_holder: list[object] = []
+
+    async def on_startup() -> None:
+        if telegram is not None:
+            secret = settings.telegram_webhook_secret
+            await start_webhook(
+                telegram,
+                str(settings.telegram_webhook_url),
+                secret.get_secret_value() if secret else None,
+            )
+        delivery = app.delivery_worker(senders)
+        running.append(asyncio.create_task(delivery.run(stop)))
+        scheduler_holder.append(start_scheduler(app.jobs()))
+        log.info("serving %s", ", ".join(sorted(senders)))
+
+    async def on_shutdown() -> None:
+        stop.set()
+        for scheduler in scheduler_holder:
+            scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
+        await asyncio.gather(*running, return_exceptions=True)
+        if telegram is not None:
+            await stop_webhook(telegram)
+
+    secret = settings.telegram_webhook_secret
+    web = build_web_app(
+        app.db,
+        whatsapp=whatsapp,
+        whatsapp_app_secret=(
+            settings.whatsapp_app_secret.get_secret_value()
+            if settings.whatsapp_app_secret
+            else None
+        ),
+        whatsapp_verify_token=(
+            settings.whatsapp_verify_token.get_secret_value()
+            if settings.whatsapp_verify_token
+            else None
+        ),
+        telegram=telegram,
+        telegram_secret=secret.get_secret_value() if secret else None,
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+    )
+    return Served(web, senders)
+
+
+async def serve(app: App, settings: Settings) -> None:
+    """Run the web app until SIGINT/SIGTERM (uvicorn handles them)."""
+    served = build_served(app)
+    config = uvicorn.Config(
+        served.web,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,  # request lines would carry nothing useful and cost time
+    )
+    await uvicorn.Server(config).serve()

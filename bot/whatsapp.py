@@ -1,0 +1,440 @@
+"""WhatsApp through the Cloud API (pywa_async): webhook payloads in, replies out. No flow here.
+
+The webhook payload is read here (our own signature check and database dedup guard it: pywa's
+deduplication is in memory, per process); pywa's client sends, uploads and downloads. Generic
+replies become WhatsApp's shapes within its limits: up to 3 reply buttons (title ≤ 20), else a
+list (≤ 10 rows, title ≤ 24; more options: more lists), interactive bodies ≤ 1024 characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pywa_async import WhatsApp
+from pywa_async.errors import WhatsAppError
+from pywa_async.types import Button as WaButton
+from pywa_async.types import Section, SectionList, SectionRow
+from pywa_async.types.templates import BodyText, TemplateLanguage
+from sqlalchemy import or_, select
+
+from bot.recruitment import WhatsAppTemplate
+from handlers.catalog import Catalog
+from handlers.conversation import Conversation
+from handlers.types import (
+    Button,
+    Channel,
+    FileKind,
+    FileTooLarge,
+    FileUnavailable,
+    Incoming,
+    IncomingFile,
+)
+from scheduler.delivery import (
+    Outgoing,
+    PermanentFailure,
+    RateLimited,
+    TemporaryFailure,
+    Unreachable,
+)
+from storage.db import Database
+from storage.models import ChatIdentity
+from storage.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 4096
+MAX_BODY = 1024
+MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_ROWS = 10
+MAX_ROW_TITLE = 24
+MAX_ROW_DESCRIPTION = 72
+WINDOW = timedelta(hours=24)
+THROUGHPUT_CODES = {130429, 80007, 4}
+PAIR_LIMIT_CODES = {131056}
+UNDELIVERABLE_CODES = {131026}
+OUTSIDE_WINDOW_CODES = {131047}
+
+
+def whatsapp_client(
+    phone_id: str, token: str, base_url: str, api_version: str, timeout: float = 20.0
+) -> WhatsApp:
+    """A pywa_async client talking to `base_url` (Meta's Graph API, a proxy, or a test fake)."""
+    session = httpx.AsyncClient(timeout=timeout)
+    client = WhatsApp(
+        phone_id=phone_id,
+        token=token,
+        session=session,
+        api_version=api_version,
+        validate_updates=False,
+        filter_updates=False,
+    )
+    # pywa writes https://graph.facebook.com/v<version> into the session; point it elsewhere.
+    session.base_url = httpx.URL(f"{base_url.rstrip('/')}/v{api_version}/")
+    return client
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True)
+class Status:
+    """A delivery report of a message we sent."""
+
+    message_id: str
+    status: str
+    error: str | None
+    code: int | None
+
+
+def _file(message: dict[str, Any], kind: FileKind, key: str) -> IncomingFile:
+    media = message.get(key) or {}
+    return IncomingFile(
+        kind=kind,
+        file_id=str(media.get("id") or ""),
+        mime_type=media.get("mime_type"),
+        file_name=media.get("filename"),
+    )
+
+
+def _incoming(message: dict[str, Any], user_id: str, wa_id: str | None) -> Incoming:
+    """One WhatsApp message as the conversation reads it."""
+    common: dict[str, Any] = {
+        "channel": Channel.WHATSAPP,
+        "user_id": user_id,
+        "dedup_key": str(message.get("id") or ""),
+        "address": wa_id,
+        "verified_phone": f"+{wa_id}" if wa_id and wa_id.isdigit() else None,
+    }
+    kind = message.get("type")
+    if kind == "text":
+        return Incoming(**common, text=(message.get("text") or {}).get("body") or "")
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return Incoming(**common, choice=str(reply.get("id") or ""))
+    if kind == "button":  # a template's quick reply
+        button = message.get("button") or {}
+        return Incoming(**common, choice=str(button.get("payload") or button.get("text") or ""))
+    if kind == "image":
+        caption = (message.get("image") or {}).get("caption")
+        return Incoming(**common, text=caption, file=_file(message, FileKind.PHOTO, "image"))
+    if kind == "document":
+        caption = (message.get("document") or {}).get("caption")
+        return Incoming(**common, text=caption, file=_file(message, FileKind.DOCUMENT, "document"))
+    if kind == "sticker":
+        return Incoming(**common, file=_file(message, FileKind.STICKER, "sticker"))
+    if kind in ("audio", "voice"):
+        return Incoming(**common, file=IncomingFile(kind=FileKind.AUDIO))
+    if kind == "video":
+        return Incoming(**common, file=IncomingFile(kind=FileKind.VIDEO))
+    return Incoming(**common, file=IncomingFile(kind=FileKind.OTHER))
+
+
+def parse_payload(payload: dict[str, Any], phone_id: str) -> tuple[list[Incoming], list[Status]]:
+    """The messages and delivery reports of a webhook POST for our phone number (others: none)."""
+    messages: list[Incoming] = []
+    statuses: list[Status] = []
+    if payload.get("object") != "whatsapp_business_account":
+        return messages, statuses
+    for entry in payload.get("entry") or []:
+        for change in (entry or {}).get("changes") or []:
+            value = (change or {}).get("value") or {}
+            if str((value.get("metadata") or {}).get("phone_number_id")) != phone_id:
+                log.warning("WhatsApp payload for another phone number id ignored")
+                continue
+            users = {
+                contact.get("wa_id") or contact.get("user_id"): contact
+                for contact in value.get("contacts") or []
+            }
+            for message in value.get("messages") or []:
+                sender = str(message.get("from") or message.get("from_user_id") or "")
+                contact = users.get(sender) or {}
+                user_id = str(contact.get("user_id") or message.get("from_user_id") or sender)
+                wa_id = contact.get("wa_id") or message.get("from")
+                if user_id and message.get("id"):
+                    messages.append(_incoming(message, user_id, str(wa_id) if wa_id else None))
+            for status in value.get("statuses") or []:
+                errors = status.get("errors") or []
+                error, code = None, None
+                if errors:
+                    first = errors[0]
+                    code = int(first["code"]) if str(first.get("code", "")).isdigit() else None
+                    error = f"{first.get('code')}: {first.get('title') or first.get('message')}"
+                statuses.append(
+                    Status(str(status.get("id")), str(status.get("status")), error, code)
+                )
+    return messages, statuses
+
+
+class WhatsAppFiles:
+    """Downloads what a user sent (media ids expire, so at once) through pywa."""
+
+    def __init__(self, client: WhatsApp) -> None:
+        self.client = client
+
+    async def fetch(self, file: IncomingFile, max_bytes: int) -> bytes:
+        if not file.file_id:
+            raise FileUnavailable("no media id")
+        try:
+            media = await self.client.get_media_url(file.file_id)
+            if media.file_size and media.file_size > max_bytes:
+                raise FileTooLarge(file.file_id)
+            content = await self.client.get_media_bytes(media.url)
+        except (WhatsAppError, httpx.HTTPError, KeyError) as error:
+            raise FileUnavailable(file.file_id) from error
+        if len(content) > max_bytes:
+            raise FileTooLarge(file.file_id)
+        return content
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+def split_body(text: str, limit: int) -> list[str]:
+    """Split at paragraph, then line, then word breaks so every part fits `limit`."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"))
+        if cut < limit // 3:
+            cut = window.rfind(" ")
+        if cut < limit // 3:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return [*parts, rest] if rest else parts or [""]
+
+
+def _shorten(label: str, limit: int) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
+def _lists(buttons: list[Button], title: str) -> Iterator[SectionList]:
+    for start in range(0, len(buttons), MAX_ROWS):
+        rows = [
+            SectionRow(
+                title=_shorten(button.label, MAX_ROW_TITLE),
+                callback_data=button.id,
+                description=_shorten(button.label, MAX_ROW_DESCRIPTION)
+                if len(button.label) > MAX_ROW_TITLE
+                else None,
+            )
+            for button in buttons[start : start + MAX_ROWS]
+        ]
+        yield SectionList(
+            button_title=_shorten(title, MAX_BUTTON_TITLE),
+            sections=[Section(title=_shorten(title, MAX_ROW_TITLE), rows=rows)],
+        )
+
+
+class WhatsAppReplies:
+    """Sends generic replies as WhatsApp messages; returns the id of the last one sent."""
+
+    def __init__(self, client: WhatsApp, catalog: Catalog) -> None:
+        self.client = client
+        self.catalog = catalog
+
+    async def send(self, to: str, text: str, buttons: list[Button]) -> str:
+        """Text with buttons in WhatsApp's shapes (long text first, choices under the end)."""
+        if not buttons:
+            sent = ""
+            for part in split_body(text, MAX_TEXT):
+                sent = (await self.client.send_message(to=to, text=part)).id
+            return sent
+        *leading, body = split_body(text or "-", MAX_BODY)
+        for part in leading:
+            await self.client.send_message(to=to, text=part)
+        fits = len(buttons) <= MAX_BUTTONS and all(
+            len(button.label) <= MAX_BUTTON_TITLE for button in buttons
+        )
+        if fits:
+            choices = [WaButton(title=b.label, callback_data=b.id) for b in buttons]
+            return (await self.client.send_message(to=to, text=body, buttons=choices)).id
+        title = self.catalog.text("id", "wa_choose")
+        sent = ""
+        for number, choice_list in enumerate(_lists(buttons, title)):
+            shown = body if number == 0 else self.catalog.text("id", "wa_more_choices")
+            sent = (await self.client.send_message(to=to, text=shown, buttons=choice_list)).id
+        return sent
+
+    async def send_file(
+        self, to: str, content: bytes, name: str, mime_type: str, caption: str
+    ) -> str:
+        """A photo as an image, anything else as a document."""
+        caption = _shorten(caption, MAX_BODY) if caption else ""
+        if mime_type.startswith("image/"):
+            sent = await self.client.send_image(
+                to=to, image=content, caption=caption or None, mime_type=mime_type
+            )
+        else:
+            sent = await self.client.send_document(
+                to=to, document=content, filename=name, caption=caption or None, mime_type=mime_type
+            )
+        return sent.id
+
+
+async def answer(
+    conversation: Conversation,
+    replies_out: WhatsAppReplies,
+    incoming: Incoming,
+    files: WhatsAppFiles,
+) -> None:
+    """Handle one message and send the replies to the user's number."""
+    to = incoming.address or incoming.user_id
+    for reply in await conversation.handle(incoming, files):
+        try:
+            sent = ""
+            for file in reply.files:
+                content = await asyncio.to_thread(Path(file.path).read_bytes)
+                sent = await replies_out.send_file(
+                    to, content, file.file_name, file.mime_type, file.caption
+                )
+            if reply.text or reply.buttons:
+                sent = await replies_out.send(to, reply.text, reply.buttons)
+        except (WhatsAppError, httpx.HTTPError):
+            log.exception("a WhatsApp reply could not be sent")
+            return
+        if reply.track and sent:
+            await conversation.remember_sent(reply.track, Channel.WHATSAPP.value, to, sent)
+
+
+class WhatsAppWebhook:
+    """What the web app calls with each checked webhook payload."""
+
+    def __init__(
+        self,
+        conversation: Conversation,
+        client: WhatsApp,
+        phone_id: str,
+        concurrency: int = 8,
+    ) -> None:
+        self.conversation = conversation
+        self.phone_id = phone_id
+        self.replies = WhatsAppReplies(client, conversation.deps.catalog)
+        self.files = WhatsAppFiles(client)
+        self.gate = asyncio.Semaphore(concurrency)
+
+    async def __call__(self, payload: dict[str, Any]) -> None:
+        messages, statuses = parse_payload(payload, self.phone_id)
+        if statuses:
+            await self._record(statuses)
+        for incoming in messages:
+            async with self.gate:
+                await answer(self.conversation, self.replies, incoming, self.files)
+
+    async def _record(self, statuses: list[Status]) -> None:
+        """Delivery reports in order; a late refusal (closed window, undeliverable) acted on."""
+        now = self.conversation.deps.clock.now()
+        async with self.conversation.db.transaction() as session:
+            outbox = Outbox(session)
+            for status in statuses:
+                await outbox.record_status(status.message_id, status.status, status.error)
+                if status.status != "failed" or status.code is None:
+                    continue
+                if status.code in OUTSIDE_WINDOW_CODES:
+                    await outbox.requeue_as_template(status.message_id, now)
+                elif status.code in UNDELIVERABLE_CODES:
+                    await outbox.unreachable(status.message_id, status.error or "")
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+def _template_text(text: str) -> str:
+    """Template parameters allow no newlines, tabs or long runs of spaces."""
+    flat = re.sub(r"\s*\n\s*", " · ", text.strip())
+    return _shorten(re.sub(r"[ \t]{2,}", " ", flat), MAX_BODY)
+
+
+class WhatsAppSender:
+    """Sends outbox rows; outside the 24-hour window (or on 131047) as the configured template."""
+
+    def __init__(
+        self,
+        client: WhatsApp,
+        db: Database,
+        catalog: Catalog,
+        template: WhatsAppTemplate,
+        now: Any,
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.replies = WhatsAppReplies(client, catalog)
+        self.template = template
+        self.now = now
+
+    async def _window_open(self, recipient: str) -> bool:
+        async with self.db.transaction() as session:
+            last = (
+                await session.execute(
+                    select(ChatIdentity.last_inbound_at).where(
+                        ChatIdentity.channel == Channel.WHATSAPP.value,
+                        or_(
+                            ChatIdentity.address == recipient,
+                            ChatIdentity.external_id == recipient,
+                        ),
+                    )
+                )
+            ).scalar()
+        now: datetime = self.now()
+        return last is not None and now - last < WINDOW
+
+    async def _send_template(self, message: Outgoing) -> str:
+        template = self.template
+        sent = await self.client.send_template(
+            to=message.recipient,
+            name=template.name,
+            language=TemplateLanguage(template.language),
+            params=[BodyText.params(_template_text(message.text))],
+        )
+        return sent.id
+
+    async def send(self, message: Outgoing) -> str | None:
+        try:
+            if message.template_only or not await self._window_open(message.recipient):
+                return await self._send_template(message)
+            try:
+                return await self._send_free_form(message)
+            except WhatsAppError as error:
+                if error.code not in OUTSIDE_WINDOW_CODES:
+                    raise
+                return await self._send_template(message)
+        except WhatsAppError as error:
+            raise _delivery_error(error) from error
+        except httpx.HTTPError as error:
+            raise TemporaryFailure(str(error)) from error
+
+    async def _send_free_form(self, message: Outgoing) -> str:
+        if message.file is not None:
+            return await self.replies.send_file(
+                message.recipient,
+                message.file,
+                message.file_name or "lampiran",
+                message.file_mime_type or "application/octet-stream",
+                message.text,
+            )
+        return await self.replies.send(message.recipient, message.text, list(message.buttons))
+
+    async def edit(self, recipient: str, message_id: str, text: str) -> None:
+        """WhatsApp cannot edit a message: no live progress there (the final report comes)."""
+
+
+def _delivery_error(error: WhatsAppError) -> Exception:
+    code = error.code
+    if code in THROUGHPUT_CODES:
+        return RateLimited(5.0, f"{code}: {error.message}")
+    if code in UNDELIVERABLE_CODES:
+        return Unreachable(f"{code}: {error.message}")
+    if code in PAIR_LIMIT_CODES or getattr(error, "is_transient", False) or code == 131000:
+        return TemporaryFailure(f"{code}: {error.message}")
+    return PermanentFailure(f"{code}: {error.message}")

@@ -1,0 +1,153 @@
+"""One applicant, two chat apps: link a Telegram and a WhatsApp chat that prove the same number.
+
+WhatsApp vouches for the sender's number; on Telegram the applicant shares their own contact.
+Two chats are linked only when both proved the same number and the applicant confirms, and only
+when one side holds no registration yet (its chat then joins the other); never on a guess.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers.flow import Step, Turn, step
+from handlers.types import Button, Channel, Reply
+from storage.models import Applicant, ChatIdentity
+
+CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
+
+
+def normalise_phone(number: str) -> str | None:
+    """`+6281234567890` from what a platform gives (`6281234567890`, `+62 812-3456-7890`)."""
+    digits = "".join(character for character in number if character.isdigit())
+    return f"+{digits}" if 8 <= len(digits) <= 15 else None
+
+
+async def _identity(turn: Turn) -> ChatIdentity | None:
+    query = select(ChatIdentity).where(
+        ChatIdentity.channel == turn.incoming.channel.value,
+        ChatIdentity.external_id == turn.incoming.user_id,
+    )
+    return (await turn.session.execute(query)).scalar_one_or_none()
+
+
+async def _other_chat(turn: Turn, phone: str) -> ChatIdentity | None:
+    """A chat of another applicant, on another app, that proved the same number."""
+    query = select(ChatIdentity).where(
+        ChatIdentity.verified_phone == phone,
+        ChatIdentity.channel != turn.incoming.channel.value,
+        ChatIdentity.applicant_id != turn.applicant.id,
+    )
+    return (await turn.session.execute(query)).scalars().first()
+
+
+def _holds_registration(applicant: Applicant) -> bool:
+    return applicant.consent_at is not None or applicant.registration_number is not None
+
+
+async def start_link(turn: Turn) -> None:
+    """From "My data": prove the number (Telegram) or look for the other chat at once."""
+    identity = await _identity(turn)
+    if identity is not None and identity.verified_phone:
+        await offer_link(turn, identity.verified_phone, explain_none=True)
+    elif turn.incoming.channel is Channel.TELEGRAM:
+        await turn.goto("link_phone")
+    else:
+        turn.say(turn.t("link_unavailable"))
+        await turn.goto("menu")
+
+
+async def offer_link(turn: Turn, phone: str, explain_none: bool = False) -> bool:
+    """Ask to link with the other app's chat of the same number; False when there is none."""
+    other = await _other_chat(turn, phone)
+    if other is None:
+        if explain_none:
+            turn.say(turn.t("link_none", phone=phone))
+            await turn.goto("menu")
+        return False
+    await turn.goto("link_confirm", identity=other.id, channel=other.channel)
+    return True
+
+
+@step
+class SharePhoneStep(Step):
+    """Telegram: the applicant shares their own contact, which proves their number."""
+
+    name = "link_phone"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        return Reply(
+            text=turn.t("link_share_phone"),
+            buttons=[
+                Button(id="link:phone", label=turn.t("link_share_button"), share_phone=True),
+                turn.button("menu:home", "to_menu"),
+            ],
+        )
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if choice != "link:phone":
+            await super().on_choice(turn, choice)
+            return
+        phone = normalise_phone(turn.incoming.verified_phone or "")
+        if phone is None:
+            turn.say(turn.t("link_own_number"))
+            await turn.reprompt()
+            return
+        identity = await _identity(turn)
+        if identity is not None:
+            identity.verified_phone = phone
+        await offer_link(turn, phone, explain_none=True)
+
+
+@step
+class ConfirmLinkStep(Step):
+    """Both chats proved the same number: the applicant says yes before anything moves."""
+
+    name = "link_confirm"
+
+    async def prompt(self, turn: Turn) -> Reply:
+        channel = CHANNEL_NAMES.get(turn.applicant.step_data.get("channel", ""), "-")
+        return Reply(
+            text=turn.t("link_confirm", channel=channel),
+            buttons=[turn.button("link:yes", "link_yes"), turn.button("link:no", "link_no")],
+        )
+
+    async def on_choice(self, turn: Turn, choice: str) -> None:
+        if choice == "link:no":
+            turn.say(turn.t("link_declined"))
+            await turn.goto("menu")
+        elif choice == "link:yes":
+            await self._link(turn)
+        else:
+            await super().on_choice(turn, choice)
+
+    async def _link(self, turn: Turn) -> None:
+        other = await turn.session.get(ChatIdentity, turn.applicant.step_data.get("identity"))
+        mine = await _identity(turn)
+        if other is None or mine is None or other.applicant_id == turn.applicant.id:
+            turn.say(turn.t("stale_button"))
+            await turn.goto("menu")
+            return
+        theirs = await turn.session.get(Applicant, other.applicant_id)
+        assert theirs is not None
+        here = turn.applicant
+        if _holds_registration(here) and _holds_registration(theirs):
+            turn.say(turn.t("link_both_registered"))
+            await turn.goto("menu")
+            return
+        keep, drop = (theirs, here) if _holds_registration(theirs) else (here, theirs)
+        moving = mine if drop is here else other
+        moving.applicant_id = keep.id
+        await turn.session.flush()
+        await turn.audit.record(
+            turn.actor,
+            "chats_linked",
+            turn.now,
+            keep.id,
+            {"channels": sorted({mine.channel, other.channel}), "removed": drop.id},
+        )
+        await turn.session.refresh(drop, attribute_names=["identities"])
+        await turn.session.delete(drop)
+        await turn.session.flush()
+        turn.applicant = keep
+        turn.say(turn.t("link_done", channel=CHANNEL_NAMES.get(other.channel, other.channel)))
+        await turn.goto("menu")

@@ -50,6 +50,7 @@ class App:
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             concurrency=settings.delivery_concurrency,
             report=progress,
+            exclusive=True,
         )
 
     def jobs(self) -> Jobs:

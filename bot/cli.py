@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import signal
@@ -33,6 +34,7 @@ from handlers.broadcasts import (
 from handlers.document_check import attachment_type
 from handlers.results import stage_keys
 from handlers.window import registration_window
+from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text
 from scheduler.quiet import QuietHours
@@ -202,7 +204,9 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
         stop = _stop_on_signals()
         await start_polling(application)
         log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
-        delivery = app.delivery_worker({"telegram": TelegramSender(application.bot)})
+        delivery = app.delivery_worker(
+            {"telegram": TelegramSender(application.bot), **_whatsapp_sender(app)}
+        )
         worker_task = asyncio.create_task(delivery.run(stop))
         scheduler = start_scheduler(app.jobs())
         try:
@@ -230,6 +234,14 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return await with_app(settings, work)
 
 
+def _whatsapp_sender(app: App) -> dict[str, Sender]:
+    """The WhatsApp outbox sender when WhatsApp is configured (it sends what queues for it)."""
+    from bot.serve import whatsapp_parts
+
+    parts = whatsapp_parts(app)
+    return {"whatsapp": parts[1]} if parts else {}
+
+
 def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -241,22 +253,36 @@ def _stop_on_signals() -> asyncio.Event:
 async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from telegram import Bot
 
+    from bot.serve import ServeError
     from bot.telegram import TelegramSender
 
-    if settings.telegram_token is None:
-        print("mitrabot: set MITRABOT_TELEGRAM_TOKEN (see .env.example)", file=sys.stderr)
-        return 2
-
     async def work(app: App) -> int:
-        bot = Bot(
-            settings.telegram_token.get_secret_value(),
-            base_url=settings.telegram_base_url,
-            base_file_url=settings.telegram_base_file_url,
-        )
-        stop = _stop_on_signals()
-        async with bot:
-            delivery = app.delivery_worker({"telegram": TelegramSender(bot)}, name=args.name)
-            log.info("delivery worker %s running; Ctrl-C stops", delivery.name)
+        try:
+            senders = _whatsapp_sender(app)
+        except ServeError as error:
+            print(f"mitrabot: {error}", file=sys.stderr)
+            return 2
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.telegram_token is not None:
+                bot = Bot(
+                    settings.telegram_token.get_secret_value(),
+                    base_url=settings.telegram_base_url,
+                    base_file_url=settings.telegram_base_file_url,
+                )
+                await stack.enter_async_context(bot)
+                senders["telegram"] = TelegramSender(bot)
+            if not senders:
+                print(
+                    "mitrabot: set MITRABOT_TELEGRAM_TOKEN and/or MITRABOT_WHATSAPP_* "
+                    "(see .env.example)",
+                    file=sys.stderr,
+                )
+                return 2
+            stop = _stop_on_signals()
+            delivery = app.delivery_worker(senders, name=args.name)
+            log.info(
+                "delivery worker %s running (%s); Ctrl-C stops", delivery.name, ", ".join(senders)
+            )
             scheduler = start_scheduler(app.jobs())
             try:
                 await delivery.run(stop)

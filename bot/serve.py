@@ -39,10 +39,40 @@ class Served:
     senders: dict[str, Sender] = field(default_factory=dict)
 
 
+def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
+    """The WhatsApp webhook handler and outbox sender, when all four secrets are set."""
+    settings = app.settings
+    deps = app.conversation.deps
+    needed = (
+        settings.whatsapp_phone_id,
+        settings.whatsapp_token,
+        settings.whatsapp_app_secret,
+        settings.whatsapp_verify_token,
+    )
+    if not any(needed):
+        return None
+    if not all(needed) or settings.whatsapp_phone_id is None or settings.whatsapp_token is None:
+        raise ServeError(
+            "WhatsApp needs all of MITRABOT_WHATSAPP_PHONE_ID, _TOKEN, _APP_SECRET, _VERIFY_TOKEN"
+        )
+    client = whatsapp_client(
+        settings.whatsapp_phone_id,
+        settings.whatsapp_token.get_secret_value(),
+        settings.whatsapp_base_url,
+        settings.whatsapp_api_version,
+    )
+    webhook = WhatsAppWebhook(
+        app.conversation, client, settings.whatsapp_phone_id, settings.telegram_concurrency
+    )
+    sender = WhatsAppSender(
+        client, app.db, deps.catalog, app.config.whatsapp_template, deps.clock.now
+    )
+    return webhook, sender
+
+
 def build_served(app: App) -> Served:
     """Wire the configured channels into one web app; its lifespan starts and stops the rest."""
     settings = app.settings
-    deps = app.conversation.deps
     senders: dict[str, Sender] = {}
     telegram: Application | None = None
     whatsapp = None
@@ -56,30 +86,9 @@ def build_served(app: App) -> Served:
             polling=False,
         )
         senders["telegram"] = TelegramSender(telegram.bot)
-    whatsapp_ready = (
-        settings.whatsapp_phone_id,
-        settings.whatsapp_token,
-        settings.whatsapp_app_secret,
-        settings.whatsapp_verify_token,
-    )
-    if all(whatsapp_ready):
-        assert settings.whatsapp_phone_id and settings.whatsapp_token
-        client = whatsapp_client(
-            settings.whatsapp_phone_id,
-            settings.whatsapp_token.get_secret_value(),
-            settings.whatsapp_base_url,
-            settings.whatsapp_api_version,
-        )
-        whatsapp = WhatsAppWebhook(
-            app.conversation, client, settings.whatsapp_phone_id, settings.telegram_concurrency
-        )
-        senders["whatsapp"] = WhatsAppSender(
-            client, app.db, deps.catalog, app.config.whatsapp_template, deps.clock.now
-        )
-    elif any(whatsapp_ready):
-        raise ServeError(
-            "WhatsApp needs all of MITRABOT_WHATSAPP_PHONE_ID, _TOKEN, _APP_SECRET, _VERIFY_TOKEN"
-        )
+    parts = whatsapp_parts(app)
+    if parts is not None:
+        whatsapp, senders["whatsapp"] = parts
     if not senders:
         raise ServeError(
             "nothing to serve: set MITRABOT_TELEGRAM_TOKEN and MITRABOT_TELEGRAM_WEBHOOK_URL, "

@@ -22,6 +22,7 @@ from handlers.types import Button
 from scheduler.quiet import QuietHours
 from scheduler.ratelimit import RateLimiter
 from storage.db import Database
+from storage.delivery_lock import DeliveryLock
 from storage.files import FileStore
 from storage.models import OutboxMessage
 from storage.outbox import Outbox
@@ -111,6 +112,8 @@ class DeliveryWorker:
         retry_base: float = 2.0,
         idle_wait: float = 1.0,
         report: ProgressReporter | None = None,
+        exclusive: bool = False,
+        standby_wait: float = 2.0,
     ) -> None:
         self.db = db
         self.senders = senders
@@ -127,26 +130,61 @@ class DeliveryWorker:
         self.retry_base = retry_base
         self.idle_wait = idle_wait
         self.report = report
+        self.locks = (
+            {channel: DeliveryLock(db, channel) for channel in senders} if exclusive else {}
+        )
+        """With `exclusive`, a channel is sent by whichever worker holds its lock."""
+        self.standby_wait = standby_wait
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set (then finish the messages in hand)."""
-        while not stop.is_set():
-            try:
-                delivered = await self.drain_once()
-            except Exception:
-                log.exception("delivery round failed; trying again shortly")
-                delivered = 0
-            if delivered == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.idle_wait)
+        """Deliver until `stop` is set (then finish the messages in hand).
 
-    async def drain_once(self) -> int:
-        """Claim one batch and send it; returns how many messages were handled."""
+        When `exclusive`, this worker sends only the channels whose lock it holds; for the
+        others it is a standby and takes over when their holder stops or dies.
+        """
+        standby: set[str] = set()
+        try:
+            while not stop.is_set():
+                wait = self.idle_wait
+                try:
+                    channels = await self._channels_held()
+                    waiting = set(self.senders) - set(channels)
+                    for channel in waiting - standby:
+                        log.info("worker %s: standby for %s", self.name, channel)
+                    for channel in standby - waiting:
+                        log.info("worker %s: now sending %s", self.name, channel)
+                    standby = waiting
+                    delivered = await self.drain_once(channels) if channels else 0
+                    if not channels:
+                        wait = self.standby_wait
+                except Exception:
+                    log.exception("delivery round failed; trying again shortly")
+                    delivered = 0
+                if delivered == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), wait)
+        finally:
+            for lock in self.locks.values():
+                await lock.release()
+
+    async def _channels_held(self) -> list[str]:
+        if not self.locks:
+            return list(self.senders)
+        return [channel for channel, lock in self.locks.items() if await lock.held()]
+
+    async def drain_once(self, channels: list[str] | None = None) -> int:
+        """Claim one batch (of `channels`, default: those with a sender) and send it; returns
+        how many messages were handled."""
         now = self.clock.now()
         batch = max(1, int(sum(1 / limiter.interval for limiter in self.limiters.values())))
         async with self.db.transaction() as session:
             claimed = await Outbox(session).claim(
-                self.name, now, min(batch, 500), self.lease, self.quiet_hours.is_quiet(now)
+                self.name,
+                now,
+                min(batch, 500),
+                self.lease,
+                self.quiet_hours.is_quiet(now),
+                channels or list(self.senders),
             )
         if not claimed:
             return 0
@@ -184,6 +222,14 @@ class DeliveryWorker:
                 await self._record(message, "failed", f"{error} (after {message.attempts} tries)")
             else:
                 backoff = timedelta(seconds=min(300.0, self.retry_base**message.attempts))
+                log.warning(
+                    "message %d to %s failed (%s); retry %d in %.0f s",
+                    message.id,
+                    message.channel,
+                    error,
+                    message.attempts,
+                    backoff.total_seconds(),
+                )
                 await self._record(message, "retry", str(error), self.clock.now() + backoff)
         else:
             async with self.db.transaction() as session:

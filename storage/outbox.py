@@ -79,13 +79,20 @@ class Outbox:
         )
 
     async def claim(
-        self, worker: str, now: datetime, limit: int, lease: timedelta, quiet: bool
+        self,
+        worker: str,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        quiet: bool,
+        channels: Sequence[str] | None = None,
     ) -> list[OutboxMessage]:
         """Take up to `limit` due messages for this worker (marked `sending`).
 
         Due: queued and not before now, or `sending` for longer than `lease` (a dead worker's).
-        During quiet hours only urgent messages are due. On PostgreSQL, rows another worker is
-        claiming at the same moment are skipped (FOR UPDATE SKIP LOCKED).
+        During quiet hours only urgent messages are due; with `channels`, only theirs. On
+        PostgreSQL, rows another worker is claiming at the same moment are skipped (FOR UPDATE
+        SKIP LOCKED).
         """
         due = or_(
             and_(OutboxMessage.state == "queued", OutboxMessage.not_before <= now),
@@ -93,6 +100,8 @@ class Outbox:
         )
         if quiet:
             due = and_(due, OutboxMessage.urgent.is_(True))
+        if channels is not None:
+            due = and_(due, OutboxMessage.channel.in_(channels))
         candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
         claim = update(OutboxMessage).values(
             state="sending",

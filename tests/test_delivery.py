@@ -244,6 +244,44 @@ async def test_two_workers_share_the_queue_without_duplicates(
         assert set(by) == {"w1", "w2"}  # both really worked
 
 
+async def test_with_the_lock_one_worker_sends_and_a_standby_takes_over(
+    fake: FakeBotApi, sender: TelegramSender, any_db: Database, file_store: FileStore
+) -> None:
+    """Two workers at 30/s must not send at 60/s: the token's limit is shared."""
+    clock = Clock()
+    await enqueue(any_db, fake, range(1, 61), clock)
+    first = worker(any_db, sender, file_store, clock, name="w1", exclusive=True)
+    second = worker(any_db, sender, file_store, clock, name="w2", exclusive=True, standby_wait=0.05)
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    running_first = asyncio.create_task(first.run(stop_first))
+    for _ in range(100):  # the first worker holds the lock before the second starts
+        lock = first.locks["telegram"]
+        if lock._connection is not None or lock._descriptor is not None:
+            break
+        await asyncio.sleep(0.02)
+    running_second = asyncio.create_task(second.run(stop_second))
+    for _ in range(200):
+        if (await states(any_db)).get("sent") == 60:
+            break
+        await asyncio.sleep(0.05)
+    async with any_db.transaction() as session:
+        by = Counter((await session.execute(select(OutboxMessage.claimed_by))).scalars())
+    assert by == Counter({"w1": 60})  # the standby sent nothing
+    stop_first.set()
+    await asyncio.wait_for(running_first, 10)  # releases the lock
+    await enqueue(any_db, fake, range(61, 71), clock)
+    for _ in range(200):
+        if (await states(any_db)).get("sent") == 70:
+            break
+        await asyncio.sleep(0.05)
+    stop_second.set()
+    await asyncio.wait_for(running_second, 10)
+    async with any_db.transaction() as session:
+        by = Counter((await session.execute(select(OutboxMessage.claimed_by))).scalars())
+    assert by == Counter({"w1": 60, "w2": 10})
+    assert received(fake) == Counter({user: 1 for user in range(1, 71)})
+
+
 async def test_the_rate_limit_is_kept(
     fake: FakeBotApi, sender: TelegramSender, db: Database, file_store: FileStore
 ) -> None:

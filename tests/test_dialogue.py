@@ -514,7 +514,7 @@ async def test_my_data_shows_what_is_stored(chat: Chat) -> None:
     assert "Data Anda yang kami simpan" in chat.text
     assert "3528015708950003" in chat.text and "PMK24-00001" in chat.text
     assert "8 dari 8 syarat wajib" in chat.text and "versi pamekasan-2024-v1" in chat.text
-    assert chat.buttons == ["md:edit", "md:delete", "menu:home"]
+    assert chat.buttons == ["md:edit", "md:link", "md:delete", "menu:home"]
 
 
 async def test_deleting_my_data_erases_it_and_is_logged(chat: Chat) -> None:

@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 
 import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from telegram.ext import Application
 
@@ -37,6 +39,33 @@ class Served:
 
     web: Starlette
     senders: dict[str, Sender] = field(default_factory=dict)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+class _Background:
+    """The delivery worker and the scheduler that run beside the web app."""
+
+    def __init__(self, app: App, senders: dict[str, Sender]) -> None:
+        self.app = app
+        self.senders = senders
+        self.stopping = asyncio.Event()
+        self.delivery: asyncio.Task[None] | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def start(self) -> None:
+        worker = self.app.delivery_worker(self.senders)
+        self.delivery = asyncio.create_task(worker.run(self.stopping))
+        self.scheduler = start_scheduler(self.app.jobs())
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.delivery is not None:
+            await asyncio.gather(self.delivery, return_exceptions=True)
 
 
 def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
@@ -94,47 +123,30 @@ def build_served(app: App) -> Served:
             "nothing to serve: set MITRABOT_TELEGRAM_TOKEN and MITRABOT_TELEGRAM_WEBHOOK_URL, "
             "and/or the MITRABOT_WHATSAPP_* settings (see .env.example)"
         )
-    stop = asyncio.Event()
-    running: list[asyncio.Task[None]] = []
-    scheduler_holder: list[object] = []
+    background = _Background(app, senders)
 
     async def on_startup() -> None:
         if telegram is not None:
-            secret = settings.telegram_webhook_secret
             await start_webhook(
                 telegram,
                 str(settings.telegram_webhook_url),
-                secret.get_secret_value() if secret else None,
+                _secret(settings.telegram_webhook_secret),
             )
-        delivery = app.delivery_worker(senders)
-        running.append(asyncio.create_task(delivery.run(stop)))
-        scheduler_holder.append(start_scheduler(app.jobs()))
+        background.start()
         log.info("serving %s", ", ".join(sorted(senders)))
 
     async def on_shutdown() -> None:
-        stop.set()
-        for scheduler in scheduler_holder:
-            scheduler.shutdown(wait=False)  # type: ignore[attr-defined]
-        await asyncio.gather(*running, return_exceptions=True)
+        await background.stop()
         if telegram is not None:
             await stop_webhook(telegram)
 
-    secret = settings.telegram_webhook_secret
     web = build_web_app(
         app.db,
         whatsapp=whatsapp,
-        whatsapp_app_secret=(
-            settings.whatsapp_app_secret.get_secret_value()
-            if settings.whatsapp_app_secret
-            else None
-        ),
-        whatsapp_verify_token=(
-            settings.whatsapp_verify_token.get_secret_value()
-            if settings.whatsapp_verify_token
-            else None
-        ),
+        whatsapp_app_secret=_secret(settings.whatsapp_app_secret),
+        whatsapp_verify_token=_secret(settings.whatsapp_verify_token),
         telegram=telegram,
-        telegram_secret=secret.get_secret_value() if secret else None,
+        telegram_secret=_secret(settings.telegram_webhook_secret),
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )

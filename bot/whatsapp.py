@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -365,7 +365,7 @@ class WhatsAppSender:
         db: Database,
         catalog: Catalog,
         template: WhatsAppTemplate,
-        now: Any,
+        now: Callable[[], datetime],
     ) -> None:
         self.client = client
         self.db = db

@@ -83,9 +83,14 @@ def planned_reminders(config: RecruitmentConfig) -> list[Reminder]:
 
 
 def _candidates(
-    config: RecruitmentConfig, reminder: Reminder, now: datetime, staff: frozenset[str]
+    config: RecruitmentConfig,
+    reminder: Reminder,
+    now: datetime,
+    staff: frozenset[str],
+    after: int = 0,
 ) -> Select[Any]:
-    """Applicants (with one chat each) a reminder is for, before the once-only check.
+    """Applicants (with their chats) a reminder is for, before the once-only check; those with
+    an id above `after` (one page; the bound is repeated where PostgreSQL's planner needs it).
 
     Staff chats (added with `mitrabot staff add`, or named in `staff`) are never reminded.
     """
@@ -123,14 +128,20 @@ def _candidates(
                 Applicant.consent_at.is_not(None), Applicant.updated_at < silent_since
             )
     received = select(ReminderReceipt.id).where(
-        and_(ReminderReceipt.applicant_id == Applicant.id, ReminderReceipt.key == reminder.key)
+        ReminderReceipt.applicant_id == Applicant.id,
+        ReminderReceipt.applicant_id > after,
+        ReminderReceipt.key == reminder.key,
     )
     staff_chat = select(StaffMember.id).where(
         StaffMember.channel == ChatIdentity.channel,
         StaffMember.external_id == ChatIdentity.external_id,
     )
     query = query.where(
-        Applicant.reminders_off_at.is_(None), ~received.exists(), ~staff_chat.exists()
+        Applicant.id > after,
+        ChatIdentity.applicant_id > after,
+        Applicant.reminders_off_at.is_(None),
+        ~received.exists(),
+        ~staff_chat.exists(),
     )
     for identity in staff:
         channel, _, external_id = identity.partition(":")
@@ -253,12 +264,13 @@ async def _claim_receipts(
         return set()
     insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(ReminderReceipt)
-        .values([{"applicant_id": a, "key": key, "at": now} for a in applicant_ids])
+        insert(ReminderReceipt.__table__)
         .on_conflict_do_nothing(index_elements=["applicant_id", "key"])
         .returning(ReminderReceipt.applicant_id)
     )
-    return set((await session.execute(statement)).scalars())
+    rows = [{"applicant_id": a, "key": key, "at": now} for a in applicant_ids]
+    # An executemany: compiled once, still sent as multi-row INSERT … RETURNING batches.
+    return set((await session.execute(statement, rows)).scalars())
 
 
 async def send_reminder(
@@ -282,7 +294,7 @@ async def send_reminder(
     queued, after = 0, 0
     while True:
         async with db.transaction() as session:
-            query = _candidates(config, reminder, now, staff).where(Applicant.id > after)
+            query = _candidates(config, reminder, now, staff, after)
             rows = (await session.execute(query.order_by(Applicant.id).limit(batch))).all()
             if not rows:
                 return queued

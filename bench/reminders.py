@@ -1,0 +1,780 @@
+"""One reminder job (registration, D-7) over 10,000 and 100,000 applicants, SQLite + PostgreSQL.
+
+Run from the repository root (details and figures: bench/README.md)::
+
+    python bench/reminders.py [--backend sqlite|postgresql|both] [--quick] [--sizes 10000,100000]
+
+For every size N, on each backend, in a fresh database (a new SQLite file, or a new PostgreSQL
+database ``mitrabot_bench_<hex>`` dropped at the end):
+
+1. N synthetic applicants are written with SQLAlchemy Core bulk inserts (not measured), one
+   Telegram chat each: ~35 % confirmed (registration number set), ~5 % unfinished but opted out
+   of reminders, ~60 % unfinished (said hello only, ineligible, halfway through the yes/no
+   questions or the profile, at the documents with 0-2 files). Confirmed applicants have their
+   three documents. On PostgreSQL the tables are then ANALYZEd, as autovacuum would have done.
+2. baseline: the same number of outbox rows as the job will queue, precomputed (fixed text),
+   written with ``Outbox(session).enqueue`` in transactions of 1000 rows: the cost of the queue
+   writes alone (median of 3). The rows are deleted after each (and the outbox VACUUMed on
+   PostgreSQL), so the job starts on an empty outbox like the baseline did.
+3. job: ``send_reminder`` for the ``registration:7`` reminder of the bundled config, at its
+   moment. Measured: wall and CPU time, the time in SQL by statement (candidates page, receipts
+   insert, applicants load, documents, outbox insert; the first and last candidates pages), the
+   time inside its steps ``_claim_receipts`` and ``_enqueue`` (wrapped while the job runs), and
+   the growth of the process's peak RSS (VmHWM reset through /proc/self/clear_refs). Checked: the
+   count queued equals the eligible applicants seeded (unfinished, not opted out, not
+   ineligible), the outbox holds exactly their rows, and a second run queues 0 (timed too).
+4. memory: ``registration:3`` (same applicants, a different key, so it queues them all again)
+   under ``tracemalloc``: the peak of Python allocations during the job, kept apart from the
+   timed run because tracing slows every allocation.
+
+The figures are printed per backend, with the growth from the smaller to the larger size (time
+linear in N would be 10x; a job that streams keeps its peak memory flat). Nothing outside
+127.0.0.1 is contacted. Exit status 1 when a run is invalid (wrong count, a duplicate, a second
+run that queued anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+
+import handlers.reminders  # noqa: E402
+from bot.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
+from handlers.catalog import Catalog  # noqa: E402
+from handlers.profile import FIELDS  # noqa: E402
+from handlers.reminders import (  # noqa: E402
+    Reminder,
+    count_reach,
+    planned_reminders,
+    reminder_buttons,
+    send_reminder,
+)
+from storage.db import Database  # noqa: E402
+from storage.models import (  # noqa: E402
+    Applicant,
+    ChatIdentity,
+    DocumentFile,
+    OutboxMessage,
+    ReminderReceipt,
+)
+from storage.outbox import Outbox  # noqa: E402
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MITRABOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+SIZES = (10_000, 100_000)
+QUICK_SIZES = (2_000, 20_000)
+CHUNK = 1000
+FIRST_CHAT_ID = 100_000_000
+JOB_KEY = "registration:7"
+MEMORY_KEY = "registration:3"
+BASELINE_REPEAT = 3
+BASELINE_TEXT = (
+    "⏰ Pengingat: pendaftaran ditutup 30 November 2023, 23.59 WIB (7 hari lagi).\n"
+    "Pendaftaran Anda belum selesai. Yang masih kurang:\n"
+    "• Tanggal lahir\n• Nomor HP\n• Alamat email\n• Kartu Tanda Penduduk (KTP)\n"
+    "• Ijazah terakhir\n"
+    'Tekan "Lanjutkan pendaftaran" untuk menyelesaikannya.'
+)
+STATEMENT_KINDS = (
+    ("INSERT INTO reminder_receipts", "receipts insert"),
+    ("INSERT INTO outbox", "outbox insert"),
+    ("SELECT applicants.id, chat_identities.channel", "candidates page"),
+    ("SELECT applicants.id, applicants.created_at", "applicants load"),
+    ("SELECT documents.applicant_id", "documents"),
+)
+
+log = logging.getLogger("bench.reminders")
+
+
+# ----------------------------------------------------------------------------- databases
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(backend: str, folder: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database: a new SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{folder / f'rem-{uuid.uuid4().hex[:8]}.db'}")
+        await database.upgrade()
+        try:
+            yield database
+        finally:
+            await database.dispose()
+        return
+    name = f"mitrabot_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        database = Database(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+        await database.upgrade()
+        try:
+            yield database
+        finally:
+            await database.dispose()
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def postgres_reachable() -> bool:
+    """True when the PostgreSQL server of POSTGRES_ADMIN_URL answers."""
+    admin = create_async_engine(POSTGRES_ADMIN_URL)
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return True
+    except Exception as error:  # asyncpg raises several unrelated types
+        print(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({error}); SQLite only")
+        return False
+    finally:
+        await admin.dispose()
+
+
+async def maintain(database: Database, statement: str) -> None:
+    """Run VACUUM / ANALYZE outside a transaction (PostgreSQL only)."""
+    if database.is_sqlite:
+        return
+    async with database.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await autocommit.execute(text(statement))
+
+
+# ----------------------------------------------------------------------------- seeding
+
+
+@dataclass
+class Population:
+    """What was seeded, and who the D-7 reminder must reach."""
+
+    applicants: int = 0
+    documents: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    eligible: list[int] = field(default_factory=list)
+    """Ids of unfinished applicants, not opted out, not ineligible: the expected recipients."""
+    seconds: float = 0.0
+
+
+def _profile_values(config: RecruitmentConfig, i: int) -> dict[str, Any]:
+    """Answers of applicant `i` for every profile field (KeyError if a field is added)."""
+    levels = config.education_levels
+    values: dict[str, Any] = {
+        "full_name": f"Pendaftar Bench {i}",
+        "nik": f"3528{i:012d}",
+        "birth_place": "Pamekasan",
+        "birth_date": date(1985 + i % 20, 1 + i % 12, 1 + i % 28),
+        "sex": "L" if i % 2 else "P",
+        "address": f"Dusun {i % 97}, RT {i % 9 + 1}, Desa {i % 53}",
+        "kecamatan": config.kecamatan[i % len(config.kecamatan)].code,
+        "phone": f"08{i:010d}",
+        "email": f"pendaftar{i}@example.com",
+        "education": levels[i % len(levels)].key,
+        "experience": i % 3 == 0,
+        "gadget": True,
+        "motorbike": i % 4 != 0,
+    }
+    return {spec.name: values[spec.name] for spec in FIELDS}
+
+
+def _empty_applicant() -> dict[str, Any]:
+    """A row with every column of `applicants` but `id` (executemany needs the same keys)."""
+    row = {column.name: None for column in Applicant.__table__.columns if column.name != "id"}
+    row.update(language="id", step="menu", step_data={}, eligibility={}, version=1)
+    return row
+
+
+def _document(i: int, kind: str, at: datetime) -> dict[str, Any]:
+    sha = hashlib.sha256(f"{i}:{kind}".encode()).hexdigest()
+    return {
+        "applicant_id": i,
+        "kind": kind,
+        "sha256": sha,
+        "path": f"{sha[:2]}/{sha}.jpg",
+        "mime_type": "image/jpeg",
+        "size": 180_000 + i % 50_000,
+        "width": 1600,
+        "height": 1200,
+        "pages": None,
+        "source": "telegram",
+        "received_at": at,
+    }
+
+
+def synthetic_chunks(
+    config: RecruitmentConfig, n: int, now: datetime, rng: random.Random, population: Population
+) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Applicant, chat and document rows, CHUNK applicants at a time; fills `population`."""
+    start = config.local(config.schedule.registration_start)
+    span = (now - start).total_seconds()
+    required = [str(item.number) for item in config.required_items]
+    documents = [doc.key for doc in config.documents]
+    template = _empty_applicant()
+    kinds = population.kinds
+    for first in range(1, n + 1, CHUNK):
+        applicants, chats, files = [], [], []
+        for i in range(first, min(first + CHUNK, n + 1)):
+            created = start + timedelta(seconds=rng.random() * span)
+            updated = min(now, created + timedelta(hours=rng.random() * 72))
+            row = dict(template, id=i, created_at=created, updated_at=updated)
+            row["language"] = "en" if rng.random() < 0.1 else "id"
+            draw = rng.random()
+            opted_out = 0.35 <= draw < 0.40
+            if draw < 0.35:
+                kind = "confirmed"
+                row.update(_profile_values(config, i))
+                row.update(
+                    consent_at=created,
+                    consent_version=config.consent.version,
+                    eligibility=dict.fromkeys(required, True),
+                    registration_number=f"BENCH-{i:06d}",
+                    confirmed_at=updated,
+                )
+                files += [_document(i, key, updated) for key in documents]
+            else:
+                kind = _unfinished(config, row, i, created, rng, required)
+                if kind == "documents":
+                    count = rng.choice((0, 1, 1, 2, 2))
+                    files += [_document(i, key, updated) for key in documents[:count]]
+                if opted_out:
+                    row["reminders_off_at"] = updated
+                    kind = "opted out"
+                elif kind != "ineligible":
+                    population.eligible.append(i)
+            kinds[kind] = kinds.get(kind, 0) + 1
+            applicants.append(row)
+            chats.append(
+                {
+                    "id": i,
+                    "channel": "telegram",
+                    "external_id": str(FIRST_CHAT_ID + i),
+                    "applicant_id": i,
+                    "created_at": created,
+                }
+            )
+        population.applicants += len(applicants)
+        population.documents += len(files)
+        yield applicants, chats, files
+
+
+def _unfinished(
+    config: RecruitmentConfig,
+    row: dict[str, Any],
+    i: int,
+    created: datetime,
+    rng: random.Random,
+    required: list[str],
+) -> str:
+    """Make `row` an unfinished registration at a random point; which kind of unfinished."""
+    draw = rng.random()
+    if draw < 0.25:  # said hello (or was shown the consent), nothing more
+        row["step"] = rng.choice(("menu", "consent"))
+        return "hello only"
+    row.update(consent_at=created, consent_version=config.consent.version)
+    if draw < 0.33:
+        answered = rng.randrange(len(required))
+        row["eligibility"] = {
+            **dict.fromkeys(required[:answered], True),
+            required[answered]: False,
+        }
+        row.update(step="ineligible", step_data={"number": int(required[answered])})
+        return "ineligible"
+    if draw < 0.50:
+        answered = rng.randrange(len(required))
+        row["eligibility"] = dict.fromkeys(required[:answered], True)
+        row.update(step="eligibility", step_data={"number": int(required[answered])})
+        return "eligibility"
+    row["eligibility"] = dict.fromkeys(required, True)
+    values = _profile_values(config, i)
+    if draw < 0.83:
+        filled = rng.randrange(len(FIELDS))
+        row.update({spec.name: values[spec.name] for spec in FIELDS[:filled]})
+        row.update(step="field", step_data={"field": FIELDS[filled].name})
+        return "profile"
+    row.update(values)
+    row["step"] = "documents"
+    return "documents"
+
+
+async def seed(
+    database: Database, config: RecruitmentConfig, n: int, now: datetime, seed_value: int
+) -> Population:
+    """N applicants (with chats and documents) by Core executemany, CHUNK rows a statement."""
+    population = Population()
+    started = time.perf_counter()
+    rng = random.Random(seed_value)
+    tables = (Applicant.__table__, ChatIdentity.__table__, DocumentFile.__table__)
+    async with database.engine.begin() as connection:
+        for chunk in synthetic_chunks(config, n, now, rng, population):
+            for table, rows in zip(tables, chunk, strict=True):
+                if rows:
+                    await connection.execute(insert(table), rows)
+    # Explicit ids leave PostgreSQL's sequences behind; nothing inserts applicants later here.
+    await maintain(database, "ANALYZE")
+    population.seconds = time.perf_counter() - started
+    return population
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class StatementTimes:
+    """Time spent executing SQL during a run, by kind of statement (driver included)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    pages: list[float] = field(default_factory=list)
+    """Each candidates page, in order."""
+
+
+@contextlib.contextmanager
+def statement_timer(database: Database) -> Iterator[StatementTimes]:
+    """Collect StatementTimes while the block runs (SQLAlchemy cursor events)."""
+    times = StatementTimes()
+    engine = database.engine.sync_engine
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info.setdefault("bench_started", []).append(time.perf_counter())
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        took = time.perf_counter() - conn.info["bench_started"].pop()
+        kind = next((k for prefix, k in STATEMENT_KINDS if statement.startswith(prefix)), "other")
+        times.seconds[kind] = times.seconds.get(kind, 0.0) + took
+        times.counts[kind] = times.counts.get(kind, 0) + 1
+        if kind == "candidates page":
+            times.pages.append(took)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield times
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+
+
+STEPS = ("_claim_receipts", "_enqueue")
+"""Steps of `send_reminder` (module functions, called once per batch) timed in the job."""
+
+
+@dataclass
+class StepTimes:
+    """Wall and CPU seconds inside each of STEPS, SQL included."""
+
+    wall: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def step_timer() -> Iterator[StepTimes]:
+    """Time STEPS while the block runs: wrappers around them, the originals put back after.
+
+    One wrapper call per batch of 1000 applicants: no measurable overhead. The project code is
+    not changed; `send_reminder` looks these names up in its module at every call.
+    """
+    times = StepTimes()
+    originals = {name: getattr(handlers.reminders, name) for name in STEPS}
+
+    def timed(name: str, function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return await function(*args, **kwargs)
+            finally:
+                times.wall[name] = times.wall.get(name, 0.0) + time.perf_counter() - wall
+                times.cpu[name] = times.cpu.get(name, 0.0) + time.process_time() - cpu
+
+        return wrapper
+
+    for name, function in originals.items():
+        setattr(handlers.reminders, name, timed(name, function))
+    try:
+        yield times
+    finally:
+        for name, function in originals.items():
+            setattr(handlers.reminders, name, function)
+
+
+def _status_kb(name: str) -> int | None:
+    """A `Vm...` line of /proc/self/status, in kB (None when not on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class PeakRss:
+    """Growth of the process's peak RSS over a block: VmHWM reset first when Linux allows it."""
+
+    def __init__(self) -> None:
+        self.before_kb = 0
+        self.peak_kb = 0
+        self.reset = False
+
+    def __enter__(self) -> PeakRss:
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+            self.reset = True
+        except OSError:
+            self.reset = False
+        self.before_kb = (_status_kb("VmHWM") if self.reset else None) or _maxrss_kb()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.peak_kb = (_status_kb("VmHWM") if self.reset else None) or _maxrss_kb()
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak_kb - self.before_kb) / 1024
+
+
+def _maxrss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+@dataclass
+class SizeResult:
+    """One size on one backend."""
+
+    backend: str
+    size: int
+    population: Population
+    expected: int = 0
+    reach: int = 0
+    reach_seconds: float = 0.0
+    baseline_seconds: float = 0.0
+    """Median of `baselines`."""
+    baselines: list[float] = field(default_factory=list)
+    job_seconds: float = 0.0
+    job_queued: int = 0
+    job_cpu: float = 0.0
+    sql: StatementTimes = field(default_factory=StatementTimes)
+    steps: StepTimes = field(default_factory=StepTimes)
+    rss_growth_mb: float = 0.0
+    rss_reset: bool = False
+    second_seconds: float = 0.0
+    second_queued: int = -1
+    traced_seconds: float = 0.0
+    traced_queued: int = 0
+    traced_peak_mb: float = 0.0
+    traced_kept_mb: float = 0.0
+    mean_text: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def reminder_by_key(config: RecruitmentConfig, key: str) -> Reminder:
+    """The planned reminder with `key`."""
+    return next(reminder for reminder in planned_reminders(config) if reminder.key == key)
+
+
+def baseline_rows(
+    catalog: Catalog, recipients: list[int], now: datetime
+) -> list[list[dict[str, Any]]]:
+    """Outbox rows like the job's (fixed text), in transactions of CHUNK rows."""
+    buttons = reminder_buttons(catalog, "id", "registration")
+    rows = [
+        {
+            "dedup_key": f"baseline:applicant:{applicant_id}",
+            "applicant_id": applicant_id,
+            "channel": "telegram",
+            "recipient": str(FIRST_CHAT_ID + applicant_id),
+            "text": BASELINE_TEXT,
+            "buttons": buttons,
+            "urgent": False,
+            "state": "queued",
+            "attempts": 0,
+            "not_before": now,
+            "created_at": now,
+        }
+        for applicant_id in recipients
+    ]
+    return [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
+
+
+async def run_baseline(
+    database: Database, catalog: Catalog, recipients: list[int], now: datetime, repeat: int
+) -> list[float]:
+    """Seconds to enqueue one outbox row per recipient, `repeat` times (rows deleted after each)."""
+    chunks = baseline_rows(catalog, recipients, now)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for rows in chunks:
+            async with database.transaction() as session:
+                await Outbox(session).enqueue(rows)
+        times.append(time.perf_counter() - started)
+        async with database.transaction() as session:
+            await session.execute(delete(OutboxMessage))
+        await maintain(database, "VACUUM ANALYZE outbox")
+    return times
+
+
+async def outbox_of(database: Database, key: str) -> tuple[list[int], float]:
+    """Applicant ids of the outbox rows of reminder `key` (duplicates kept), mean text length."""
+    prefix = f"reminder:{key}:applicant:%"
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(OutboxMessage.applicant_id).where(OutboxMessage.dedup_key.like(prefix))
+        )
+        ids = [applicant_id for (applicant_id,) in rows.all()]
+        mean = await session.execute(
+            select(func.avg(func.length(OutboxMessage.text))).where(
+                OutboxMessage.dedup_key.like(prefix)
+            )
+        )
+        return ids, float(mean.scalar() or 0.0)
+
+
+async def receipts_of(database: Database, key: str) -> int:
+    """How many receipts reminder `key` has."""
+    async with database.transaction() as session:
+        query = select(func.count()).where(ReminderReceipt.key == key)
+        return (await session.execute(query)).scalar_one()
+
+
+async def measure(
+    backend: str, size: int, folder: Path, config: RecruitmentConfig, catalog: Catalog, seed_: int
+) -> SizeResult:
+    """Seed `size` applicants in a fresh database, then baseline, job, second run, traced run."""
+    job = reminder_by_key(config, JOB_KEY)
+    traced = reminder_by_key(config, MEMORY_KEY)
+    async with fresh_database(backend, folder) as database:
+        population = await seed(database, config, size, job.at, seed_)
+        result = SizeResult(backend, size, population, expected=len(population.eligible))
+        print(
+            f"   seeded {size:,} applicants, {population.documents:,} documents in "
+            f"{population.seconds:.1f} s: {population.kinds}",
+            flush=True,
+        )
+        started = time.perf_counter()
+        async with database.transaction() as session:
+            result.reach = await count_reach(session, config, job, job.at)
+        result.reach_seconds = time.perf_counter() - started
+        result.baselines = await run_baseline(
+            database, catalog, population.eligible, job.at, BASELINE_REPEAT
+        )
+        result.baseline_seconds = statistics.median(result.baselines)
+
+        with PeakRss() as rss, statement_timer(database) as sql, step_timer() as steps:
+            started, cpu = time.perf_counter(), time.process_time()
+            result.job_queued = await send_reminder(database, config, catalog, job, job.at)
+            result.job_seconds = time.perf_counter() - started
+            result.job_cpu = time.process_time() - cpu
+        result.sql, result.steps, result.rss_growth_mb = sql, steps, rss.growth_mb
+        result.rss_reset = rss.reset
+
+        started = time.perf_counter()
+        result.second_queued = await send_reminder(database, config, catalog, job, job.at)
+        result.second_seconds = time.perf_counter() - started
+
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            started = time.perf_counter()
+            result.traced_queued = await send_reminder(database, config, catalog, traced, traced.at)
+            result.traced_seconds = time.perf_counter() - started
+            after, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        result.traced_peak_mb = (peak - before) / 2**20
+        result.traced_kept_mb = (after - before) / 2**20
+
+        queued_ids, result.mean_text = await outbox_of(database, JOB_KEY)
+        check(result, queued_ids, await receipts_of(database, JOB_KEY))
+    return result
+
+
+def check(result: SizeResult, queued_ids: list[int], receipts: int) -> None:
+    """Record every way the run went wrong in `result.problems`."""
+    expected = set(result.population.eligible)
+    if result.reach != result.expected:
+        result.problems.append(f"count_reach {result.reach} != expected {result.expected}")
+    if result.job_queued != result.expected:
+        result.problems.append(f"job queued {result.job_queued} != expected {result.expected}")
+    if len(queued_ids) != len(set(queued_ids)):
+        result.problems.append(f"{len(queued_ids) - len(set(queued_ids))} duplicate outbox rows")
+    if set(queued_ids) != expected:
+        missing, extra = len(expected - set(queued_ids)), len(set(queued_ids) - expected)
+        result.problems.append(f"outbox: {missing} eligible missing, {extra} not eligible queued")
+    if receipts != result.expected:
+        result.problems.append(f"{receipts} receipts != expected {result.expected}")
+    if result.second_queued != 0:
+        result.problems.append(f"second run queued {result.second_queued}")
+    if result.traced_queued != result.expected:
+        result.problems.append(f"traced run queued {result.traced_queued} != {result.expected}")
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}" if values else "-"
+
+
+def _pages(sql: StatementTimes) -> str:
+    pages = sql.pages
+    if not pages:
+        return "-"
+    ends = max(1, min(5, len(pages) // 4))
+    first = 1000 * sum(pages[:ends]) / ends
+    last = 1000 * sum(pages[-ends - 1 : -1] or pages[-1:]) / ends
+    return f"{first:.1f} / {last:.1f}"
+
+
+def rows_of(result: SizeResult) -> list[tuple[str, str, float | None]]:
+    """(measure, formatted figure, number for the growth column or None) for one size."""
+    sql, steps = result.sql, result.steps
+    in_sql = sum(sql.seconds.values())
+    rows: list[tuple[str, str, float | None]] = [
+        ("applicants seeded", f"{result.size:,}", result.size),
+        (
+            "queued by the job / expected",
+            f"{result.job_queued:,} / {result.expected:,}",
+            result.job_queued,
+        ),
+        ("job wall (s)", f"{result.job_seconds:.2f}", result.job_seconds),
+        ("job CPU of this process (s)", f"{result.job_cpu:.2f}", result.job_cpu),
+        (
+            "job µs per queued reminder",
+            f"{1e6 * result.job_seconds / max(1, result.job_queued):.0f}",
+            None,
+        ),
+        (
+            f"baseline: enqueue only (s, median of {len(result.baselines)})",
+            f"{result.baseline_seconds:.2f} ({_spread(result.baselines)})",
+            result.baseline_seconds,
+        ),
+        ("job / baseline", f"{result.job_seconds / result.baseline_seconds:.1f}x", None),
+        ("job: time in SQL (s)", f"{in_sql:.2f}", in_sql),
+    ]
+    for _, kind in (*STATEMENT_KINDS, ("", "other")):
+        seconds, count = sql.seconds.get(kind, 0.0), sql.counts.get(kind, 0)
+        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
+    rows.append(("· candidates page ms, first / last", _pages(sql), None))
+    for name in STEPS:
+        wall, cpu = steps.wall.get(name, 0.0), steps.cpu.get(name, 0.0)
+        rows.append((f"job: in `{name}` (s wall / CPU)", f"{wall:.2f} / {cpu:.2f}", wall))
+    rows += [
+        ("job: outside SQL (s)", f"{result.job_seconds - in_sql:.2f}", result.job_seconds - in_sql),
+        (
+            "second run: queued, wall (s)",
+            f"{result.second_queued}, {result.second_seconds:.2f}",
+            result.second_seconds,
+        ),
+        ("count_reach before the job (s)", f"{result.reach_seconds:.2f}", result.reach_seconds),
+        (
+            "peak RSS growth in the job (MB)" + ("" if result.rss_reset else ", ru_maxrss"),
+            f"{result.rss_growth_mb:.1f}",
+            None,
+        ),
+        (
+            "tracemalloc peak in the job (MB)",
+            f"{result.traced_peak_mb:.1f}",
+            result.traced_peak_mb,
+        ),
+        ("tracemalloc kept after the job (MB)", f"{result.traced_kept_mb:.2f}", None),
+        ("traced run wall (s)", f"{result.traced_seconds:.2f}", result.traced_seconds),
+        ("mean reminder text (chars)", f"{result.mean_text:.0f}", None),
+    ]
+    return rows
+
+
+def table(results: list[SizeResult]) -> list[str]:
+    """A Markdown table: measures down, sizes across, growth largest/smallest last."""
+    columns = [rows_of(result) for result in results]
+    sizes = [f"{result.size:,}" for result in results]
+    growth = len(results) > 1
+    header = ["measure", *sizes] + ([f"{sizes[-1]} / {sizes[0]}"] if growth else [])
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    labels = [label for label, _, _ in columns[0]]
+    for index, label in enumerate(labels):
+        cells = [column[index][1] if index < len(column) else "-" for column in columns]
+        if growth:
+            first, last = columns[0][index][2], columns[-1][index][2]
+            cells.append(f"{last / first:.1f}x" if first and last is not None else "")
+        lines.append("| " + " | ".join([label, *cells]) + " |")
+    return lines
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    """Every size on every backend; the tables; 1 when a run is invalid."""
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends and not await postgres_reachable():
+        backends.remove("postgresql")
+        if not backends:
+            return 1
+    if args.sizes:
+        sizes = tuple(int(size) for size in args.sizes.split(","))
+    else:
+        sizes = QUICK_SIZES if args.quick else SIZES
+    config = load_recruitment()
+    catalog = Catalog.load()
+    by_backend: dict[str, list[SizeResult]] = {}
+    with tempfile.TemporaryDirectory(prefix="mitrabot-reminders-bench-") as folder:
+        for backend in backends:
+            for size in sizes:
+                started = time.monotonic()
+                print(f"-- {size:,} applicants on {backend} ...", flush=True)
+                result = await measure(backend, size, Path(folder), config, catalog, args.seed)
+                by_backend.setdefault(backend, []).append(result)
+                print(
+                    f"   job {result.job_seconds:.2f} s for {result.job_queued:,} queued "
+                    f"(baseline {result.baseline_seconds:.2f} s) "
+                    f"({time.monotonic() - started:.0f} s in all; load average "
+                    f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
+                    flush=True,
+                )
+                for problem in result.problems:
+                    print(f"   PROBLEM: {problem}", flush=True)
+    for backend, results in by_backend.items():
+        print(f"\n{backend} (reminder {JOB_KEY}, batch of 1000 applicants per transaction)")
+        print("\n".join(table(results)))
+    invalid = [r for results in by_backend.values() for r in results if r.problems]
+    for result in invalid:
+        print(f"INVALID: {result.backend} {result.size:,}: {'; '.join(result.problems)}")
+    return 1 if invalid else 0
+
+
+def main() -> int:
+    """Parse the command line and run."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--quick", action="store_true", help="2,000 and 20,000 applicants")
+    parser.add_argument("--sizes", help="comma-separated applicant counts (default 10000,100000)")
+    parser.add_argument("--seed", type=int, default=2023, help="random seed of the population")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    return asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

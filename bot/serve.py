@@ -142,6 +142,7 @@ def build_served(app: App) -> Served:
 
     web = build_web_app(
         app.db,
+        now=app.conversation.deps.clock.now,
         whatsapp=whatsapp,
         whatsapp_app_secret=_secret(settings.whatsapp_app_secret),
         whatsapp_verify_token=_secret(settings.whatsapp_verify_token),

@@ -9,14 +9,16 @@ shutdown. Nothing here knows the conversation: the channel adapters do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -25,6 +27,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from storage.db import Database
+from storage.models import InboundPayload
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,108 @@ def signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
 
 PayloadHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
+MAX_IN_FLIGHT = 256
+"""Accepted payloads handled at once by one process; more wait in the database."""
+SWEEP_EVERY = 30.0
+ORPHAN_AFTER = timedelta(seconds=60)
+"""A stored payload this old and not in hand here was left by a crash (or is queued): take it."""
+MAX_ATTEMPTS = 5
+
+
+class DurableIntake:
+    """Every accepted webhook payload is stored before the 200 and deleted once handled.
+
+    The platform does not send a payload again after a 200, so a crash (or a stop that cannot
+    drain) must not lose it: a sweep at start and every 30 s handles what is left, from this
+    process or a dead one. The message-level dedup makes a repeat harmless. At most
+    `MAX_IN_FLIGHT` payloads are in hand per process; a burst beyond waits in the database.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        channel: str,
+        handler: PayloadHandler,
+        background: BackgroundWork,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.channel = channel
+        self.handler = handler
+        self.background = background
+        self.now = now
+        self.in_hand: set[int] = set()
+
+    async def accept(self, payload: dict[str, Any]) -> None:
+        """Store the payload (before the 200) and handle it now if there is room."""
+        async with self.db.transaction() as session:
+            row = InboundPayload(channel=self.channel, body=payload, received_at=self.now())
+            session.add(row)
+            await session.flush()
+            stored = row.id
+        if len(self.in_hand) < MAX_IN_FLIGHT:
+            self._start(stored, payload)
+
+    def _start(self, stored: int, payload: dict[str, Any]) -> None:
+        self.in_hand.add(stored)
+        self.background.start(self._handle(stored, payload))
+
+    async def _handle(self, stored: int, payload: dict[str, Any]) -> None:
+        try:
+            await self.handler(payload)
+        except Exception:
+            log.exception("an accepted %s payload failed; it stays for the sweep", self.channel)
+            async with self.db.transaction() as session:
+                row = await session.get(InboundPayload, stored)
+                if row is not None:
+                    row.attempts += 1
+                    if row.attempts >= MAX_ATTEMPTS:
+                        log.error("giving up on %s payload %d", self.channel, stored)
+                        await session.delete(row)
+            return
+        finally:
+            self.in_hand.discard(stored)
+        async with self.db.transaction() as session:
+            await session.execute(delete(InboundPayload).where(InboundPayload.id == stored))
+
+    async def sweep(self, orphan_after: timedelta = ORPHAN_AFTER) -> int:
+        """Start handling stored payloads nobody here has in hand; how many were taken."""
+        room = MAX_IN_FLIGHT - len(self.in_hand)
+        if room <= 0:
+            return 0
+        query = (
+            select(InboundPayload.id, InboundPayload.body)
+            .where(
+                InboundPayload.channel == self.channel,
+                InboundPayload.received_at <= self.now() - orphan_after,
+            )
+            .order_by(InboundPayload.id)
+            .limit(room + len(self.in_hand))
+        )
+        async with self.db.transaction() as session:
+            rows = (await session.execute(query)).all()
+        taken = 0
+        for stored, body in rows:
+            if stored not in self.in_hand and taken < room:
+                self._start(stored, body)
+                taken += 1
+        return taken
+
+    async def sweep_forever(self, stop: asyncio.Event) -> None:
+        """The periodic sweep (until `stop`)."""
+        while not stop.is_set():
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("inbound sweep failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SWEEP_EVERY)
+
 
 def build_web_app(
     db: Database,
     *,
+    now: Callable[[], datetime],
     whatsapp: PayloadHandler | None = None,
     whatsapp_app_secret: str | None = None,
     whatsapp_verify_token: str | None = None,
@@ -80,6 +181,8 @@ def build_web_app(
 ) -> Starlette:
     """The ASGI app: only the channels that are configured get a route."""
     background = BackgroundWork()
+    intake = DurableIntake(db, "whatsapp", whatsapp, background, now) if whatsapp else None
+    sweeping = asyncio.Event()
 
     async def healthz(request: Request) -> Response:
         try:
@@ -120,8 +223,8 @@ def build_web_app(
             return PlainTextResponse("malformed", status_code=400)
         if not isinstance(payload, dict):
             return PlainTextResponse("malformed", status_code=400)
-        assert whatsapp is not None
-        background.start(whatsapp(payload))
+        assert intake is not None
+        await intake.accept(payload)
         return PlainTextResponse("ok")
 
     async def telegram_post(request: Request) -> Response:
@@ -150,13 +253,18 @@ def build_web_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if on_startup is not None:
             await on_startup()
+        sweeper = asyncio.create_task(intake.sweep_forever(sweeping)) if intake else None
         try:
             yield
         finally:
+            sweeping.set()
+            if sweeper is not None:
+                await sweeper
             await background.drain()
             if on_shutdown is not None:
                 await on_shutdown()
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.background = background
+    app.state.intake = intake
     return app

@@ -321,6 +321,19 @@ class SobatReport(Base):
     answered_at: Mapped[datetime | None]
 
 
+class InboundPayload(Base):
+    """A webhook body accepted (answered 200) but not yet fully handled: kept until it is, so
+    a crash after the 200 loses nothing (the platform will not send it again)."""
+
+    __tablename__ = "inbound_payloads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ProcessedUpdate(Base):
     """A platform update already handled: a re-delivery with the same key is ignored."""
 

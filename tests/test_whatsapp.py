@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,7 +20,7 @@ from handlers.conversation import Conversation, Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from scheduler.quiet import QuietHours
 from storage.db import Database
-from storage.models import Applicant, ChatIdentity, OutboxMessage
+from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage
 from tests import images
 from tests.chat import PROFILE_ANSWERS
 from tests.fakes.graph_api import FakeGraphApi
@@ -67,6 +68,7 @@ async def rig(db: Database, deps: Dependencies) -> AsyncIterator[WhatsAppRig]:
         webhook = WhatsAppWebhook(conversation, client, fake.phone_id)
         web = build_web_app(
             db,
+            now=deps.clock.now,
             whatsapp=webhook,
             whatsapp_app_secret=fake.app_secret,
             whatsapp_verify_token=fake.verify_token,
@@ -305,3 +307,43 @@ async def test_a_rate_limit_requeues_without_losing_the_message(
     clock.advance(timedelta(seconds=6))
     await _worker(rig, clock).drain_once()
     assert (await _outbox(rig.conversation.db)).state == "sent"
+
+
+async def _inbound_rows(db: Database) -> int:
+    async with db.transaction() as session:
+        return (await session.execute(select(func.count(InboundPayload.id)))).scalar_one()
+
+
+async def test_an_accepted_message_survives_a_crash_before_it_was_handled(
+    rig: WhatsAppRig, db: Database, deps: Dependencies
+) -> None:
+    never = asyncio.Event()
+
+    async def stuck(payload: dict[str, Any]) -> None:
+        await never.wait()  # the process dies before handling it
+
+    crashed = build_web_app(
+        db, now=deps.clock.now, whatsapp=stuck, whatsapp_app_secret=rig.fake.app_secret
+    )
+    body, headers = signed_request(rig.build.text("halo"), rig.fake.app_secret)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=crashed), base_url="http://bot.test"
+    ) as http:
+        assert (await http.post(WHATSAPP_PATH, content=body, headers=headers)).status_code == 200
+    for task in crashed.state.background.tasks:
+        task.cancel()
+    assert await _inbound_rows(db) == 1 and rig.fake.sent == []
+
+    intake = rig.web.state.intake  # the restarted process
+    assert await intake.sweep(orphan_after=timedelta(0)) == 1
+    await rig.web.state.background.drain()
+    assert "Selamat datang" in rig.fake.messages_to(USER.wa_id or "")[0].text
+    assert await _inbound_rows(db) == 0
+    answered = len(rig.fake.sent)
+    async with db.transaction() as session:  # a second sweep of the same body: no repeat
+        session.add(
+            InboundPayload(channel="whatsapp", body=json.loads(body), received_at=deps.clock.now())
+        )
+    await intake.sweep(orphan_after=timedelta(0))
+    await rig.web.state.background.drain()
+    assert len(rig.fake.sent) == answered and await _inbound_rows(db) == 0

@@ -48,16 +48,17 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     from pywa_async import WhatsApp
@@ -542,44 +543,6 @@ class _Signal:
         return True
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn server that signals readiness, leaves the process' signal handlers alone and
-    stops in milliseconds (uvicorn's own loop polls every 0.1 s and sleeps 0.1 s on shutdown,
-    which adds up over a test suite starting one fake per test)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-        self.exit_requested = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-    async def main_loop(self) -> None:
-        await self.on_tick(0)
-        await self.exit_requested.wait()
-
-    async def shutdown(self, sockets: Any = None) -> None:
-        for server in self.servers:
-            server.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 2.0
-        # uvicorn offers no event for "all connections closed": poll briefly.
-        while (self.server_state.connections or self.server_state.tasks) and (  # noqa: ASYNC110
-            loop.time() < deadline and not self.force_exit
-        ):
-            await asyncio.sleep(0.005)
-        for task in list(self.server_state.tasks):
-            task.cancel()
-
-
 @dataclass(frozen=True)
 class _Part:
     name: str
@@ -708,14 +671,13 @@ class FakeGraphApi:
         self._signal = _Signal()
         self._inflight = 0
         self._last_activity = time.monotonic()
-        self._server: _EmbeddedServer | None = None
-        self._serve_task: asyncio.Task[None] | None = None
+        self._loopback: LoopbackServer = LoopbackServer(Starlette(), "FakeGraphApi")
 
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Bind 127.0.0.1 on a free port and serve in the current event loop (≤ 5 s)."""
-        if self._serve_task is not None:
+        if self._loopback.running:
             raise RuntimeError("FakeGraphApi already started")
         app = Starlette(
             routes=[
@@ -738,41 +700,8 @@ class FakeGraphApi:
                 ),
             ]
         )
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            http="h11",
-            timeout_graceful_shutdown=2,
-        )
-        server = _EmbeddedServer(config)
-        self._server = server
-
-        async def serve() -> None:
-            try:
-                await server.serve()
-            except SystemExit as exc:  # uvicorn calls sys.exit() when startup fails
-                raise RuntimeError(f"uvicorn failed to start (exit code {exc.code})") from None
-
-        self._serve_task = asyncio.create_task(serve(), name="FakeGraphApi.serve")
-        ready_task = asyncio.create_task(server.ready.wait())
-        try:
-            await asyncio.wait(
-                {self._serve_task, ready_task}, timeout=5, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            ready_task.cancel()
-        if not server.ready.is_set():
-            task, self._serve_task = self._serve_task, None
-            if task.done():
-                task.result()  # re-raise the startup error
-            task.cancel()
-            raise RuntimeError("FakeGraphApi did not start within 5 s")
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        self._loopback = LoopbackServer(app, "FakeGraphApi")
+        self.port = await self._loopback.start()
         self.root_url = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.root_url}/v{self.api_version}"
 
@@ -782,19 +711,7 @@ class FakeGraphApi:
         for session in sessions:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(session.aclose(), timeout=2)
-        task, server = self._serve_task, self._server
-        self._serve_task = None
-        if task is None or server is None:
-            return
-        server.should_exit = True
-        server.exit_requested.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=5)
-        except TimeoutError:
-            server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=1)
+        await self._loopback.stop()
 
     async def __aenter__(self) -> FakeGraphApi:
         await self.start()

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import contextlib
 import copy
 import html
 import itertools
@@ -48,15 +47,16 @@ import re
 import secrets
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fakes.loopback import LoopbackServer
 
 __all__ = ["DEFAULT_JPEG", "FakeBotApi", "SentMessage", "UploadedFile"]
 
@@ -258,22 +258,6 @@ class _StoredFile:
     mime_type: str | None = None
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn server that signals readiness and leaves the process' signal handlers alone."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-
 def _decode_value(key: str, value: Any) -> Any:
     """Decode one request value the way the Bot API interprets form fields."""
     if not isinstance(value, str) or key in _STRING_FIELDS:
@@ -469,8 +453,7 @@ class FakeBotApi:
         self._last_activity = time.monotonic()
         self._poll_generation = 0
         self._closing = False
-        self._server: _EmbeddedServer | None = None
-        self._serve_task: asyncio.Task[None] | None = None
+        self._loopback: LoopbackServer = LoopbackServer(Starlette(), "FakeBotApi")
 
         self._handlers: dict[str, _Handler] = {
             name.lower(): handler
@@ -500,7 +483,7 @@ class FakeBotApi:
 
     async def start(self) -> None:
         """Bind 127.0.0.1 on a free port and serve in the current event loop (≤ 5 s)."""
-        if self._serve_task is not None:
+        if self._loopback.running:
             raise RuntimeError("FakeBotApi already started")
         app = Starlette(
             routes=[
@@ -509,62 +492,20 @@ class FakeBotApi:
                 Route("/{rest:path}", self._handle_not_found, methods=["GET", "POST"]),
             ]
         )
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=0,
-            log_level="warning",
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            http="h11",
-            timeout_graceful_shutdown=2,
-        )
-        server = _EmbeddedServer(config)
-        self._server = server
         self._closing = False
-
-        async def serve() -> None:
-            try:
-                await server.serve()
-            except SystemExit as exc:  # uvicorn calls sys.exit() when startup fails
-                raise RuntimeError(f"uvicorn failed to start (exit code {exc.code})") from None
-
-        self._serve_task = asyncio.create_task(serve(), name="FakeBotApi.serve")
-        ready_task = asyncio.create_task(server.ready.wait())
-        try:
-            await asyncio.wait(
-                {self._serve_task, ready_task}, timeout=5, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            ready_task.cancel()
-        if not server.ready.is_set():
-            task, self._serve_task = self._serve_task, None
-            if task.done():
-                task.result()  # re-raise the startup error
-            task.cancel()
-            raise RuntimeError("FakeBotApi did not start within 5 s")
-        self.port = server.servers[0].sockets[0].getsockname()[1]
+        self._loopback = LoopbackServer(app, "FakeBotApi")
+        self.port = await self._loopback.start()
         root = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{root}/bot"
         self.base_file_url = f"{root}/file/bot"
 
     async def stop(self) -> None:
         """Stop serving (pending long polls return immediately); bounded to a few seconds."""
-        task, server = self._serve_task, self._server
-        self._serve_task = None
-        if task is None or server is None:
+        if not self._loopback.running:
             return
         self._closing = True
         self._signal.notify()
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=5)
-        except TimeoutError:
-            server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=1)
+        await self._loopback.stop()
 
     async def __aenter__(self) -> FakeBotApi:
         await self.start()

@@ -78,7 +78,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
 from bot.web import WHATSAPP_PATH, signature_valid  # noqa: E402
 from storage.db import Database  # noqa: E402
-from storage.models import Applicant, ChatIdentity, OutboxMessage, ProcessedUpdate  # noqa: E402
+from storage.models import (  # noqa: E402
+    Applicant,
+    ChatIdentity,
+    InboundPayload,
+    OutboxMessage,
+    ProcessedUpdate,
+)
 from tests.fakes.graph_api import FakeGraphApi  # noqa: E402
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, sign, signed_request  # noqa: E402
 
@@ -504,6 +510,7 @@ class Report:
     stop_handled: int = 0
     stop_within: dict[int, int] = field(default_factory=dict)  # seconds after SIGTERM -> users
     stop_stored: int = 0  # late users with a chat identity (their message reached the database)
+    stop_kept: int = 0  # accepted payloads left in inbound_payloads for the next start
     late: list[Sender] = field(default_factory=list)
     checks: list[tuple[str, object, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -930,6 +937,7 @@ async def run_phases(
         for limit in (2, 10, 30):
             report.stop_within[limit] = sum(1 for t in done if t <= limit)
         report.stop_stored = await stored_users(database, late)
+        report.stop_kept = await kept_payloads(database)
         report.notes.append(
             f"stop: {fake.sends - sends_before} replies reached the fake after SIGTERM"
         )
@@ -948,9 +956,20 @@ async def run_phases(
                 f"stop: SIGKILL {options.kill_after:g} s after SIGTERM "
                 f"({'sent' if report.stop_exit == -signal.SIGKILL else 'not needed'}): of "
                 f"{options.backlog} messages answered 200, {options.backlog - report.stop_stored} "
-                f"left no trace in the database (lost: Meta will not send them again), "
-                f"{report.stop_stored - report.stop_handled} stored but not fully answered"
+                f"were not handled; {report.stop_kept} of them are kept in `inbound_payloads` "
+                f"for the sweep of the next start, "
+                f"{options.backlog - report.stop_stored - report.stop_kept} left no trace "
+                f"(lost); {report.stop_stored - report.stop_handled} stored but not fully "
+                f"answered"
             )
+
+
+async def kept_payloads(database: Database) -> int:
+    """Accepted payloads still waiting in `inbound_payloads` (handled at the next start)."""
+    async with database.transaction() as session:
+        return (
+            await session.execute(select(func.count()).select_from(InboundPayload))
+        ).scalar_one()
 
 
 async def stored_users(database: Database, users: Sequence[Sender]) -> int:

@@ -9,6 +9,7 @@ shutdown. Nothing here knows the conversation: the channel adapters do.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hmac
 import json
@@ -83,7 +84,8 @@ class DurableIntake:
     The platform does not send a payload again after a 200, so a crash (or a stop that cannot
     drain) must not lose it: a sweep at start and every 30 s handles what is left, from this
     process or a dead one. The message-level dedup makes a repeat harmless. At most
-    `MAX_IN_FLIGHT` payloads are in hand per process; a burst beyond waits in the database.
+    `MAX_IN_FLIGHT` payloads are in hand per process; a burst beyond waits in the database
+    (only its ids in memory) and is started as others finish.
     """
 
     def __init__(
@@ -100,6 +102,8 @@ class DurableIntake:
         self.background = background
         self.now = now
         self.in_hand: set[int] = set()
+        self.waiting: collections.deque[int] = collections.deque()
+        """Stored payloads of this process over the limit: started as others finish."""
 
     async def accept(self, payload: dict[str, Any]) -> None:
         """Store the payload (before the 200) and handle it now if there is room."""
@@ -110,6 +114,18 @@ class DurableIntake:
             stored = row.id
         if len(self.in_hand) < MAX_IN_FLIGHT:
             self._start(stored, payload)
+        else:
+            self.waiting.append(stored)
+
+    async def _next_waiting(self) -> None:
+        """A slot came free: start the oldest payload this process left waiting."""
+        while self.waiting and len(self.in_hand) < MAX_IN_FLIGHT:
+            stored = self.waiting.popleft()
+            async with self.db.transaction() as session:
+                row = await session.get(InboundPayload, stored)
+                body = row.body if row is not None else None
+            if body is not None:
+                self._start(stored, body)
 
     def _start(self, stored: int, payload: dict[str, Any]) -> None:
         self.in_hand.add(stored)
@@ -132,6 +148,7 @@ class DurableIntake:
             self.in_hand.discard(stored)
         async with self.db.transaction() as session:
             await session.execute(delete(InboundPayload).where(InboundPayload.id == stored))
+        await self._next_waiting()
 
     async def sweep(self, orphan_after: timedelta = ORPHAN_AFTER) -> int:
         """Start handling stored payloads nobody here has in hand; how many were taken."""
@@ -145,13 +162,14 @@ class DurableIntake:
                 InboundPayload.received_at <= self.now() - orphan_after,
             )
             .order_by(InboundPayload.id)
-            .limit(room + len(self.in_hand))
+            .limit(room + len(self.in_hand) + len(self.waiting))
         )
         async with self.db.transaction() as session:
             rows = (await session.execute(query)).all()
         taken = 0
+        mine = self.in_hand | set(self.waiting)
         for stored, body in rows:
-            if stored not in self.in_hand and taken < room:
+            if stored not in mine and taken < room:
                 self._start(stored, body)
                 taken += 1
         return taken

@@ -347,3 +347,26 @@ async def test_an_accepted_message_survives_a_crash_before_it_was_handled(
     await intake.sweep(orphan_after=timedelta(0))
     await rig.web.state.background.drain()
     assert len(rig.fake.sent) == answered and await _inbound_rows(db) == 0
+
+
+async def test_a_burst_beyond_the_limit_waits_in_the_database_and_is_all_answered(
+    rig: WhatsAppRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.web
+
+    monkeypatch.setattr(bot.web, "MAX_IN_FLIGHT", 1)
+    users = [Sender(user_id=f"ID.{n}", wa_id=f"62811000000{n}") for n in range(4)]
+    posts = [
+        signed_request(rig.build.text("halo", sender=user), rig.fake.app_secret) for user in users
+    ]
+    answers = await asyncio.gather(
+        *(rig.http.post(WHATSAPP_PATH, content=body, headers=headers) for body, headers in posts)
+    )
+    assert [answer.status_code for answer in answers] == [200] * 4
+    for _ in range(20):  # each finished payload starts the next one waiting
+        if not rig.web.state.background.tasks:
+            break
+        await rig.web.state.background.drain()
+    for user in users:
+        assert "Selamat datang" in rig.fake.messages_to(user.wa_id or "")[0].text
+    assert await _inbound_rows(rig.conversation.db) == 0

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, insert, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -55,8 +55,8 @@ class BackgroundWork:
             log.error("webhook work failed", exc_info=task.exception())
 
     async def drain(self) -> None:
-        """Wait for the work in hand (shutdown)."""
-        if self.tasks:
+        """Wait for the work in hand, including work it started meanwhile (shutdown)."""
+        while self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
@@ -104,28 +104,44 @@ class DurableIntake:
         self.in_hand: set[int] = set()
         self.waiting: collections.deque[int] = collections.deque()
         """Stored payloads of this process over the limit: started as others finish."""
+        self.closing = False
+        """Set at shutdown: what waits stays in the database for the next start."""
 
-    async def accept(self, payload: dict[str, Any]) -> None:
-        """Store the payload (before the 200) and handle it now if there is room."""
+    async def accept(self, body: bytes, payload: dict[str, Any]) -> None:
+        """Store the raw body (before the 200) and handle the payload now if there is room."""
+        statement = (
+            insert(InboundPayload)
+            .values(
+                channel=self.channel,
+                body=body.decode("utf-8", "replace"),
+                received_at=self.now(),
+                attempts=0,
+            )
+            .returning(InboundPayload.id)
+        )
         async with self.db.transaction() as session:
-            row = InboundPayload(channel=self.channel, body=payload, received_at=self.now())
-            session.add(row)
-            await session.flush()
-            stored = row.id
-        if len(self.in_hand) < MAX_IN_FLIGHT:
+            stored = (await session.execute(statement)).scalar_one()
+        if len(self.in_hand) < MAX_IN_FLIGHT and not self.closing:
             self._start(stored, payload)
         else:
             self.waiting.append(stored)
 
     async def _next_waiting(self) -> None:
         """A slot came free: start the oldest payload this process left waiting."""
-        while self.waiting and len(self.in_hand) < MAX_IN_FLIGHT:
+        while self.waiting and len(self.in_hand) < MAX_IN_FLIGHT and not self.closing:
             stored = self.waiting.popleft()
-            async with self.db.transaction() as session:
-                row = await session.get(InboundPayload, stored)
-                body = row.body if row is not None else None
-            if body is not None:
-                self._start(stored, body)
+            self.in_hand.add(stored)  # claimed here, so a sweep cannot take it meanwhile
+            try:
+                async with self.db.transaction() as session:
+                    query = select(InboundPayload.body).where(InboundPayload.id == stored)
+                    body = (await session.execute(query)).scalar_one_or_none()
+            except Exception:
+                self.in_hand.discard(stored)
+                raise
+            if body is None or self.closing:  # gone, or shutting down: the row stays for later
+                self.in_hand.discard(stored)
+                continue
+            self._start(stored, json.loads(body))
 
     def _start(self, stored: int, payload: dict[str, Any]) -> None:
         self.in_hand.add(stored)
@@ -170,7 +186,7 @@ class DurableIntake:
         mine = self.in_hand | set(self.waiting)
         for stored, body in rows:
             if stored not in mine and taken < room:
-                self._start(stored, body)
+                self._start(stored, json.loads(body))
                 taken += 1
         return taken
 
@@ -242,7 +258,7 @@ def build_web_app(
         if not isinstance(payload, dict):
             return PlainTextResponse("malformed", status_code=400)
         assert intake is not None
-        await intake.accept(payload)
+        await intake.accept(body, payload)
         return PlainTextResponse("ok")
 
     async def telegram_post(request: Request) -> Response:
@@ -276,6 +292,8 @@ def build_web_app(
             yield
         finally:
             sweeping.set()
+            if intake is not None:
+                intake.closing = True
             if sweeper is not None:
                 await sweeper
             await background.drain()

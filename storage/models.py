@@ -329,7 +329,8 @@ class InboundPayload(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    body: Mapped[dict[str, Any]]
+    body: Mapped[str] = mapped_column(Text)
+    """The raw body as received (already checked against its signature)."""
     received_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 

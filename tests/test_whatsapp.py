@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -342,7 +341,7 @@ async def test_an_accepted_message_survives_a_crash_before_it_was_handled(
     answered = len(rig.fake.sent)
     async with db.transaction() as session:  # a second sweep of the same body: no repeat
         session.add(
-            InboundPayload(channel="whatsapp", body=json.loads(body), received_at=deps.clock.now())
+            InboundPayload(channel="whatsapp", body=body.decode(), received_at=deps.clock.now())
         )
     await intake.sweep(orphan_after=timedelta(0))
     await rig.web.state.background.drain()

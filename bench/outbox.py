@@ -38,9 +38,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from datetime import time as day_time
@@ -52,8 +51,8 @@ if str(ROOT) not in sys.path:  # `tests` is not an installed package
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select, text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
+from bench.databases import fresh_database, postgres_reachable  # noqa: E402
 from bot.clock import Clock  # noqa: E402
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing  # noqa: E402
 from scheduler.quiet import QuietHours  # noqa: E402
@@ -63,9 +62,6 @@ from storage.models import OutboxMessage  # noqa: E402
 from storage.outbox import Outbox  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "MITRABOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PROFILED_WORKER = (
     "import cProfile, os; from bot.cli import main; profile = cProfile.Profile(); "
@@ -135,48 +131,6 @@ class Result:
 
 
 # ----------------------------------------------------------------------------- databases
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(backend: str, folder: Path) -> AsyncIterator[Database]:
-    """A migrated, empty database: a new SQLite file, or a new PostgreSQL database."""
-    if backend == "sqlite":
-        path = folder / f"outbox-{uuid.uuid4().hex[:8]}.db"
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        await database.upgrade()
-        try:
-            yield database
-        finally:
-            await database.dispose()
-        return
-    name = f"mitrabot_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        database = Database(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-        await database.upgrade()
-        try:
-            yield database
-        finally:
-            await database.dispose()
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-async def postgres_reachable() -> bool:
-    admin = create_async_engine(POSTGRES_ADMIN_URL)
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
-    except Exception as error:  # asyncpg raises several unrelated types
-        print(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({error}); SQLite only")
-        return False
-    finally:
-        await admin.dispose()
 
 
 async def enqueue(database: Database, recipients: int) -> None:
@@ -484,7 +438,7 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
     result.claim_limit = min(max(1, int(rate)), 500)
     folder = options.folder / f"{scenario}-{backend}"
     folder.mkdir(parents=True)
-    async with fresh_database(backend, options.folder) as database, TimedFake() as fake:
+    async with fresh_database(backend, options.folder, "outbox") as database, TimedFake() as fake:
         if limit is not None:
             fake.enforce_rate(limit)
         for user in range(1, n + 1):
@@ -602,7 +556,7 @@ async def run_queue(backend: str, options: Options) -> Result:
     n = options.ceiling_recipients
     result = Result("queue", backend, n)
     result.claim_limit = 500
-    async with fresh_database(backend, options.folder) as database:
+    async with fresh_database(backend, options.folder, "outbox") as database:
         await enqueue(database, n)
         stub = StubSender(n)
         worker = DeliveryWorker(

@@ -48,8 +48,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -60,9 +59,9 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 
 import handlers.reminders  # noqa: E402
+from bench.databases import fresh_database, postgres_reachable  # noqa: E402
 from bot.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
 from handlers.catalog import Catalog  # noqa: E402
 from handlers.profile import FIELDS  # noqa: E402
@@ -83,9 +82,6 @@ from storage.models import (  # noqa: E402
 )
 from storage.outbox import Outbox  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "MITRABOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 SIZES = (10_000, 100_000)
 QUICK_SIZES = (2_000, 20_000)
 CHUNK = 1000
@@ -112,48 +108,6 @@ log = logging.getLogger("bench.reminders")
 
 
 # ----------------------------------------------------------------------------- databases
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(backend: str, folder: Path) -> AsyncIterator[Database]:
-    """A migrated, empty database: a new SQLite file, or a new PostgreSQL database."""
-    if backend == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{folder / f'rem-{uuid.uuid4().hex[:8]}.db'}")
-        await database.upgrade()
-        try:
-            yield database
-        finally:
-            await database.dispose()
-        return
-    name = f"mitrabot_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        database = Database(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-        await database.upgrade()
-        try:
-            yield database
-        finally:
-            await database.dispose()
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-async def postgres_reachable() -> bool:
-    """True when the PostgreSQL server of POSTGRES_ADMIN_URL answers."""
-    admin = create_async_engine(POSTGRES_ADMIN_URL)
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
-    except Exception as error:  # asyncpg raises several unrelated types
-        print(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({error}); SQLite only")
-        return False
-    finally:
-        await admin.dispose()
 
 
 async def maintain(database: Database, statement: str) -> None:
@@ -566,7 +520,7 @@ async def measure(
     """Seed `size` applicants in a fresh database, then baseline, job, second run, traced run."""
     job = reminder_by_key(config, JOB_KEY)
     traced = reminder_by_key(config, MEMORY_KEY)
-    async with fresh_database(backend, folder) as database:
+    async with fresh_database(backend, folder, "rem") as database:
         population = await seed(database, config, size, job.at, seed_)
         result = SizeResult(backend, size, population, expected=len(population.eligible))
         print(

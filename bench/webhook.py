@@ -57,9 +57,8 @@ import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,11 +70,11 @@ if str(ROOT) not in sys.path:  # `tests` is not an installed package
 
 import httpx  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
-from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
 from starlette.requests import ClientDisconnect, Request  # noqa: E402
 from starlette.responses import JSONResponse, PlainTextResponse, Response  # noqa: E402
 from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
+from bench.databases import fresh_database, postgres_reachable  # noqa: E402
 from bot.web import WHATSAPP_PATH, signature_valid  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
@@ -88,9 +87,6 @@ from storage.models import (  # noqa: E402
 from tests.fakes.graph_api import FakeGraphApi  # noqa: E402
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, sign, signed_request  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "MITRABOT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BASELINE_PATH = "/bench/baseline"
 STATE_PATH = "/bench/state"
@@ -207,47 +203,6 @@ class TimedGraphApi(FakeGraphApi):
 
 
 # ----------------------------------------------------------------------------- databases, CPU
-
-
-@contextlib.asynccontextmanager
-async def fresh_database(backend: str, folder: Path) -> AsyncIterator[Database]:
-    """A migrated, empty database: a new SQLite file, or a new PostgreSQL database."""
-    if backend == "sqlite":
-        database = Database(f"sqlite+aiosqlite:///{folder / f'webhook-{uuid.uuid4().hex[:8]}.db'}")
-        await database.upgrade()
-        try:
-            yield database
-        finally:
-            await database.dispose()
-        return
-    name = f"mitrabot_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        database = Database(POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
-        await database.upgrade()
-        try:
-            yield database
-        finally:
-            await database.dispose()
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-async def postgres_reachable() -> bool:
-    admin = create_async_engine(POSTGRES_ADMIN_URL)
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        return True
-    except Exception as error:  # asyncpg raises several unrelated types
-        print(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({error})")
-        return False
-    finally:
-        await admin.dispose()
 
 
 def process_cpu(pid: int) -> float | None:
@@ -715,7 +670,10 @@ async def run_backend(backend: str, options: Options) -> Report:
     report = Report(backend, options.messages, options.clients, options.graph_delay)
     folder = options.folder / backend
     folder.mkdir(parents=True)
-    async with fresh_database(backend, options.folder) as database, TimedGraphApi() as fake:
+    async with (
+        fresh_database(backend, options.folder, "webhook") as database,
+        TimedGraphApi() as fake,
+    ):
         fake.response_delay = options.graph_delay
         profile = options.profile / f"server-{backend}.prof" if options.profile else None
         server = Server(folder, server_environment(database, fake, folder / "data"), profile)

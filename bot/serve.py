@@ -91,7 +91,7 @@ def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
         settings.whatsapp_api_version,
     )
     webhook = WhatsAppWebhook(
-        app.conversation, client, settings.whatsapp_phone_id, settings.telegram_concurrency
+        app.conversation, client, settings.whatsapp_phone_id, settings.whatsapp_concurrency
     )
     sender = WhatsAppSender(
         client, app.db, deps.catalog, app.config.whatsapp_template, deps.clock.now

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         default="https://graph.facebook.com", description="Graph API (a proxy, or a test fake)"
     )
     whatsapp_api_version: str = "26.0"
+    whatsapp_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=256,
+        description="WhatsApp messages handled at once (each holds its slot through its sends)",
+    )
     whatsapp_rate: float = Field(default=80.0, gt=0, description="messages/second per number")
     whatsapp_chat_rate: float = Field(
         default=1 / 6, gt=0, description="messages/second to one user (pair rate limit)"

@@ -139,13 +139,18 @@ class DeliveryWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set (then finish the messages in hand).
 
-        When `exclusive`, this worker sends only the channels whose lock it holds; for the
-        others it is a standby and takes over when their holder stops or dies.
+        Up to `concurrency` sends are in flight; new rows are claimed as slots free up, so one
+        slow answer holds one slot, not a whole round. When `exclusive`, this worker sends only
+        the channels whose lock it holds; for the others it is a standby and takes over when
+        their holder stops or dies.
         """
         standby: set[str] = set()
+        in_flight: dict[asyncio.Task[None], OutboxMessage] = {}
+        refill = max(1, self.concurrency // 4)
         try:
             while not stop.is_set():
                 wait = self.idle_wait
+                claimed: list[OutboxMessage] = []
                 try:
                     channels = await self._channels_held()
                     waiting = set(self.senders) - set(channels)
@@ -154,38 +159,62 @@ class DeliveryWorker:
                     for channel in standby - waiting:
                         log.info("worker %s: now sending %s", self.name, channel)
                     standby = waiting
-                    delivered = await self.drain_once(channels) if channels else 0
+                    room = self.concurrency - len(in_flight)
+                    if channels and (room >= refill or (room > 0 and not in_flight)):
+                        claimed = await self._claim(channels, room)
                     if not channels:
                         wait = self.standby_wait
                 except Exception:
                     log.exception("delivery round failed; trying again shortly")
-                    delivered = 0
-                if delivered == 0:
+                for message in claimed:
+                    in_flight[asyncio.create_task(self._deliver(message))] = message
+                if in_flight:
+                    done, _ = await asyncio.wait(
+                        in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    await self._finished([in_flight.pop(task) for task in done], done)
+                elif not claimed:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), wait)
         finally:
+            if in_flight:
+                done, _ = await asyncio.wait(in_flight)
+                await self._finished(list(in_flight.values()), done)
             for lock in self.locks.values():
                 await lock.release()
+
+    async def _finished(
+        self, messages: list[OutboxMessage], tasks: set[asyncio.Task[None]]
+    ) -> None:
+        """Log what failed unexpectedly and refresh the progress of the broadcasts concerned."""
+        for task in tasks:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("a send failed unexpectedly", exc_info=task.exception())
+        if self.report is not None and messages:
+            await self.report.update({m.broadcast_id for m in messages if m.broadcast_id})
 
     async def _channels_held(self) -> list[str]:
         if not self.locks:
             return list(self.senders)
         return [channel for channel, lock in self.locks.items() if await lock.held()]
 
-    async def drain_once(self, channels: list[str] | None = None) -> int:
-        """Claim one batch (of `channels`, default: those with a sender) and send it; returns
-        how many messages were handled."""
+    async def _claim(self, channels: list[str], limit: int) -> list[OutboxMessage]:
         now = self.clock.now()
-        batch = max(1, int(sum(1 / limiter.interval for limiter in self.limiters.values())))
         async with self.db.transaction() as session:
-            claimed = await Outbox(session).claim(
+            return await Outbox(session).claim(
                 self.name,
                 now,
-                min(batch, 500),
+                max(1, min(limit, 500)),
                 self.lease,
                 self.quiet_hours.is_quiet(now),
-                channels or list(self.senders),
+                channels,
             )
+
+    async def drain_once(self, channels: list[str] | None = None) -> int:
+        """Claim one batch (of `channels`, default: those with a sender), send all of it, and
+        return how many messages were handled (tests and benchmarks step the queue this way)."""
+        batch = max(1, int(sum(1 / limiter.interval for limiter in self.limiters.values())))
+        claimed = await self._claim(channels or list(self.senders), batch)
         if not claimed:
             return 0
         gate = asyncio.Semaphore(self.concurrency)

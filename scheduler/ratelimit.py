@@ -18,23 +18,34 @@ class RateLimiter:
         self._next = 0.0
         self._next_by_chat: dict[str, float] = {}
         self._paused_until = 0.0
+        self._turn = asyncio.Lock()
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (the platform asked us to wait)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     async def wait_turn(self, chat: str) -> None:
-        """Return when a message to `chat` may go out; reserves that slot."""
-        while True:
-            now = time.monotonic()
-            start = max(now, self._next, self._paused_until, self._next_by_chat.get(chat, 0.0))
-            if start <= now:
-                self._next = now + self.interval
-                self._next_by_chat[chat] = now + self.chat_interval
-                if len(self._next_by_chat) > 10_000:
-                    self._forget_old(now)
-                return
-            await asyncio.sleep(start - now)
+        """Return when a message to `chat` may go out; reserves that slot.
+
+        Waiters are served in call order (an asyncio.Lock is first come, first served), so none
+        is overtaken by later ones and waits past its lease; the overall spacing is measured
+        from the moment of the previous send, so a late wake-up never makes a burst.
+        """
+        now = time.monotonic()
+        chat_start = max(now, self._next_by_chat.get(chat, 0.0))
+        self._next_by_chat[chat] = chat_start + self.chat_interval  # this chat's turn is taken
+        if len(self._next_by_chat) > 10_000:
+            self._forget_old(now)
+        if chat_start > now:
+            await asyncio.sleep(chat_start - now)
+        async with self._turn:
+            while True:
+                now = time.monotonic()
+                start = max(now, self._next, self._paused_until)
+                if start <= now:
+                    self._next = now + self.interval
+                    return
+                await asyncio.sleep(start - now)
 
     def _forget_old(self, now: float) -> None:
         self._next_by_chat = {chat: t for chat, t in self._next_by_chat.items() if t > now}

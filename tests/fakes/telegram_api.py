@@ -258,6 +258,14 @@ class _StoredFile:
     mime_type: str | None = None
 
 
+def _chat_of(params: dict[str, Any]) -> int | None:
+    """The chat a request addresses, when it names one."""
+    try:
+        return int(params.get("chat_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
 def _decode_value(key: str, value: Any) -> Any:
     """Decode one request value the way the Bot API interprets form fields."""
     if not isinstance(value, str) or key in _STRING_FIELDS:
@@ -447,6 +455,8 @@ class FakeBotApi:
         self.rate_limited = 0
         #: Seconds every non-polling request waits before it is answered (a slow network).
         self.response_delay = 0.0
+        self.slow_chats: dict[int, float] = {}
+        """Seconds to wait before answering a method addressed to one chat (a slow answer)."""
 
         self._signal = _Signal()
         self._inflight = 0
@@ -790,6 +800,9 @@ class FakeBotApi:
         try:
             if not polling and self.response_delay:
                 await asyncio.sleep(self.response_delay)
+            slow = self.slow_chats.get(_chat_of(params))
+            if not polling and slow:
+                await asyncio.sleep(slow)
             injected = self._injected.get(key)
             if injected:
                 raise injected.pop(0)

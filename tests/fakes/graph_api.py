@@ -58,7 +58,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, Signal
 
 if TYPE_CHECKING:
     from pywa_async import WhatsApp
@@ -518,31 +518,6 @@ class GraphRedirectTransport(httpx.AsyncBaseTransport):
 # --------------------------------------------------------------------------- internals
 
 
-class _Signal:
-    """Broadcast "something changed" notification (sync ``notify``, async ``wait``)."""
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def notify(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-    async def wait(self, seconds: float) -> bool:
-        loop = asyncio.get_running_loop()
-        if self._event is None or self._loop is not loop:
-            self._event, self._loop = asyncio.Event(), loop
-        event = self._event
-        try:
-            async with asyncio.timeout(max(seconds, 0.0)):
-                await event.wait()
-        except TimeoutError:
-            return False
-        return True
-
-
 @dataclass(frozen=True)
 class _Part:
     name: str
@@ -668,7 +643,7 @@ class FakeGraphApi:
         self._media_by_token: dict[str, StoredMedia] = {}
         self._media_ids = itertools.count(1)
         self._sessions: list[httpx.AsyncClient] = []
-        self._signal = _Signal()
+        self._signal = Signal()
         self._inflight = 0
         self._last_activity = time.monotonic()
         self._loopback: LoopbackServer = LoopbackServer(Starlette(), "FakeGraphApi")

@@ -1,5 +1,5 @@
-"""A Starlette app served by uvicorn on 127.0.0.1 (a free port) inside the running event loop:
-what every fake server of the tests (Bot API, Graph API) stands on."""
+"""What every fake server of the tests (Bot API, Graph API) stands on: a Starlette app served
+by uvicorn on 127.0.0.1 (a free port) inside the running event loop, and a change signal."""
 
 from __future__ import annotations
 
@@ -121,3 +121,29 @@ class LoopbackServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=1)
+
+
+class Signal:
+    """Broadcast "something changed" notification (sync ``notify``, async ``wait``)."""
+
+    def __init__(self) -> None:
+        self._event: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def notify(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+    async def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the next :meth:`notify`; return ``False`` on timeout."""
+        loop = asyncio.get_running_loop()
+        if self._event is None or self._loop is not loop:
+            self._event, self._loop = asyncio.Event(), loop
+        event = self._event
+        try:
+            async with asyncio.timeout(max(seconds, 0.0)):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True

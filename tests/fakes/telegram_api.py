@@ -56,7 +56,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, Signal
 
 __all__ = ["DEFAULT_JPEG", "FakeBotApi", "SentMessage", "UploadedFile"]
 
@@ -213,32 +213,6 @@ class _ApiError(Exception):
         self.code = code
         self.description = description
         self.parameters = parameters
-
-
-class _Signal:
-    """Broadcast "something changed" notification (sync ``notify``, async ``wait``)."""
-
-    def __init__(self) -> None:
-        self._event: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def notify(self) -> None:
-        if self._event is not None:
-            self._event.set()
-            self._event = None
-
-    async def wait(self, seconds: float) -> bool:
-        """Wait up to ``seconds`` for the next :meth:`notify`; return ``False`` on timeout."""
-        loop = asyncio.get_running_loop()
-        if self._event is None or self._loop is not loop:
-            self._event, self._loop = asyncio.Event(), loop
-        event = self._event
-        try:
-            async with asyncio.timeout(max(seconds, 0.0)):
-                await event.wait()
-        except TimeoutError:
-            return False
-        return True
 
 
 @dataclass
@@ -458,7 +432,7 @@ class FakeBotApi:
         self.slow_chats: dict[int, float] = {}
         """Seconds to wait before answering a method addressed to one chat (a slow answer)."""
 
-        self._signal = _Signal()
+        self._signal = Signal()
         self._inflight = 0
         self._last_activity = time.monotonic()
         self._poll_generation = 0

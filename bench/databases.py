@@ -59,3 +59,14 @@ async def postgres_reachable() -> bool:
         return False
     finally:
         await admin.dispose()
+
+
+async def usable_backends(choice: str) -> list[str]:
+    """The backends `--backend` names (sqlite, postgresql or both), without an unreachable
+    PostgreSQL; empty when nothing is left to run on."""
+    backends = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    if "postgresql" in backends and not await postgres_reachable():
+        backends.remove("postgresql")
+        if backends:
+            print("going on with SQLite only")
+    return backends

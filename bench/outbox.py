@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:  # `tests` is not an installed package
 
 from sqlalchemy import func, select, text  # noqa: E402
 
-from bench.databases import fresh_database, postgres_reachable  # noqa: E402
+from bench.databases import fresh_database, usable_backends  # noqa: E402
 from bot.clock import Clock  # noqa: E402
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing  # noqa: E402
 from scheduler.quiet import QuietHours  # noqa: E402
@@ -642,11 +642,9 @@ def describe(result: Result) -> list[str]:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not await postgres_reachable():
-        backends.remove("postgresql")
-        if not backends:
-            return 1
+    backends = await usable_backends(args.backend)
+    if not backends:
+        return 1
     scenarios = args.scenarios.split(",")
     unknown = set(scenarios) - {"limited", "crash", "ceiling", "queue"}
     if unknown:

@@ -61,7 +61,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
 
 import handlers.reminders  # noqa: E402
-from bench.databases import fresh_database, postgres_reachable  # noqa: E402
+from bench.databases import fresh_database, usable_backends  # noqa: E402
 from bot.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
 from handlers.catalog import Catalog  # noqa: E402
 from handlers.profile import FIELDS  # noqa: E402
@@ -681,11 +681,9 @@ def table(results: list[SizeResult]) -> list[str]:
 
 async def main_async(args: argparse.Namespace) -> int:
     """Every size on every backend; the tables; 1 when a run is invalid."""
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not await postgres_reachable():
-        backends.remove("postgresql")
-        if not backends:
-            return 1
+    backends = await usable_backends(args.backend)
+    if not backends:
+        return 1
     if args.sizes:
         sizes = tuple(int(size) for size in args.sizes.split(","))
     else:

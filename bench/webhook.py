@@ -74,7 +74,7 @@ from starlette.requests import ClientDisconnect, Request  # noqa: E402
 from starlette.responses import JSONResponse, PlainTextResponse, Response  # noqa: E402
 from starlette.types import ASGIApp, Receive, Scope, Send  # noqa: E402
 
-from bench.databases import fresh_database, postgres_reachable  # noqa: E402
+from bench.databases import fresh_database, usable_backends  # noqa: E402
 from bot.web import WHATSAPP_PATH, signature_valid  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
@@ -1047,12 +1047,9 @@ def describe(report: Report) -> list[str]:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    if "postgresql" in backends and not await postgres_reachable():
-        backends.remove("postgresql")
-        if not backends:
-            return 1
-        print("going on with SQLite only")
+    backends = await usable_backends(args.backend)
+    if not backends:
+        return 1
     messages = args.messages or (300 if args.quick else 2000)
     options = Options(
         messages=messages,

@@ -28,6 +28,7 @@ from sqlalchemy import or_, select
 from bot.recruitment import WhatsAppTemplate
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation
+from handlers.link import normalise_phone
 from handlers.types import (
     Button,
     Channel,
@@ -112,7 +113,7 @@ def _incoming(message: dict[str, Any], user_id: str, wa_id: str | None) -> Incom
         "user_id": user_id,
         "dedup_key": str(message.get("id") or ""),
         "address": wa_id,
-        "verified_phone": f"+{wa_id}" if wa_id and wa_id.isdigit() else None,
+        "verified_phone": normalise_phone(wa_id) if wa_id and wa_id.isdigit() else None,
     }
     kind = message.get("type")
     if kind == "text":

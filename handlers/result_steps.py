@@ -101,13 +101,18 @@ def _stage_argument(turn: Turn, argument: str) -> str | None:
     return stage
 
 
-async def start_import(turn: Turn, argument: str) -> bool:
-    """`/hasil_impor 1`: wait for the results file of stage 1. False when not started."""
+async def _start_for_stage(turn: Turn, argument: str, step_name: str) -> bool:
+    """Go to `step_name` for the stage named in `argument`; False (usage given) when none."""
     stage = _stage_argument(turn, argument)
     if stage is None:
         return False
-    await turn.goto("res_upload", stage=stage)
+    await turn.goto(step_name, stage=stage)
     return True
+
+
+async def start_import(turn: Turn, argument: str) -> bool:
+    """`/hasil_impor 1`: wait for the results file of stage 1. False when not started."""
+    return await _start_for_stage(turn, argument, "res_upload")
 
 
 @step
@@ -243,11 +248,7 @@ async def set_single(turn: Turn, argument: str) -> None:
 
 async def start_publish(turn: Turn, argument: str) -> bool:
     """`/umumkan 1`: show what publishing stage 1 would do, and ask to confirm."""
-    stage = _stage_argument(turn, argument)
-    if stage is None:
-        return False
-    await turn.goto("res_publish", stage=stage)
-    return True
+    return await _start_for_stage(turn, argument, "res_publish")
 
 
 @step

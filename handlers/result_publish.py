@@ -62,30 +62,41 @@ def _dedup_key(stage: str, outcome: str, applicant_id: int, channel: str) -> str
 async def _untold(
     session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, stage: str
 ) -> list[dict[str, Any]]:
-    """Outbox rows (without times) for every chat not yet told its current result."""
-    rows = []
-    query = StageResults(session).recipients(stage)
-    for applicant_id, language, name, number, outcome, note, channel, chat in (
-        await session.execute(query)
-    ).all():
-        rows.append(
-            {
-                "dedup_key": _dedup_key(stage, outcome, applicant_id, channel),
-                "applicant_id": applicant_id,
-                "channel": channel,
-                "recipient": chat,
-                "text": result_notice(
-                    config, catalog, language, stage, outcome, name, number, note
-                ),
-            }
+    """Outbox rows (without times) for every chat not yet told its current result; the texts
+    are written only for those."""
+    recipients = [
+        (
+            _dedup_key(stage, outcome, applicant_id, channel),
+            applicant_id,
+            language,
+            name,
+            number,
+            outcome,
+            note,
+            channel,
+            chat,
         )
+        for applicant_id, language, name, number, outcome, note, channel, chat in (
+            await session.execute(StageResults(session).recipients(stage))
+        ).all()
+    ]
     told: set[str] = set()
-    keys = [row["dedup_key"] for row in rows]
+    keys = [recipient[0] for recipient in recipients]
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start : start + CHUNK]
         query = select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))
         told.update((await session.execute(query)).scalars())
-    return [row for row in rows if row["dedup_key"] not in told]
+    return [
+        {
+            "dedup_key": key,
+            "applicant_id": applicant_id,
+            "channel": channel,
+            "recipient": chat,
+            "text": result_notice(config, catalog, language, stage, outcome, name, number, note),
+        }
+        for key, applicant_id, language, name, number, outcome, note, channel, chat in recipients
+        if key not in told
+    ]
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+from functools import partial
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -79,7 +80,10 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         catalog = app.conversation.deps.catalog
         content = await asyncio.to_thread(args.file.read_bytes)
         try:
-            rows = await asyncio.to_thread(read_table, content, args.file.name)
+            today = app.conversation.deps.clock.now().date()
+            rows = await asyncio.to_thread(
+                partial(read_table, content, args.file.name, today=today)
+            )
         except TableProblem as problem:
             print(catalog.text(args.lang, f"res_{problem.code}", **problem.params))
             return 1

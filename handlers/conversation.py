@@ -134,7 +134,7 @@ class Conversation:
         if applicant is not None and applicant.step == "bc_compose":
             return await prepare_attachment(file, limits, files, self.deps.files)
         if applicant is not None and applicant.step == "res_upload":
-            return await prepare_table(file, files)
+            return await prepare_table(file, files, self.deps.clock.now().date())
         if applicant is None or applicant.step != "documents":
             return None
         key = applicant.step_data.get("doc")

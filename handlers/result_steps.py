@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from handlers.flow import Step, Turn, step
@@ -41,8 +42,9 @@ class TableUpload:
     problem: TableProblem | None = None
 
 
-async def prepare_table(file: IncomingFile, source: FileSource) -> TableUpload:
-    """Fetch and read a results file (off the event loop); a problem is returned, not raised."""
+async def prepare_table(file: IncomingFile, source: FileSource, today: date) -> TableUpload:
+    """Fetch and read a results file (off the event loop); a problem is returned, not raised.
+    `today` is the bot's date (birth dates after it stay text)."""
     name = file.file_name or "hasil"
     if file.size is not None and file.size > MAX_TABLE_BYTES:
         return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
@@ -53,7 +55,7 @@ async def prepare_table(file: IncomingFile, source: FileSource) -> TableUpload:
     except FileUnavailable:
         return TableUpload(name, problem=TableProblem("table_download_failed"))
     try:
-        rows = await asyncio.to_thread(read_table, content, name)
+        rows = await asyncio.to_thread(partial(read_table, content, name, today=today))
     except TableProblem as problem:
         return TableUpload(name, problem=problem)
     return TableUpload(name, rows=rows)

@@ -112,11 +112,14 @@ class TableRow:
     """The SOBAT account's e-mail (lower-cased), when the file has that column."""
 
 
-def read_table(content: bytes, file_name: str, max_rows: int = 5000) -> list[TableRow]:
+def read_table(
+    content: bytes, file_name: str, max_rows: int = 5000, *, today: date
+) -> list[TableRow]:
     """The data rows of an uploaded CSV or XLSX file; raises :class:`TableProblem`.
 
     The format is detected from the content, so `file_name` is informational only (a CSV that
-    staff renamed to .xlsx still reads).
+    staff renamed to .xlsx still reads). A birth date after `today` (the bot's clock) or a
+    century before it is kept as text, not read as a date.
     """
     limit = _HEADER_SEARCH + max_rows + 1  # enough non-empty rows to see an overflow
     if content.startswith(_XLSX_MAGIC):
@@ -126,7 +129,7 @@ def read_table(content: bytes, file_name: str, max_rows: int = 5000) -> list[Tab
     else:
         text = _decode(content)
         rows = _csv_rows(text, _delimiter(text), limit)
-    return _parse(rows, max_rows)
+    return _parse(rows, max_rows, today)
 
 
 def parse_outcome(text: str) -> Outcome | None:
@@ -202,7 +205,7 @@ def _non_empty(rows: Iterable[Row], limit: int) -> list[Row]:
 # --------------------------------------------------------------------------- table
 
 
-def _parse(rows: list[Row], max_rows: int) -> list[TableRow]:
+def _parse(rows: list[Row], max_rows: int, today: date) -> list[TableRow]:
     if not rows:
         raise TableProblem("table_empty")
     top = rows[:_HEADER_SEARCH]
@@ -219,7 +222,7 @@ def _parse(rows: list[Row], max_rows: int) -> list[TableRow]:
         raise TableProblem("table_empty")
     if len(data) > max_rows:
         raise TableProblem("table_too_many_rows", limit=max_rows)
-    return [_table_row(line, cells, columns) for line, cells in data]
+    return [_table_row(line, cells, columns, today) for line, cells in data]
 
 
 def _map_columns(cells: Sequence[object]) -> dict[Field, int]:
@@ -241,13 +244,15 @@ def _column_list(cells: Sequence[object]) -> str:
     return shown if len(shown) <= _COLUMNS_SHOWN else shown[: _COLUMNS_SHOWN - 1] + "…"
 
 
-def _table_row(line: int, cells: Sequence[object], columns: dict[Field, int]) -> TableRow:
+def _table_row(
+    line: int, cells: Sequence[object], columns: dict[Field, int], today: date
+) -> TableRow:
     def cell(field: Field) -> object:
         index = columns.get(field)
         return cells[index] if index is not None and index < len(cells) else None
 
     nik, nik_was_number = _nik(cell("nik"))
-    birth_date, birth_date_text = _birth_date(cell("birth_date"))
+    birth_date, birth_date_text = _birth_date(cell("birth_date"), today)
     return TableRow(
         line=line,
         number="".join(_text(cell("number")).removeprefix("'").split()).upper() or None,
@@ -303,7 +308,7 @@ def _nik(value: object) -> tuple[str | None, bool]:
     return text.translate(_NIK_SEPARATORS) or None, False
 
 
-def _birth_date(value: object) -> tuple[date | None, str | None]:
+def _birth_date(value: object, today: date) -> tuple[date | None, str | None]:
     """(date, None) when the cell reads as a date, (None, text) when not, (None, None) blank."""
     if isinstance(value, datetime):
         return value.date(), None
@@ -319,6 +324,6 @@ def _birth_date(value: object) -> tuple[date | None, str | None]:
         return None, text
     match = _WITH_TIME.fullmatch(text)
     try:  # today as the limit: a future or 100-year-old date stays text
-        return parse_date(match.group(1) if match else text, date.today()), None
+        return parse_date(match.group(1) if match else text, today), None
     except Invalid:
         return None, text

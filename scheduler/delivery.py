@@ -118,7 +118,8 @@ class DeliveryWorker:
         self.db = db
         self.senders = senders
         self.limiters = {
-            channel: RateLimiter(limit.rate, limit.per_chat) for channel, limit in limits.items()
+            channel: RateLimiter(limit.rate, limit.per_chat, clock)
+            for channel, limit in limits.items()
         }
         self.clock = clock
         self.quiet_hours = quiet_hours

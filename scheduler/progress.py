@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import time
 
 from bot.clock import Clock
 from handlers.catalog import Catalog
@@ -96,10 +95,10 @@ class BroadcastProgress:
                 broadcast.progress_chat,
                 broadcast.progress_message_id,
             )
-        due = time.monotonic() - self._last_edit.get(broadcast_id, 0.0) >= self.every
+        due = self.clock.monotonic() - self._last_edit.get(broadcast_id, 0.0) >= self.every
         channel, chat, message_id = target
         if channel and chat and message_id and (due or finished) and channel in self.senders:
-            self._last_edit[broadcast_id] = time.monotonic()
+            self._last_edit[broadcast_id] = self.clock.monotonic()
             await self.senders[channel].edit(chat, message_id, text)
 
     async def _queue_report(

@@ -8,6 +8,8 @@ from storage.db import Database
 from storage.models import Applicant, ChatIdentity
 
 FIRST_CHAT_ID = 5001
+TODAY = date(2023, 12, 5)
+"""The bot's date when staff import results in these tests."""
 
 
 def seeded_nik(n: int) -> str:

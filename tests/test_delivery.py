@@ -1,19 +1,27 @@
-"""The delivery worker against the fake Bot API: limits, errors, retries, crashes, two workers."""
+"""The delivery worker against the fake Bot API: limits, errors, retries, crashes, two workers.
+
+Every worker here runs on a FrozenClock set to daytime: quiet hours are the ones the test sets,
+and the pacing and back-off waits move that clock instead of taking real time, so the tests say
+the same at 02:00 WIB as at noon and on a busy machine as on an idle one. Timing is asserted on
+that clock (which send started when), never on the wall clock.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import select
 from telegram import Bot
+from telegram.request import HTTPXRequest
 
-from bot.clock import Clock, FrozenClock
+from bot.clock import FrozenClock
 from bot.telegram import TelegramSender
-from scheduler.delivery import ChannelLimits, DeliveryWorker
+from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing, RateLimited
 from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.files import FileStore
@@ -25,6 +33,9 @@ QUIET = QuietHours(
     datetime.strptime("21:00", "%H:%M").time(), datetime.strptime("06:00", "%H:%M").time()
 )
 DAYTIME = datetime(2023, 11, 10, 9, 0)
+PATIENCE = 600
+"""Polls of 0.05 s a test waits for the worker before it fails (30 s: generous on a busy
+machine; the worker's own pacing runs on the frozen clock and takes no real time)."""
 
 
 @pytest.fixture
@@ -40,11 +51,34 @@ async def sender(fake: FakeBotApi) -> AsyncIterator[TelegramSender]:
         yield TelegramSender(bot)
 
 
+class RecordingSender:
+    """Wraps a sender and notes, on the worker's clock, when each send started and when each
+    "slow down" (429) answer came back."""
+
+    def __init__(self, inner: TelegramSender, clock: FrozenClock) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.starts: list[tuple[float, str]] = []
+        self.slow_downs: list[tuple[float, float]] = []
+        """(when the 429 came, its retry_after)."""
+
+    async def send(self, message: Outgoing) -> str | None:
+        self.starts.append((self.clock.monotonic(), message.recipient))
+        try:
+            return await self.inner.send(message)
+        except RateLimited as slow_down:
+            self.slow_downs.append((self.clock.monotonic(), slow_down.retry_after))
+            raise
+
+    async def edit(self, recipient: str, message_id: str, text: str) -> None:
+        await self.inner.edit(recipient, message_id, text)
+
+
 def worker(
     db: Database,
-    sender: TelegramSender,
+    sender: TelegramSender | RecordingSender,
     files: FileStore,
-    clock: Clock,
+    clock: FrozenClock,
     name: str = "w1",
     rate: float = 200.0,
     **options: object,
@@ -64,14 +98,19 @@ def worker(
 
 
 async def enqueue(
-    db: Database, fake: FakeBotApi, users: range, clock: Clock, **extra: object
+    db: Database,
+    fake: FakeBotApi,
+    users: range,
+    clock: FrozenClock,
+    key: str = "test",
+    **extra: object,
 ) -> None:
     now = clock.now()
     for user in users:
         fake.add_user(user)
     rows = [
         {
-            "dedup_key": f"test:{user}",
+            "dedup_key": f"{key}:{user}",
             "channel": "telegram",
             "recipient": str(user),
             "text": f"Halo {user}",
@@ -89,7 +128,8 @@ async def enqueue(
 
 
 async def drain(delivery: DeliveryWorker, rounds: int = 50) -> None:
-    """Run rounds until nothing is due (bounded)."""
+    """Run rounds until nothing is due (bounded); an idle round moves the clock a second on,
+    so messages waiting for a retry become due."""
     for _ in range(rounds):
         if await delivery.drain_once() == 0:
             async with delivery.db.transaction() as session:
@@ -98,8 +138,26 @@ async def drain(delivery: DeliveryWorker, rounds: int = 50) -> None:
                 )
                 if not pending.first():
                     return
-            await asyncio.sleep(0.05)
-    raise AssertionError("outbox did not drain")
+            await delivery.clock.sleep(1.0)
+    raise AssertionError(f"outbox did not drain in {rounds} rounds: {await states(delivery.db)}")
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll `check` until it holds; fail with `what` after PATIENCE polls."""
+    for _ in range(PATIENCE):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+def sent_count(db: Database, expected: int) -> Callable[[], Awaitable[bool]]:
+    """A check: at least `expected` outbox rows are sent."""
+
+    async def check() -> bool:
+        return (await states(db)).get("sent", 0) >= expected
+
+    return check
 
 
 async def states(db: Database) -> Counter[str]:
@@ -117,12 +175,13 @@ async def test_every_recipient_gets_exactly_one_message(
 ) -> None:
     clock = FrozenClock(DAYTIME)
     await enqueue(db, fake, range(1, 41), clock)
+    started = clock.now()
     await drain(worker(db, sender, file_store, clock))
     assert received(fake) == Counter({user: 1 for user in range(1, 41)})
     assert await states(db) == Counter({"sent": 40})
     async with db.transaction() as session:
         row = (await session.execute(select(OutboxMessage).limit(1))).scalar_one()
-        assert row.platform_message_id and row.sent_at == clock.now()
+        assert row.platform_message_id and started <= row.sent_at <= clock.now()
 
 
 async def test_blocked_users_are_unreachable_and_not_retried(
@@ -141,14 +200,21 @@ async def test_blocked_users_are_unreachable_and_not_retried(
 async def test_429_waits_retry_after_and_sends_once(
     fake: FakeBotApi, sender: TelegramSender, db: Database, file_store: FileStore
 ) -> None:
-    clock = Clock()
+    clock = FrozenClock(DAYTIME)
     await enqueue(db, fake, range(1, 21), clock)
     fake.inject_error(
         "sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1, times=2
     )
-    started = asyncio.get_running_loop().time()
-    await drain(worker(db, sender, file_store, clock))
-    assert asyncio.get_running_loop().time() - started >= 1.0  # it did wait
+    recording = RecordingSender(sender, clock)
+    await drain(worker(db, recording, file_store, clock))
+    assert len(recording.slow_downs) == 2
+    for answered_at, retry_after in recording.slow_downs:  # nothing went out while told to wait
+        assert all(
+            started >= answered_at + retry_after
+            for started, _ in recording.starts
+            if started > answered_at
+        )
+    assert any(started > recording.slow_downs[0][0] for started, _ in recording.starts)
     assert received(fake) == Counter({user: 1 for user in range(1, 21)})
     assert await states(db) == Counter({"sent": 20})
 
@@ -156,7 +222,7 @@ async def test_429_waits_retry_after_and_sends_once(
 async def test_server_errors_are_retried_then_given_up(
     fake: FakeBotApi, sender: TelegramSender, db: Database, file_store: FileStore
 ) -> None:
-    clock = Clock()
+    clock = FrozenClock(DAYTIME)
     await enqueue(db, fake, range(1, 4), clock)
     fake.inject_error("sendMessage", 500, "Internal Server Error", times=2)
     await drain(worker(db, sender, file_store, clock))
@@ -176,7 +242,7 @@ async def test_server_errors_are_retried_then_given_up(
 async def test_slow_responses_do_not_lose_or_repeat(
     fake: FakeBotApi, sender: TelegramSender, db: Database, file_store: FileStore
 ) -> None:
-    clock = Clock()
+    clock = FrozenClock(DAYTIME)
     fake.response_delay = 0.3
     await enqueue(db, fake, range(1, 21), clock)
     await drain(worker(db, sender, file_store, clock, concurrency=8))
@@ -226,17 +292,16 @@ async def test_enqueuing_the_same_message_twice_sends_it_once(
 async def test_two_workers_share_the_queue_without_duplicates(
     fake: FakeBotApi, sender: TelegramSender, any_db: Database, file_store: FileStore
 ) -> None:
-    clock = Clock()
+    clock = FrozenClock(DAYTIME)
     await enqueue(any_db, fake, range(1, 201), clock)
     workers = [worker(any_db, sender, file_store, clock, name=f"w{n}", rate=50) for n in (1, 2)]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
-    for _ in range(200):
-        if (await states(any_db)).get("sent") == 200:
-            break
-        await asyncio.sleep(0.05)
-    stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    try:
+        await wait_until(sent_count(any_db, 200), "200 messages are sent")
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
     assert received(fake) == Counter({user: 1 for user in range(1, 201)})
     async with any_db.transaction() as session:
         by = Counter((await session.execute(select(OutboxMessage.claimed_by))).scalars())
@@ -248,34 +313,29 @@ async def test_with_the_lock_one_worker_sends_and_a_standby_takes_over(
     fake: FakeBotApi, sender: TelegramSender, any_db: Database, file_store: FileStore
 ) -> None:
     """Two workers at 30/s must not send at 60/s: the token's limit is shared."""
-    clock = Clock()
+    clock = FrozenClock(DAYTIME)
     await enqueue(any_db, fake, range(1, 61), clock)
     first = worker(any_db, sender, file_store, clock, name="w1", exclusive=True)
     second = worker(any_db, sender, file_store, clock, name="w2", exclusive=True, standby_wait=0.05)
     stop_first, stop_second = asyncio.Event(), asyncio.Event()
     running_first = asyncio.create_task(first.run(stop_first))
-    for _ in range(100):  # the first worker holds the lock before the second starts
+
+    async def first_holds_the_lock() -> bool:
         lock = first.locks["telegram"]
-        if lock._connection is not None or lock._descriptor is not None:
-            break
-        await asyncio.sleep(0.02)
+        return lock._connection is not None or lock._descriptor is not None
+
+    await wait_until(first_holds_the_lock, "the first worker holds the lock")
     running_second = asyncio.create_task(second.run(stop_second))
-    for _ in range(200):
-        if (await states(any_db)).get("sent") == 60:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(sent_count(any_db, 60), "the first 60 messages are sent")
     async with any_db.transaction() as session:
         by = Counter((await session.execute(select(OutboxMessage.claimed_by))).scalars())
     assert by == Counter({"w1": 60})  # the standby sent nothing
     stop_first.set()
-    await asyncio.wait_for(running_first, 10)  # releases the lock
+    await asyncio.wait_for(running_first, 30)  # releases the lock
     await enqueue(any_db, fake, range(61, 71), clock)
-    for _ in range(200):
-        if (await states(any_db)).get("sent") == 70:
-            break
-        await asyncio.sleep(0.05)
+    await wait_until(sent_count(any_db, 70), "the standby sent the next 10")
     stop_second.set()
-    await asyncio.wait_for(running_second, 10)
+    await asyncio.wait_for(running_second, 30)
     async with any_db.transaction() as session:
         by = Counter((await session.execute(select(OutboxMessage.claimed_by))).scalars())
     assert by == Counter({"w1": 60, "w2": 10})
@@ -283,36 +343,60 @@ async def test_with_the_lock_one_worker_sends_and_a_standby_takes_over(
 
 
 async def test_one_slow_answer_holds_one_slot_not_the_whole_queue(
-    fake: FakeBotApi, sender: TelegramSender, db: Database, file_store: FileStore
+    fake: FakeBotApi, db: Database, file_store: FileStore
 ) -> None:
-    clock = Clock()
+    """The first recipient's send is not answered until the test says so: the other 59 must all
+    go out meanwhile (a worker that waited for a whole round would be stuck behind it)."""
+    clock = FrozenClock(DAYTIME)
     await enqueue(db, fake, range(1, 61), clock)
-    fake.slow_chats[1] = 4.5  # the first recipient's send takes 4.5 s (under the 5 s timeout)
-    delivery = worker(db, sender, file_store, clock, rate=20, concurrency=8)
-    stop = asyncio.Event()
-    started = asyncio.get_running_loop().time()
-    running = asyncio.create_task(delivery.run(stop))
-    for _ in range(300):
-        if (await states(db)).get("sent", 0) >= 59:
-            break
-        await asyncio.sleep(0.02)
-    others_done = asyncio.get_running_loop().time() - started
-    stop.set()
-    await asyncio.wait_for(running, 10)
-    # 59 messages at 20/s take about 3 s; a round that waited for the slow one would take 4.5 s
-    # before the next 40 even start (about 6.5 s).
-    assert others_done < 4.3
+    fake.held_chats[1] = release = asyncio.Event()
+    # the held send must not time out on the client side while the others go
+    request = HTTPXRequest(connection_pool_size=16, read_timeout=120)
+    async with Bot(fake.token, base_url=fake.base_url, request=request) as bot:
+        delivery = worker(db, TelegramSender(bot), file_store, clock, rate=20, concurrency=8)
+        stop = asyncio.Event()
+        running = asyncio.create_task(delivery.run(stop))
+        try:
+            await wait_until(sent_count(db, 59), "the other 59 are sent")
+            assert received(fake) == Counter({user: 1 for user in range(2, 61)})
+            assert await states(db) == Counter({"sent": 59, "sending": 1})  # still held
+            release.set()
+            await wait_until(sent_count(db, 60), "the held send is answered")
+        finally:
+            release.set()
+            stop.set()
+            await asyncio.wait_for(running, 30)
     assert received(fake) == Counter({user: 1 for user in range(1, 61)})
 
 
 async def test_the_rate_limit_is_kept(
     fake: FakeBotApi, sender: TelegramSender, db: Database, file_store: FileStore
 ) -> None:
-    clock = Clock()
-    fake.enforce_rate(20)
+    """At 19/s, no two sends start closer than 1/19 s apart, and each chat's at most one a
+    second apart per its own limit (the worker's clock; the wall clock plays no part)."""
+    clock = FrozenClock(DAYTIME)
     await enqueue(db, fake, range(1, 41), clock)
-    started = asyncio.get_running_loop().time()
-    await drain(worker(db, sender, file_store, clock, rate=19))
-    elapsed = asyncio.get_running_loop().time() - started
-    assert received(fake) == Counter({user: 1 for user in range(1, 41)})
-    assert fake.rate_limited == 0 and elapsed >= 40 / 19 - 0.2
+    await enqueue(db, fake, range(1, 6), clock, key="again")  # a second message to five chats
+    recording = RecordingSender(sender, clock)
+    delivery = DeliveryWorker(
+        db,
+        {"telegram": recording},
+        {"telegram": ChannelLimits(rate=19, per_chat=1)},
+        clock,
+        QUIET,
+        file_store,
+        name="w1",
+        idle_wait=0.05,
+        retry_base=0.01,
+    )
+    await drain(delivery)
+    starts = sorted(started for started, _ in recording.starts)
+    assert len(starts) == 45
+    assert all(later - earlier >= 1 / 19 - 1e-6 for earlier, later in pairwise(starts))
+    by_chat: dict[str, list[float]] = {}
+    for started, chat in recording.starts:
+        by_chat.setdefault(chat, []).append(started)
+    for chat in map(str, range(1, 6)):
+        first, second = sorted(by_chat[chat])
+        assert second - first >= 1.0 - 1e-6
+    assert sum(received(fake).values()) == 45

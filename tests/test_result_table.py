@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook
 
 from handlers.result_table import TableProblem, TableRow, parse_outcome, read_table
+from tests.seeding import TODAY
 
 NIK = "3528011708950001"
 
@@ -32,12 +33,12 @@ def xlsx(*rows: list[object], active_second: bool = False) -> bytes:
 
 def problem(content: bytes, max_rows: int = 5000) -> TableProblem:
     with pytest.raises(TableProblem) as caught:
-        read_table(content, "hasil.csv", max_rows=max_rows)
+        read_table(content, "hasil.csv", max_rows=max_rows, today=TODAY)
     return caught.value
 
 
 def only_row(text: str) -> TableRow:
-    (row,) = read_table(text.encode(), "hasil.csv")
+    (row,) = read_table(text.encode(), "hasil.csv", today=TODAY)
     return row
 
 
@@ -54,7 +55,7 @@ def test_xlsx_reads_typed_cells_under_a_title_and_keeps_spreadsheet_line_numbers
         [2, 20240002, NIK, "Budi", datetime(1990, 1, 2, 0, 0), 0, " nilai kurang "],
         [3, "REG3", 3528011708950001.0, None, 34928, 1, None],
     )
-    rows = read_table(content, "hasil.xlsx")
+    rows = read_table(content, "hasil.xlsx", today=TODAY)
     assert [row.line for row in rows] == [4, 6, 7]
     first, second, third = rows
     assert first == TableRow(
@@ -80,12 +81,12 @@ def test_xlsx_reads_typed_cells_under_a_title_and_keeps_spreadsheet_line_numbers
 
 def test_xlsx_reads_the_active_sheet() -> None:
     content = xlsx(["NIK", "Hasil"], [NIK, "TMS"], active_second=True)
-    (row,) = read_table(content, "hasil.xlsx")
+    (row,) = read_table(content, "hasil.xlsx", today=TODAY)
     assert (row.nik, row.result) == (NIK, "TMS")
 
 
 def test_xlsx_content_is_detected_whatever_the_file_name() -> None:
-    (row,) = read_table(xlsx(["NIK", "Hasil"], [NIK, "Lulus"]), "hasil.csv")
+    (row,) = read_table(xlsx(["NIK", "Hasil"], [NIK, "Lulus"]), "hasil.csv", today=TODAY)
     assert row.result == "Lulus"
 
 
@@ -114,7 +115,7 @@ def test_csv_from_indonesian_excel_with_bom_semicolons_title_and_blank_rows() ->
         "\r\n"
         '2;REG002;3528 0117 0895 0002;"Budi ""Bob"" Santoso";TIDAK LULUS;"umur; kurang"\r\n'
     )
-    rows = read_table(b"\xef\xbb\xbf" + text.encode(), "hasil.csv")
+    rows = read_table(b"\xef\xbb\xbf" + text.encode(), "hasil.csv", today=TODAY)
     assert [(row.line, row.number, row.nik, row.nik_was_number) for row in rows] == [
         (5, "REG001", NIK, False),
         (7, "REG002", "3528011708950002", False),
@@ -146,25 +147,25 @@ def test_csv_delimiters(delimiter: str) -> None:
 
 def test_csv_delimiter_is_taken_from_the_header_not_a_title_full_of_commas() -> None:
     text = "Hasil seleksi, tahap 1, 2024, final\nNIK;Hasil\n" + NIK + ";Lulus\n"
-    (row,) = read_table(text.encode(), "hasil.csv")
+    (row,) = read_table(text.encode(), "hasil.csv", today=TODAY)
     assert (row.line, row.nik, row.result) == (3, NIK, "Lulus")
 
 
 def test_csv_line_numbers_follow_spreadsheet_rows_across_a_quoted_line_break() -> None:
     text = f'NIK,Hasil,Catatan\n{NIK},Lulus,"baris satu\nbaris dua"\n3528011708950002,TL,\n'
-    rows = read_table(text.encode(), "hasil.csv")
+    rows = read_table(text.encode(), "hasil.csv", today=TODAY)
     assert [(row.line, row.note) for row in rows] == [(2, "baris satu\nbaris dua"), (3, None)]
 
 
 def test_csv_cp1252_fallback() -> None:
     content = f"NIK;Nama;Hasil\n{NIK};José Ñoño;Lulus\n".encode("cp1252")
-    (row,) = read_table(content, "hasil.csv")
+    (row,) = read_table(content, "hasil.csv", today=TODAY)
     assert row.name == "José Ñoño"
 
 
 def test_csv_utf16_unicode_text_export() -> None:
     content = f"NIK\tNama\tHasil\r\n{NIK}\tSiti\tLulus\r\n".encode("utf-16")
-    (row,) = read_table(content, "hasil.txt")
+    (row,) = read_table(content, "hasil.txt", today=TODAY)
     assert (row.nik, row.name) == (NIK, "Siti")
 
 
@@ -317,7 +318,11 @@ def test_too_many_rows() -> None:
 
 def test_max_rows_counts_data_rows_only_not_title_header_or_blank_rows() -> None:
     content = b"Judul\nNIK;Hasil\n1;Lulus\n\n;;\n2;Lulus\n3;TL\n\n"
-    assert [row.line for row in read_table(content, "hasil.csv", max_rows=3)] == [3, 6, 7]
+    assert [row.line for row in read_table(content, "hasil.csv", max_rows=3, today=TODAY)] == [
+        3,
+        6,
+        7,
+    ]
 
 
 def test_too_many_rows_in_xlsx() -> None:
@@ -365,5 +370,5 @@ def test_outcome_unknown(text: str) -> None:
 
 def test_outcome_of_cells_as_read() -> None:
     content = xlsx(["NIK", "Hasil"], [NIK, 1], [NIK, 0], [NIK, True], [NIK, "Belum Ada"])
-    outcomes = [parse_outcome(row.result) for row in read_table(content, "hasil.xlsx")]
+    outcomes = [parse_outcome(row.result) for row in read_table(content, "hasil.xlsx", today=TODAY)]
     assert outcomes == ["passed", "not_passed", "passed", "pending"]

@@ -20,7 +20,7 @@ from handlers.types import FileKind
 from storage.db import Database
 from storage.models import AuditEntry, OutboxMessage, StageResult
 from tests.chat import Chat
-from tests.seeding import FIRST_CHAT_ID, seed_applicants, seeded_nik, seeded_number
+from tests.seeding import FIRST_CHAT_ID, TODAY, seed_applicants, seeded_nik, seeded_number
 
 STAFF_ID = "900"  # named as staff in the test settings
 CSV_HEADER = "No. Registrasi;Nama;Hasil;Catatan\n"
@@ -57,7 +57,9 @@ async def _import(
 ) -> int:
     """Plan and, when the file is valid, apply (what `results import --apply` does)."""
     async with db.transaction() as session:
-        plan = await plan_results(session, config, stage, read_table(content, "hasil.csv"))
+        plan = await plan_results(
+            session, config, stage, read_table(content, "hasil.csv", today=TODAY)
+        )
         assert plan.ready(), plan.problems + plan.unknown
         return await apply_plan(session, plan, "cli:tester", now, "import:hasil.csv")
 
@@ -75,7 +77,9 @@ async def test_dry_run_reports_every_row_and_changes_nothing(
         f" {seeded_number(3).lower()} ;Pendaftar 3; lolos ;",
     )
     async with any_db.transaction() as session:
-        plan = await plan_results(session, config, "1", read_table(content, "hasil.csv"))
+        plan = await plan_results(
+            session, config, "1", read_table(content, "hasil.csv", today=TODAY)
+        )
     assert plan.ready()
     assert [(c.number, c.before, c.after, c.note) for c in plan.changes] == [
         (seeded_number(1), None, "passed", None),
@@ -129,7 +133,9 @@ async def test_mixed_file_lists_every_problem_and_cannot_be_applied(
         f"{seeded_number(4)};;Lulus;" + "x" * 301,  # 7: note too long
     )
     async with any_db.transaction() as session:
-        plan = await plan_results(session, config, "1", read_table(content, "hasil.csv"))
+        plan = await plan_results(
+            session, config, "1", read_table(content, "hasil.csv", today=TODAY)
+        )
     assert [(p.line, p.code) for p in plan.problems] == [
         (4, "duplicate_row"),
         (5, "unknown_value"),
@@ -155,7 +161,9 @@ async def test_a_later_stage_needs_a_pass_in_the_stage_before(
         f"{seeded_number(1)};;lulus;", f"{seeded_number(2)};;lulus;", f"{seeded_number(3)};;lulus;"
     )
     async with any_db.transaction() as session:
-        plan = await plan_results(session, config, "2", read_table(content, "hasil.csv"))
+        plan = await plan_results(
+            session, config, "2", read_table(content, "hasil.csv", today=TODAY)
+        )
     assert [(p.line, p.code, p.params["previous"]) for p in plan.problems] == [
         (3, "stage_out_of_order", "1"),
         (4, "stage_out_of_order", "1"),
@@ -163,7 +171,7 @@ async def test_a_later_stage_needs_a_pass_in_the_stage_before(
     await _import(any_db, config, "2", _csv(f"{seeded_number(1)};;lulus;"), clock.now())
     async with any_db.transaction() as session:
         backwards = await plan_results(
-            session, config, "1", read_table(_csv(f"{seeded_number(1)};;TL;"), "x.csv")
+            session, config, "1", read_table(_csv(f"{seeded_number(1)};;TL;"), "x.csv", today=TODAY)
         )
     assert [p.code for p in backwards.problems] == ["later_stage_recorded"]
 
@@ -182,7 +190,9 @@ async def test_xlsx_with_indonesian_headers_matches_by_nik_and_checks_birth_date
     buffer = io.BytesIO()
     book.save(buffer)
     async with db.transaction() as session:
-        plan = await plan_results(session, config, "1", read_table(buffer.getvalue(), "h.xlsx"))
+        plan = await plan_results(
+            session, config, "1", read_table(buffer.getvalue(), "h.xlsx", today=TODAY)
+        )
     assert [(c.line, c.number, c.after) for c in plan.changes] == [
         (3, seeded_number(1), "passed"),
         (4, seeded_number(2), "not_passed"),
@@ -196,7 +206,7 @@ async def test_a_nik_excel_rounded_is_reported_with_the_fix(
     await seed_applicants(db, 1, clock.now())
     content = b"NIK,Hasil\n3.52801570895E+15,Lulus\n"
     async with db.transaction() as session:
-        plan = await plan_results(session, config, "1", read_table(content, "h.csv"))
+        plan = await plan_results(session, config, "1", read_table(content, "h.csv", today=TODAY))
     assert [p.code for p in plan.unknown] == ["unknown_nik_number"]
 
 

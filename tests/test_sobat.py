@@ -14,7 +14,7 @@ from handlers.results import plan_results
 from scheduler.jobs import Jobs
 from storage.models import OutboxMessage, SobatProgress
 from tests.chat import Chat
-from tests.seeding import seed_applicants, seeded_number
+from tests.seeding import TODAY, seed_applicants, seeded_number
 
 STAFF_ID = "900"
 
@@ -201,6 +201,8 @@ async def test_results_can_be_matched_by_the_sobat_email(
         first.sobat_email = "pendaftar1@example.com"
     content = b"Email,Hasil\nPendaftar1@Example.com,Lulus\nlain@example.com,Lulus\n"
     async with conversation.db.transaction() as session:
-        plan = await plan_results(session, config, "1", read_table(content, "sobat.csv"))
+        plan = await plan_results(
+            session, config, "1", read_table(content, "sobat.csv", today=TODAY)
+        )
     assert [(c.number, c.after) for c in plan.changes] == [(seeded_number(1), "passed")]
     assert [p.code for p in plan.unknown] == ["unknown_email"]

@@ -429,8 +429,9 @@ class FakeBotApi:
         self.rate_limited = 0
         #: Seconds every non-polling request waits before it is answered (a slow network).
         self.response_delay = 0.0
-        self.slow_chats: dict[int, float] = {}
-        """Seconds to wait before answering a method addressed to one chat (a slow answer)."""
+        self.held_chats: dict[int, asyncio.Event] = {}
+        """A method addressed to one of these chats is answered only once its event is set (a
+        slow answer that the test releases when it has seen what happened meanwhile)."""
 
         self._signal = Signal()
         self._inflight = 0
@@ -774,9 +775,9 @@ class FakeBotApi:
         try:
             if not polling and self.response_delay:
                 await asyncio.sleep(self.response_delay)
-            slow = self.slow_chats.get(_chat_of(params))
-            if not polling and slow:
-                await asyncio.sleep(slow)
+            held = self.held_chats.get(_chat_of(params))
+            if not polling and held is not None:
+                await held.wait()
             injected = self._injected.get(key)
             if injected:
                 raise injected.pop(0)

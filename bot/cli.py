@@ -82,7 +82,11 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--at", type=local_time, help="start the clock at this local time")
-    chat.add_argument("--user", default=getpass.getuser(), help="terminal user id")
+    chat.add_argument(
+        "--user",
+        default=getpass.getuser(),
+        help="who is chatting (default: your login name); each name is its own applicant",
+    )
     chat.set_defaults(action=_chat)
 
     run = commands.add_parser("run", help="run on Telegram (long polling)")
@@ -180,7 +184,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.terminal import chat
 
     async def work(app: App) -> int:
-        await chat(app.conversation, args.user)
+        await chat(app, args.user)
         return 0
 
     return await with_app(settings, work)

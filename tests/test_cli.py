@@ -213,3 +213,20 @@ def test_a_broadcast_to_a_terminal_user_waits_for_their_session_then_completes(
     assert main(["broadcast", "status", "1"]) == 0
     assert catalog.text("id", "broadcast_state_done") in capsys.readouterr().out
     assert "Tes kompetensi" not in _chat([], "--at", "2023-11-10T09:10")  # shown once
+
+
+def test_send_at_errors_name_send_at(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-11-10T09:00")
+    send = ["broadcast", "send", "--text", "Halo", "--yes"]
+    with pytest.raises(SystemExit, match="--send-at 2023-11-01T08:00 is not in the future"):
+        main([*send, "--send-at", "2023-11-01T08:00"])
+    (tmp_path / "jadwal.jpg").write_bytes(images.good_photo())
+    with pytest.raises(SystemExit, match="--send-at: a scheduled broadcast is text only"):
+        main([*send, "--send-at", "2023-11-20T08:00", "--file", str(tmp_path / "jadwal.jpg")])
+    with pytest.raises(SystemExit):
+        main([*send, "--send-at", "besok"])
+    assert "argument --send-at" in capsys.readouterr().err
+    assert main([*send, "--send-at", "2023-11-20T08:00"]) == 0
+    assert "scheduled broadcast #1" in capsys.readouterr().out

@@ -17,6 +17,9 @@ from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.files import FileStore
 
+TERMINAL_LIMITS = ChannelLimits(rate=100.0, per_chat=10.0)
+"""A screen has no platform limit; a little spacing keeps a burst readable."""
+
 
 @dataclass
 class App:
@@ -28,14 +31,21 @@ class App:
     conversation: Conversation
 
     def delivery_worker(
-        self, senders: dict[str, Sender], name: str | None = None
+        self, senders: dict[str, Sender], name: str | None = None, recipient: str | None = None
     ) -> DeliveryWorker:
-        """A delivery worker for these senders, with the configured limits and quiet hours."""
+        """A delivery worker for these senders, with the configured limits and quiet hours.
+
+        Without `recipient` it sends a channel only while it holds that channel's lock (one
+        sending worker per platform). With `recipient` it sends only the messages to that chat
+        and takes no lock: a terminal session delivers its own user's messages, and sessions of
+        other users may run at the same time.
+        """
         settings = self.settings
         deps = self.conversation.deps
         limits = {
             "telegram": ChannelLimits(settings.telegram_rate, settings.telegram_chat_rate),
             "whatsapp": ChannelLimits(settings.whatsapp_rate, settings.whatsapp_chat_rate),
+            "terminal": TERMINAL_LIMITS,
         }
         quiet = QuietHours(self.config.quiet_hours.start, self.config.quiet_hours.end)
         progress = BroadcastProgress(self.db, senders, deps.catalog, deps.clock, deps.files)
@@ -50,7 +60,8 @@ class App:
             lease=timedelta(seconds=settings.delivery_lease_seconds),
             concurrency=settings.delivery_concurrency,
             report=progress,
-            exclusive=True,
+            exclusive=recipient is None,
+            recipient=recipient,
         )
 
     def jobs(self) -> Jobs:

@@ -9,7 +9,7 @@ import getpass
 import logging
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -82,7 +82,11 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--at", type=local_time, help="start the clock at this local time")
-    chat.add_argument("--user", default=getpass.getuser(), help="terminal user id")
+    chat.add_argument(
+        "--user",
+        default=getpass.getuser(),
+        help="who is chatting (default: your login name); each name is its own applicant",
+    )
     chat.set_defaults(action=_chat)
 
     run = commands.add_parser("run", help="run on Telegram (long polling)")
@@ -180,7 +184,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     from bot.terminal import chat
 
     async def work(app: App) -> int:
-        await chat(app.conversation, args.user)
+        await chat(app, args.user)
         return 0
 
     return await with_app(settings, work)
@@ -293,12 +297,23 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
     return await with_app(settings, work)
 
 
-async def _schedule_broadcast(app: App, args: argparse.Namespace, audience: Audience) -> int:
-    now = app.conversation.deps.clock.now()
+def _send_at(app: App, args: argparse.Namespace) -> datetime | None:
+    """The checked `--send-at` of `broadcast send` (WIB when no zone is given), or None."""
+    if args.send_at is None:
+        return None
+    if args.file is not None:
+        raise SystemExit("mitrabot: --send-at: a scheduled broadcast is text only (no --file)")
     send_at = args.send_at
     send_at = send_at if send_at.tzinfo else send_at.replace(tzinfo=app.config.tz)
-    if send_at <= now:
-        raise SystemExit("mitrabot: --at must be in the future")
+    if send_at <= app.conversation.deps.clock.now():
+        raise SystemExit(f"mitrabot: --send-at {args.send_at:%Y-%m-%dT%H:%M} is not in the future")
+    return send_at
+
+
+async def _schedule_broadcast(
+    app: App, args: argparse.Namespace, audience: Audience, send_at: datetime
+) -> int:
+    now = app.conversation.deps.clock.now()
     async with app.db.transaction() as session:
         scheduled = await schedule_broadcast(
             session,
@@ -325,6 +340,7 @@ def _audience(app: App, text: str) -> Audience:
 async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         audience = _audience(app, args.audience)
+        send_at = _send_at(app, args)
         deps = app.conversation.deps
         attachment = None
         if args.file is not None:
@@ -348,16 +364,14 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
             f"audience {audience.describe()}: {count} recipient(s)"
             f"{' (urgent: also in quiet hours)' if args.urgent else ''}"
         )
-        if args.send_at is not None and attachment is not None:
-            raise SystemExit("mitrabot: a scheduled broadcast is text only (no --file)")
-        question = f"schedule for {args.send_at:%Y-%m-%d %H:%M}?" if args.send_at else "send?"
+        question = f"schedule for {send_at:%Y-%m-%d %H:%M}?" if send_at else "send?"
         answer = "y" if args.yes else await asyncio.to_thread(input, f"{question} [y/N] ")
         if answer.strip().lower() not in ("y", "ya", "yes"):
             print("not sent")
             return 1
         now = deps.clock.now()
-        if args.send_at is not None:
-            return await _schedule_broadcast(app, args, audience)
+        if send_at is not None:
+            return await _schedule_broadcast(app, args, audience, send_at)
         quiet = QuietHours(app.config.quiet_hours.start, app.config.quiet_hours.end)
         async with app.db.transaction() as session:
             broadcast = await create_broadcast(

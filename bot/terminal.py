@@ -1,12 +1,21 @@
-"""The conversation in a terminal: buttons become numbered choices. For trying the bot out."""
+"""The conversation in a terminal: buttons become numbered choices. For trying the bot out.
+
+The terminal is a channel like the others: what the bot sends on its own (stage results,
+broadcasts, reminders, staff answers) is queued in the outbox for `terminal` and the user id.
+A `mitrabot chat` session delivers those messages to its own screen, marks them sent, and shows
+each one when it arrives; what was queued while no session ran is shown when the next session
+of that user starts.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import sys
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from handlers.conversation import Conversation
+from bot.app import App
 from handlers.types import (
     Button,
     Channel,
@@ -17,8 +26,11 @@ from handlers.types import (
     IncomingFile,
     Reply,
 )
+from scheduler.delivery import Outgoing
 
 SEND_FILE = ("/kirim ", "/send ")
+QUIT = ("/keluar", "/quit")
+PROMPT = "> "
 
 
 class LocalFiles:
@@ -39,15 +51,72 @@ def _read_limited(name: str, max_bytes: int) -> bytes:
         raise FileUnavailable(name) from error
 
 
-def render(replies: list[Reply]) -> str:
-    """Replies as terminal text, each button as `[n] label`, each file as its path."""
-    blocks = []
-    for reply in replies:
-        lines = [reply.text]
-        lines += [f"  📄 {file.file_name}: {file.path}" for file in reply.files]
-        lines += [f"  [{n}] {button.label}" for n, button in enumerate(reply.buttons, 1)]
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks)
+def _stdout(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+class Screen:
+    """What one session shows. Every button shown since the user last wrote gets its own number
+    (`[1]`, `[2]`, … continued across messages), so two groups never share a number."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self.write = write
+        self.choices: list[Button] = []
+        """The buttons a typed number picks from, in the order of their numbers."""
+        self.prompting = False
+        """True while the user is being asked for a line (a message arriving then is shown
+        above a fresh prompt)."""
+
+    def new_turn(self) -> None:
+        """The user wrote: the buttons shown from now on are numbered from 1 again."""
+        self.choices = []
+
+    def show(self, replies: list[Reply]) -> None:
+        """The bot's answers, each file as its path."""
+        blocks = [
+            self._block(
+                reply.text,
+                [f"  📄 {file.file_name}: {file.path}" for file in reply.files],
+                reply.buttons,
+            )
+            for reply in replies
+        ]
+        self._print("\n\n".join(blocks))
+
+    def arrived(self, message: Outgoing) -> None:
+        """A message the bot sent on its own; a file is named with its size."""
+        extra = []
+        if message.file is not None:
+            size = max(1, round(len(message.file) / 1024))
+            extra.append(f"  📎 {message.file_name or '-'} ({size} KB)")
+        self._print(self._block(message.text, extra, message.buttons))
+
+    def _block(self, text: str, extra: list[str], buttons: Sequence[Button]) -> str:
+        first = len(self.choices) + 1
+        self.choices.extend(buttons)
+        numbered = [f"  [{n}] {button.label}" for n, button in enumerate(buttons, first)]
+        return "\n".join([text, *extra, *numbered])
+
+    def _print(self, text: str) -> None:
+        self.write(f"\n{text}\n\n{PROMPT}" if self.prompting else f"{text}\n\n")
+
+
+class TerminalSender:
+    """The delivery worker's sender for the terminal channel: shows the message on the screen of
+    the session (whose worker claims only that session's user's messages)."""
+
+    def __init__(self, screen: Screen) -> None:
+        self.screen = screen
+
+    async def send(self, message: Outgoing) -> str | None:
+        """Show the message; returns an id for the outbox row."""
+        self.screen.arrived(message)
+        return uuid.uuid4().hex
+
+    async def edit(self, recipient: str, message_id: str, text: str) -> None:
+        """A terminal cannot change what it printed: show the new text below."""
+        self.screen.arrived(Outgoing(recipient, text))
 
 
 def to_incoming(line: str, user_id: str, shown: list[Button]) -> Incoming:
@@ -64,24 +133,43 @@ def to_incoming(line: str, user_id: str, shown: list[Button]) -> Incoming:
 
 
 async def chat(
-    conversation: Conversation,
+    app: App,
     user_id: str,
     read_line: Callable[[str], str] = input,
-    write: Callable[[str], None] = print,
+    write: Callable[[str], None] = _stdout,
 ) -> None:
-    """Talk until end of input (Ctrl-D) or `/keluar`; `/kirim PATH` sends a file."""
+    """Talk until end of input (Ctrl-D) or `/keluar`; `/kirim PATH` sends a file.
+
+    First the messages that waited for this user, then the conversation; messages the bot sends
+    on its own during the session appear as they arrive.
+    """
     loop = asyncio.get_running_loop()
+    conversation = app.conversation
     files = LocalFiles()
-    shown: list[Button] = []
-    start = Incoming(channel=Channel.TERMINAL, user_id=user_id, text="/start")
-    replies = await conversation.handle(start)
-    while True:
-        write(render(replies))
-        shown = next((r.buttons for r in reversed(replies) if r.buttons), shown)
-        try:
-            line = await loop.run_in_executor(None, read_line, "\n> ")
-        except EOFError:
-            return
-        if line.strip() in ("/keluar", "/quit"):
-            return
-        replies = await conversation.handle(to_incoming(line, user_id, shown), files)
+    screen = Screen(write)
+    worker = app.delivery_worker(
+        {Channel.TERMINAL.value: TerminalSender(screen)}, recipient=user_id
+    )
+    while await worker.drain_once():
+        pass
+    stop = asyncio.Event()
+    delivering = asyncio.create_task(worker.run(stop))
+    try:
+        start = Incoming(channel=Channel.TERMINAL, user_id=user_id, text="/start")
+        screen.show(await conversation.handle(start))
+        while True:
+            screen.prompting = True
+            try:
+                line = await loop.run_in_executor(None, read_line, PROMPT)
+            except EOFError:
+                return
+            finally:
+                screen.prompting = False
+            if line.strip() in QUIT:
+                return
+            incoming = to_incoming(line, user_id, screen.choices)
+            screen.new_turn()
+            screen.show(await conversation.handle(incoming, files))
+    finally:
+        stop.set()
+        await delivering

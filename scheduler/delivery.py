@@ -114,6 +114,7 @@ class DeliveryWorker:
         report: ProgressReporter | None = None,
         exclusive: bool = False,
         standby_wait: float = 2.0,
+        recipient: str | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
@@ -136,6 +137,8 @@ class DeliveryWorker:
         )
         """With `exclusive`, a channel is sent by whichever worker holds its lock."""
         self.standby_wait = standby_wait
+        self.recipient = recipient
+        """When set, only the messages to this chat are claimed (a terminal session's own)."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set (then finish the messages in hand).
@@ -209,6 +212,7 @@ class DeliveryWorker:
                 self.lease,
                 self.quiet_hours.is_quiet(now),
                 channels,
+                self.recipient,
             )
 
     async def drain_once(self, channels: list[str] | None = None) -> int:

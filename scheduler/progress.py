@@ -8,6 +8,7 @@ import logging
 
 from bot.clock import Clock
 from handlers.catalog import Catalog
+from handlers.types import Channel
 from scheduler.delivery import Sender
 from storage.db import Database
 from storage.files import FileStore
@@ -17,6 +18,7 @@ from storage.outbox import Outbox
 log = logging.getLogger(__name__)
 
 LANGUAGE = "id"
+CHANNELS = frozenset(channel.value for channel in Channel)
 
 
 def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]) -> str:
@@ -105,8 +107,10 @@ class BroadcastProgress:
         self, outbox: Outbox, broadcast: Broadcast, counts: dict[str, int], now: object
     ) -> None:
         channel, _, chat = broadcast.created_by.partition(":")
-        if channel not in self.senders or not chat:
+        if channel not in CHANNELS or not chat:
             return  # created from the command line: `mitrabot broadcast status` shows it
+        # Queued even when this worker has no sender for the author's channel (a terminal
+        # session may deliver a broadcast's last message): that channel's worker sends it.
         failures = await outbox.failures(broadcast.id)
         path = name = mime = None
         if failures:

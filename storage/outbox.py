@@ -86,11 +86,13 @@ class Outbox:
         lease: timedelta,
         quiet: bool,
         channels: Sequence[str] | None = None,
+        recipient: str | None = None,
     ) -> list[OutboxMessage]:
         """Take up to `limit` due messages for this worker (marked `sending`).
 
         Due: queued and not before now, or `sending` for longer than `lease` (a dead worker's).
-        During quiet hours only urgent messages are due; with `channels`, only theirs. On
+        During quiet hours only urgent messages are due; with `channels`, only theirs; with
+        `recipient`, only the messages to that chat (a terminal session's own). On
         PostgreSQL, rows another worker is claiming at the same moment are skipped (FOR UPDATE
         SKIP LOCKED).
         """
@@ -102,6 +104,8 @@ class Outbox:
             due = and_(due, OutboxMessage.urgent.is_(True))
         if channels is not None:
             due = and_(due, OutboxMessage.channel.in_(channels))
+        if recipient is not None:
+            due = and_(due, OutboxMessage.recipient == recipient)
         candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
         claim = update(OutboxMessage).values(
             state="sending",

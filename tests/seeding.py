@@ -23,9 +23,14 @@ def seeded_number(n: int) -> str:
 
 
 async def seed_applicants(
-    db: Database, count: int, now: datetime, language: str = "id", start: int = 1
+    db: Database,
+    count: int,
+    now: datetime,
+    language: str = "id",
+    start: int = 1,
+    channel: str = "telegram",
 ) -> list[str]:
-    """`count` confirmed applicants on Telegram (chat ids 5001, 5002, ...); their chat ids."""
+    """`count` confirmed applicants on `channel` (chat ids 5001, 5002, ...); their chat ids."""
     chats = []
     async with db.transaction() as session:
         for n in range(start, start + count):
@@ -50,7 +55,7 @@ async def seed_applicants(
             )
             chat = str(FIRST_CHAT_ID + n - 1)
             applicant.identities.append(
-                ChatIdentity(channel="telegram", external_id=chat, created_at=now)
+                ChatIdentity(channel=channel, external_id=chat, created_at=now)
             )
             session.add(applicant)
             chats.append(chat)

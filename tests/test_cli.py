@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from handlers.catalog import Catalog
 from tests import images
 
 MITRABOT = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]
@@ -193,3 +194,39 @@ def test_bad_audience_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
         main(["broadcast", "send", "--text", "x", "--audience", "nowhere", "--yes"])
     with pytest.raises(SystemExit, match="unknown kecamatan"):
         main(["broadcast", "send", "--text", "x", "--audience", "kecamatan:99.99.99", "--yes"])
+
+
+def test_a_broadcast_to_a_terminal_user_waits_for_their_session_then_completes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = Catalog.load()
+    _chat([], "--at", "2023-11-10T09:00")
+    monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-11-10T09:01")
+    assert main(["broadcast", "send", "--text", "Tes kompetensi tanggal 4.", "--yes"]) == 0
+    assert "1 recipient(s)" in capsys.readouterr().out
+    assert main(["broadcast", "status", "1"]) == 0
+    waiting = capsys.readouterr().out
+    assert catalog.text("id", "broadcast_state_queued") in waiting
+
+    output = _chat([], "--at", "2023-11-10T09:05")  # the next session shows what waited
+    assert "Tes kompetensi tanggal 4." in output
+    assert main(["broadcast", "status", "1"]) == 0
+    assert catalog.text("id", "broadcast_state_done") in capsys.readouterr().out
+    assert "Tes kompetensi" not in _chat([], "--at", "2023-11-10T09:10")  # shown once
+
+
+def test_send_at_errors_name_send_at(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-11-10T09:00")
+    send = ["broadcast", "send", "--text", "Halo", "--yes"]
+    with pytest.raises(SystemExit, match="--send-at 2023-11-01T08:00 is not in the future"):
+        main([*send, "--send-at", "2023-11-01T08:00"])
+    (tmp_path / "jadwal.jpg").write_bytes(images.good_photo())
+    with pytest.raises(SystemExit, match="--send-at: a scheduled broadcast is text only"):
+        main([*send, "--send-at", "2023-11-20T08:00", "--file", str(tmp_path / "jadwal.jpg")])
+    with pytest.raises(SystemExit):
+        main([*send, "--send-at", "besok"])
+    assert "argument --send-at" in capsys.readouterr().err
+    assert main([*send, "--send-at", "2023-11-20T08:00"]) == 0
+    assert "scheduled broadcast #1" in capsys.readouterr().out

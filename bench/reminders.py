@@ -21,8 +21,8 @@ database ``mitrabot_bench_<hex>`` dropped at the end):
    insert, applicants load, documents, outbox insert; the first and last candidates pages), the
    time inside its steps ``_claim_receipts`` and ``_enqueue`` (wrapped while the job runs), and
    the growth of the process's peak RSS (VmHWM reset through /proc/self/clear_refs). Checked: the
-   count queued equals the eligible applicants seeded (unfinished, not opted out, not
-   ineligible), the outbox holds exactly their rows, and a second run queues 0 (timed too).
+   count queued equals the eligible applicants seeded (unfinished, consented, not opted out,
+   not ineligible), the outbox holds exactly their rows, and a second run queues 0 (timed too).
 4. memory: ``registration:3`` (same applicants, a different key, so it queues them all again)
    under ``tracemalloc``: the peak of Python allocations during the job, kept apart from the
    timed run because tracing slows every allocation.
@@ -130,7 +130,8 @@ class Population:
     documents: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     eligible: list[int] = field(default_factory=list)
-    """Ids of unfinished applicants, not opted out, not ineligible: the expected recipients."""
+    """Ids of unfinished applicants who consented, not opted out, not ineligible: the expected
+    recipients."""
     seconds: float = 0.0
 
 
@@ -217,7 +218,7 @@ def synthetic_chunks(
                 if opted_out:
                     row["reminders_off_at"] = updated
                     kind = "opted out"
-                elif kind != "ineligible":
+                elif kind not in ("ineligible", "hello only"):  # no consent: never reminded
                     population.eligible.append(i)
             kinds[kind] = kinds.get(kind, 0) + 1
             applicants.append(row)

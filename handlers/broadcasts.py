@@ -66,14 +66,22 @@ class Audience:
 
 
 def recipients_query(audience: Audience) -> Select[Any]:
-    """(applicant id, channel, chat id, name, registration number) of everyone in `audience`."""
-    query = select(
-        Applicant.id,
-        ChatIdentity.channel,
-        chat_address(),
-        Applicant.full_name,
-        Applicant.registration_number,
-    ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
+    """(applicant id, channel, chat id, name, registration number) of everyone in `audience`.
+
+    Only applicants who gave consent are in any audience: whoever pressed "Tidak setuju" (or
+    never answered) gets no broadcast.
+    """
+    query = (
+        select(
+            Applicant.id,
+            ChatIdentity.channel,
+            chat_address(),
+            Applicant.full_name,
+            Applicant.registration_number,
+        )
+        .join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
+        .where(Applicant.consent_at.is_not(None))
+    )
     if audience.kind == "incomplete":
         query = query.where(Applicant.registration_number.is_(None))
     elif audience.kind == "complete":

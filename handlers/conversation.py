@@ -24,7 +24,7 @@ from handlers.link import offer_link
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.reminder_prefs import resume_reminders, stop_reminders
 from handlers.result_steps import TableUpload, prepare_table
-from handlers.resume import closed_for_registration
+from handlers.resume import REGISTRATION_STEPS, in_registration, say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
 from handlers.types import Channel, FileSource, Incoming, Reply
 from storage.db import Database
@@ -37,18 +37,6 @@ log = logging.getLogger(__name__)
 MAX_TEXT_LENGTH = 1000
 ATTEMPTS = 3
 CONCURRENT_CHECKS = 4
-REGISTRATION_STEPS = frozenset(
-    {
-        "consent",
-        "eligibility",
-        "ineligible",
-        "guardian",
-        "field",
-        "nik_check",
-        "edit_pick",
-        "documents",
-    }
-)
 COMMAND_ALIASES = {
     "start": "start",
     "mulai": "start",
@@ -72,6 +60,28 @@ COMMAND_ALIASES = {
     "ingatkan": "resume_reminders",
     "remind": "resume_reminders",
 }
+
+
+ONLY_FOR_REGISTRATION = frozenset({"start", "menu", "home", "cancel", "register", "documents"})
+"""Commands and menu items that mean 'go on registering' (or only show the menu again)."""
+
+
+def _command_name(text: str) -> tuple[str, str, str]:
+    """A typed command split up: (as typed, its name without @botname and case, argument)."""
+    word, _, argument = text[1:].partition(" ")
+    return word, word.split("@", 1)[0].casefold(), argument
+
+
+def _still_allowed(choice: str | None, text: str) -> bool:
+    """A command or menu button asking for something other than going on registering."""
+    if text.startswith("/"):
+        name = _command_name(text)[1]
+        command = COMMAND_ALIASES.get(name)
+        allowed = command is not None and command not in ONLY_FOR_REGISTRATION
+        return allowed or name in STAFF_COMMANDS
+    if choice is not None and choice.startswith("menu:"):
+        return choice.removeprefix("menu:") not in ONLY_FOR_REGISTRATION
+    return choice == "remind:stop"
 
 
 @dataclass(frozen=True)
@@ -201,6 +211,8 @@ class Conversation:
     async def _dispatch(self, turn: Turn) -> None:
         incoming = turn.incoming
         text = (incoming.text or "").strip()
+        if await self._registration_closed_under(turn, text):
+            return
         if len(text) > MAX_TEXT_LENGTH:
             turn.say(turn.t("too_long", length=len(text), limit=MAX_TEXT_LENGTH))
             await turn.reprompt()
@@ -211,8 +223,7 @@ class Conversation:
         elif text:
             await self._text(turn, text)
         elif incoming.file is not None:
-            if await self._registration_allowed(turn):
-                await STEPS[turn.applicant.step].on_file(turn)
+            await STEPS[turn.applicant.step].on_file(turn)
         else:
             turn.say(turn.t("not_understood"))
             await turn.reprompt()
@@ -221,8 +232,7 @@ class Conversation:
         """Typed text: an answer for free-text steps, otherwise the button it names."""
         step = STEPS[turn.applicant.step]
         if step.free_text:
-            if await self._registration_allowed(turn):
-                await step.on_text(turn, text)
+            await step.on_text(turn, text)
             return
         choice = match_button(text, (await step.prompt(turn)).buttons)
         if choice is None:
@@ -235,20 +245,32 @@ class Conversation:
             await open_menu_item(turn, choice.removeprefix("menu:"))
         elif choice == "remind:stop":
             await stop_reminders(turn)
-        elif await self._registration_allowed(turn):
+        else:
             await STEPS[turn.applicant.step].on_choice(turn, choice)
 
-    async def _registration_allowed(self, turn: Turn) -> bool:
-        """Registration steps go on only while registration is open (else back to the menu)."""
-        applicant = turn.applicant
-        in_registration = applicant.step in REGISTRATION_STEPS or (
-            applicant.step == "summary" and applicant.registration_number is None
-        )
-        return not in_registration or not await closed_for_registration(turn)
+    async def _registration_closed_under(self, turn: Turn, text: str) -> bool:
+        """Registration closed (or is not open yet) under an applicant in the middle of it.
+
+        Whatever they send first, they are told so and what they can still do, and leave the
+        registration step: never the next question followed by a refusal. True when that is
+        the whole answer; False when the message is still to be handled: registration is
+        open, or it asks for something still possible (data, status, help, staff commands),
+        which is then answered from the menu after the notice.
+        """
+        if not in_registration(turn.applicant):
+            return False
+        window = await turn.registration_window()
+        if window.is_open:
+            return False
+        say_registration_closed(turn, window)
+        if _still_allowed(turn.incoming.choice, text):
+            turn.applicant.step, turn.applicant.step_data = "menu", {}
+            return False
+        await turn.goto("menu")
+        return True
 
     async def _command(self, turn: Turn, text: str) -> None:
-        word, _, argument = text[1:].partition(" ")
-        name = word.split("@", 1)[0].casefold()
+        word, name, argument = _command_name(text)
         command = COMMAND_ALIASES.get(name)
         if command == "start":
             turn.say(turn.t("welcome_back"))
@@ -286,4 +308,4 @@ class Conversation:
             turn.say(turn.t("registration_paused"))
             await turn.goto("menu")
         else:
-            show_page(turn, turn.t("nothing_to_cancel"))
+            await show_page(turn, turn.t("nothing_to_cancel"))

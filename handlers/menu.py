@@ -25,17 +25,25 @@ MENU_ITEMS = (
 )
 
 
-def menu_buttons(turn: Turn) -> list[Button]:
-    """The main menu; the first button says whether registration starts, goes on or is done."""
+async def menu_buttons(turn: Turn) -> list[Button]:
+    """The main menu; the first button says whether registration starts, goes on or is done.
+
+    Once registration is over, nothing that registers is offered: no "Daftar" or "Lanjutkan
+    pendaftaran" (the registered still see theirs) and no documents.
+    """
     applicant = turn.applicant
+    over = (await turn.registration_window()).is_over
     if applicant.registration_number:
-        register_key = "menu_register_view"
+        register_key: str | None = "menu_register_view"
+    elif over:
+        register_key = None
     elif applicant.consent_at:
         register_key = "menu_register_continue"
     else:
         register_key = "menu_register_start"
-    buttons = [turn.button("menu:register", register_key)]
-    buttons += [turn.button(f"menu:{item}", f"menu_{item}") for item in MENU_ITEMS]
+    buttons = [turn.button("menu:register", register_key)] if register_key else []
+    items = [item for item in MENU_ITEMS if not (over and item == "documents")]
+    buttons += [turn.button(f"menu:{item}", f"menu_{item}") for item in items]
     return buttons
 
 
@@ -44,14 +52,14 @@ class MenuStep(Step):
     name = "menu"
 
     async def prompt(self, turn: Turn) -> Reply:
-        return Reply(text=turn.t("menu"), buttons=menu_buttons(turn))
+        return Reply(text=turn.t("menu"), buttons=await menu_buttons(turn))
 
 
-def show_page(turn: Turn, text: str) -> None:
+async def show_page(turn: Turn, text: str) -> None:
     """Show an information page with the main menu under it (the applicant is at the menu)."""
     turn.applicant.step = "menu"
     turn.applicant.step_data = {}
-    turn.say(text, menu_buttons(turn))
+    turn.say(text, await menu_buttons(turn))
 
 
 async def open_menu_item(turn: Turn, item: str) -> None:
@@ -63,21 +71,21 @@ async def open_menu_item(turn: Turn, item: str) -> None:
     elif item == "sobat":
         await open_sobat(turn)
     elif item == "status":
-        show_page(turn, await status_text(turn))
+        await show_page(turn, await status_text(turn))
     elif item == "requirements":
-        show_page(turn, requirements_text(turn))
+        await show_page(turn, requirements_text(turn))
     elif item == "howto":
-        show_page(turn, howto_text(turn))
+        await show_page(turn, howto_text(turn))
     elif item == "schedule":
-        show_page(turn, await schedule_text(turn))
+        await show_page(turn, await schedule_text(turn))
     elif item == "faq":
-        show_page(turn, faq_text(turn))
+        await show_page(turn, faq_text(turn))
     elif item == "mydata":
         await turn.goto("my_data")
     elif item == "language":
         await switch_language(turn)
     elif item == "help":
-        show_page(turn, help_text(turn))
+        await show_page(turn, help_text(turn))
     elif item == "home":
         await turn.goto("menu")
     else:

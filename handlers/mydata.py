@@ -2,14 +2,56 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from handlers.document_status import checklist
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_datetime
-from handlers.link import start_link
+from handlers.link import CHANNEL_NAMES, start_link
 from handlers.profile import profile_complete
 from handlers.profile_steps import profile_text
-from handlers.resume import resume_registration
+from handlers.resume import closed_for_registration, resume_registration
+from handlers.sobat import checklist as sobat_checklist
+from handlers.sobat import progress_of
 from handlers.types import Reply
+from storage.models import ChatIdentity, SobatReport
+
+
+async def _sobat_text(turn: Turn) -> str:
+    """The SOBAT guide as stored: account answer, steps done or stuck, e-mail, own reports."""
+    applicant = turn.applicant
+    query = select(SobatReport).where(SobatReport.applicant_id == applicant.id)
+    reports = (await turn.session.execute(query.order_by(SobatReport.id))).scalars().all()
+    if applicant.sobat_path is None and applicant.sobat_email is None and not reports:
+        return turn.t("mydata_sobat_none")
+    path = turn.t(f"mydata_sobat_{applicant.sobat_path}") if applicant.sobat_path else "-"
+    lines = [
+        turn.t(
+            "mydata_sobat",
+            path=path,
+            checklist=sobat_checklist(turn, await progress_of(turn)),
+            email=applicant.sobat_email or "-",
+        )
+    ]
+    tz = turn.deps.config.tz
+    for report in reports:
+        at = format_datetime(report.created_at.astimezone(tz), turn.language)
+        lines.append(turn.t("mydata_sobat_report", id=report.id, at=at, text=report.text))
+        if report.answer:
+            lines.append(turn.t("mydata_sobat_answer", answer=report.answer))
+    return "\n".join(lines)
+
+
+async def _chats_text(turn: Turn) -> str:
+    """The chat accounts that speak for the applicant, with the phone numbers they prove."""
+    query = select(ChatIdentity).where(ChatIdentity.applicant_id == turn.applicant.id)
+    lines = []
+    for identity in (await turn.session.execute(query.order_by(ChatIdentity.id))).scalars():
+        channel = CHANNEL_NAMES.get(identity.channel, identity.channel)
+        phone = identity.verified_phone or identity.address
+        key = "mydata_chat_phone" if phone else "mydata_chat"
+        lines.append(turn.t(key, channel=channel, id=identity.external_id, phone=phone))
+    return "\n".join(lines)
 
 
 @step
@@ -18,27 +60,32 @@ class MyDataStep(Step):
 
     async def prompt(self, turn: Turn) -> Reply:
         applicant = turn.applicant
+        tz = turn.deps.config.tz
         if applicant.consent_at is None:
-            text = turn.t("mydata_nothing")
+            text = turn.t("mydata_nothing", chats=await _chats_text(turn))
         else:
-            consent = format_datetime(
-                applicant.consent_at.astimezone(turn.deps.config.tz), turn.language
-            )
+            consent = format_datetime(applicant.consent_at.astimezone(tz), turn.language)
             yes_count = sum(1 for answer in applicant.eligibility.values() if answer)
+            eligibility = turn.t(
+                "mydata_eligibility", yes=yes_count, total=len(turn.deps.config.required_items)
+            )
+            if applicant.guardian_consent_at is not None:
+                at = format_datetime(applicant.guardian_consent_at.astimezone(tz), turn.language)
+                eligibility += "\n" + turn.t("mydata_guardian", at=at)
             text = turn.t(
                 "mydata",
                 profile=profile_text(turn),
                 documents=checklist(turn),
                 consent=consent,
                 version=applicant.consent_version,
-                eligibility=turn.t(
-                    "mydata_eligibility", yes=yes_count, total=len(turn.deps.config.required_items)
-                ),
+                eligibility=eligibility,
+                sobat=await _sobat_text(turn),
+                chats=await _chats_text(turn),
                 number=applicant.registration_number or "-",
                 months=turn.deps.config.consent.retention_months,
             )
         buttons = []
-        if applicant.consent_at is not None:
+        if applicant.consent_at is not None and not (await turn.registration_window()).is_over:
             buttons.append(turn.button("md:edit", "mydata_edit"))
         buttons += [
             turn.button("md:link", "mydata_link"),
@@ -49,6 +96,8 @@ class MyDataStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "md:edit" and turn.applicant.consent_at is not None:
+            if await closed_for_registration(turn):
+                return
             if profile_complete(turn.applicant):
                 await turn.goto("edit_pick")
             else:

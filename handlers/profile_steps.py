@@ -32,11 +32,17 @@ async def _after_field(turn: Turn) -> None:
     if not turn.applicant.step_data.get("edit"):
         await resume_registration(turn)
     elif needs_guardian(turn):
-        await turn.goto("guardian")
+        await turn.goto("guardian", edit=True)
     elif needs_nik_check(turn):
-        await turn.goto("nik_check")
+        await turn.goto("nik_check", edit=True)
     else:
         await turn.goto("summary")
+
+
+async def ask_to_fix(turn: Turn, name: str) -> None:
+    """Ask field `name` again from a cross-check (NIK, guardian); the answer leads back where
+    the applicant was: the summary when they were editing, else the next unanswered question."""
+    await turn.goto("field", field=name, edit=bool(turn.applicant.step_data.get("edit")))
 
 
 @step
@@ -47,7 +53,7 @@ class FieldStep(Step):
     async def prompt(self, turn: Turn) -> Reply:
         spec = _spec(turn)
         text = turn.t(f"ask_{spec.name}")
-        if turn.applicant.step_data.get("edit") and getattr(turn.applicant, spec.name) is not None:
+        if getattr(turn.applicant, spec.name) is not None:
             text += "\n\n" + turn.t("current_value", value=display_value(turn, spec.name))
         buttons = []
         if spec.options is not None:
@@ -132,7 +138,7 @@ class NikCheckStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         targets = {"nik:fix_date": "birth_date", "nik:fix_sex": "sex", "nik:fix_nik": "nik"}
         if choice in targets:
-            await turn.goto("field", field=targets[choice], edit=True)
+            await ask_to_fix(turn, targets[choice])
         elif choice == "nik:ok":
             turn.applicant.nik_check_ack = nik_fingerprint(turn.applicant)
             await turn.audit.record(
@@ -171,6 +177,8 @@ class SummaryStep(Step):
             preferred=_preferred_text(turn),
         )
         edit = [turn.button("sum:edit", "summary_edit"), turn.button("menu:home", "to_menu")]
+        if (await turn.registration_window()).is_over:
+            edit = edit[1:]  # nothing can be changed any more
         if applicant.registration_number:
             text += "\n\n" + turn.t("summary_registered", number=applicant.registration_number)
             return Reply(text=text, buttons=edit)
@@ -184,7 +192,8 @@ class SummaryStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "sum:edit":
-            await turn.goto("edit_pick")
+            if not await closed_for_registration(turn):
+                await turn.goto("edit_pick")
         elif choice == "sum:confirm" and turn.applicant.registration_number is None:
             await _confirm(turn)
         else:

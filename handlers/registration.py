@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.flow import NO, YES, Step, Turn, step
 from handlers.profile import applicant_age
+from handlers.profile_steps import ask_to_fix
 from handlers.resume import resume_registration
 from handlers.types import Reply
 
@@ -14,9 +15,11 @@ class ConsentStep(Step):
 
     async def prompt(self, turn: Turn) -> Reply:
         config = turn.deps.config
+        documents = ", ".join(document.name.get(turn.language) for document in config.documents)
         text = turn.t(
             "consent",
             office=config.office.name,
+            documents=documents,
             months=config.consent.retention_months,
             version=config.consent.version,
         )
@@ -123,6 +126,6 @@ class GuardianStep(Step):
             )
             await resume_registration(turn)
         elif choice == "guard:fix":
-            await turn.goto("field", field="birth_date", edit=True)
+            await ask_to_fix(turn, "birth_date")
         else:
             await super().on_choice(turn, choice)

@@ -92,7 +92,8 @@ def _candidates(
     """Applicants (with their chats) a reminder is for, before the once-only check; those with
     an id above `after` (one page; the bound is repeated where PostgreSQL's planner needs it).
 
-    Staff chats (added with `mitrabot staff add`, or named in `staff`) are never reminded.
+    Staff chats (added with `mitrabot staff add`, or named in `staff`) are never reminded, nor
+    is anyone who has not given consent (pressed "Tidak setuju", or never answered).
     """
     if reminder.kind == "event" and reminder.event is not None:
         codes = {k.code for k in config.kecamatan}
@@ -124,9 +125,7 @@ def _candidates(
             )
         if reminder.kind == SILENT:
             silent_since = now - timedelta(days=config.reminders.silent_after_days)
-            query = query.where(
-                Applicant.consent_at.is_not(None), Applicant.updated_at < silent_since
-            )
+            query = query.where(Applicant.updated_at < silent_since)
     received = select(ReminderReceipt.id).where(
         ReminderReceipt.applicant_id == Applicant.id,
         ReminderReceipt.applicant_id > after,
@@ -139,6 +138,7 @@ def _candidates(
     query = query.where(
         Applicant.id > after,
         ChatIdentity.applicant_id > after,
+        Applicant.consent_at.is_not(None),
         Applicant.reminders_off_at.is_(None),
         ~received.exists(),
         ~staff_chat.exists(),
@@ -173,8 +173,6 @@ def _missing_lines(
 ) -> list[str]:
     """What this applicant still has to do, item by item."""
     language = applicant.language
-    if applicant.consent_at is None:
-        return [catalog.text(language, "rem_missing_start")]
     lines = []
     if any(str(item.number) not in applicant.eligibility for item in config.required_items):
         lines.append(catalog.text(language, "rem_missing_eligibility"))

@@ -6,7 +6,21 @@ from handlers.document_status import missing_documents
 from handlers.flow import Turn
 from handlers.formatting import format_date, format_datetime
 from handlers.profile import FIELDS, needs_guardian, needs_nik_check
-from handlers.window import WindowState
+from handlers.window import RegistrationWindow, WindowState
+from storage.models import Applicant
+
+REGISTRATION_STEPS = frozenset(
+    {
+        "consent",
+        "eligibility",
+        "ineligible",
+        "guardian",
+        "field",
+        "nik_check",
+        "edit_pick",
+        "documents",
+    }
+)
 
 
 async def resume_registration(turn: Turn) -> None:
@@ -43,25 +57,40 @@ async def resume_registration(turn: Turn) -> None:
     await turn.goto("summary")
 
 
+def in_registration(applicant: Applicant) -> bool:
+    """True at a step that registers or changes the registration (refused once it is closed)."""
+    return applicant.step in REGISTRATION_STEPS or (
+        applicant.step == "summary" and applicant.registration_number is None
+    )
+
+
 async def closed_for_registration(turn: Turn) -> bool:
     """True (after saying why and going to the menu) when registration is not open now."""
     window = await turn.registration_window()
     if window.is_open:
         return False
-    say_registration_closed(turn, window.state)
+    say_registration_closed(turn, window)
     await turn.goto("menu")
     return True
 
 
-def say_registration_closed(turn: Turn, state: WindowState) -> None:
-    """Explain politely why registration cannot go on now."""
-    config = turn.deps.config
-    schedule = config.schedule
-    if state is WindowState.NOT_YET:
-        opens = format_datetime(config.local(schedule.registration_start), turn.language)
+def say_registration_closed(turn: Turn, window: RegistrationWindow) -> None:
+    """Explain politely why registration cannot go on now, and what the applicant still can do."""
+    if window.state is WindowState.NOT_YET:
+        opens = format_datetime(window.opens_at, turn.language)
         turn.say(turn.t("registration_not_yet", opens=opens))
-    elif state is WindowState.CLOSED_EARLY:
-        turn.say(turn.t("registration_closed_early"))
-    else:
-        closed = format_date(schedule.registration_end.date(), turn.language)
-        turn.say(turn.t("registration_ended", closed=closed))
+        return
+    closed = format_date(window.closed_at.date(), turn.language)
+    early = window.state is WindowState.CLOSED_EARLY
+    key = "registration_closed_early" if early else "registration_ended"
+    turn.say(f"{turn.t(key, closed=closed)}\n\n{_still_possible(turn)}")
+
+
+def _still_possible(turn: Turn) -> str:
+    """What an applicant can still do once registration is closed, by how far they got."""
+    applicant = turn.applicant
+    if applicant.registration_number is not None:
+        return turn.t("closed_can_registered", number=applicant.registration_number)
+    if applicant.consent_at is not None:
+        return turn.t("closed_can_unfinished")
+    return turn.t("closed_can_read")

@@ -25,6 +25,10 @@ async def status_text(turn: Turn) -> str:
     """Every stage: result (once published), or when to expect it; then the next step."""
     applicant = turn.applicant
     if applicant.registration_number is None:
+        window = await turn.registration_window()
+        if window.is_over:
+            closed = format_date(window.closed_at.date(), turn.language)
+            return turn.t("status_not_registered_closed", closed=closed)
         return turn.t("status_not_registered")
     config, language = turn.deps.config, turn.language
     results = await StageResults(turn.session).of_applicant(applicant.id)

@@ -24,24 +24,44 @@ class RegistrationWindow:
     state: WindowState
     opens_at: datetime
     closes_at: datetime
+    """The configured end of registration."""
+    closed_at: datetime
+    """When registration actually closed (or will close): the configured end, or the moment
+    staff closed it early."""
 
     @property
     def is_open(self) -> bool:
         return self.state is WindowState.OPEN
 
+    @property
+    def is_over(self) -> bool:
+        """Registration ended or was closed early: nothing can be registered any more."""
+        return self.state in (WindowState.ENDED, WindowState.CLOSED_EARLY)
+
 
 async def registration_window(
     config: RecruitmentConfig, flags: Flags, now: datetime
 ) -> RegistrationWindow:
-    """The registration state at `now` (aware), including an early close by staff."""
+    """The registration state at `now` (aware), including an early close by staff.
+
+    A close by staff before the configured end stays an early close, with its own date, after
+    that end; one set later changes nothing (registration had ended anyway).
+    """
     opens_at = config.local(config.schedule.registration_start)
     closes_at = config.local(config.schedule.registration_end)
     if now < opens_at:
-        state = WindowState.NOT_YET
-    elif now > closes_at:
-        state = WindowState.ENDED
-    elif (flag := await flags.get(REGISTRATION_CLOSED)) and flag.get("closed"):
-        state = WindowState.CLOSED_EARLY
-    else:
-        state = WindowState.OPEN
-    return RegistrationWindow(state, opens_at, closes_at)
+        return RegistrationWindow(WindowState.NOT_YET, opens_at, closes_at, closes_at)
+    closed_by_staff = await _closed_by_staff(flags)
+    if closed_by_staff is not None and min(now, closed_by_staff) <= closes_at:
+        closed_at = max(min(now, closed_by_staff), opens_at).astimezone(config.tz)
+        return RegistrationWindow(WindowState.CLOSED_EARLY, opens_at, closes_at, closed_at)
+    state = WindowState.ENDED if now > closes_at else WindowState.OPEN
+    return RegistrationWindow(state, opens_at, closes_at, closes_at)
+
+
+async def _closed_by_staff(flags: Flags) -> datetime | None:
+    """When staff closed registration, if it is closed now."""
+    flag = await flags.get(REGISTRATION_CLOSED)
+    if not (flag and flag.get("closed")):
+        return None
+    return await flags.set_at(REGISTRATION_CLOSED)

@@ -243,6 +243,11 @@ class Flags:
         flag = await self.session.get(RecruitmentFlag, key)
         return flag.value if flag else None
 
+    async def set_at(self, key: str) -> datetime | None:
+        """When a flag was last set, or None when never set."""
+        flag = await self.session.get(RecruitmentFlag, key)
+        return flag.updated_at if flag else None
+
     async def set(self, key: str, value: dict[str, Any], by: str, now: datetime) -> None:
         """Set a flag, remembering who set it and when."""
         flag = await self.session.get(RecruitmentFlag, key)

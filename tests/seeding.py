@@ -42,7 +42,7 @@ async def seed_applicants(
                 step_data={},
                 eligibility={},
                 consent_at=now,
-                consent_version="pamekasan-2024-v1",
+                consent_version="pamekasan-2024-v2",
                 full_name=f"Pendaftar {n}",
                 nik=seeded_nik(n),
                 birth_place="Pamekasan",

@@ -156,7 +156,7 @@ def test_purge_deletes_only_applicants_past_the_retention_period(
 def test_broadcast_from_the_command_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    _chat(["1"], "--at", "2023-11-10T09:00")  # one applicant who wrote to the bot
+    _chat(["1", "1"], "--at", "2023-11-10T09:00")  # one applicant: "Daftar", "Saya setuju"
     photo = tmp_path / "jadwal.jpg"
     photo.write_bytes(images.good_photo())
     assert (

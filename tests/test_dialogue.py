@@ -49,7 +49,7 @@ async def test_full_registration_issues_a_registration_number(chat: Chat) -> Non
     assert applicant.phone == "+6281234567890"
     assert applicant.kecamatan == "35.28.01"
     assert applicant.sex == "P" and applicant.motorbike is False and applicant.experience is True
-    assert applicant.consent_version == "pamekasan-2024-v1"
+    assert applicant.consent_version == "pamekasan-2024-v2"
     assert "registration_confirmed" in await chat.audit_actions()
 
 
@@ -87,7 +87,7 @@ async def test_consent_is_recorded_with_time_and_version(chat: Chat, clock: Froz
     applicant = await chat.applicant()
     assert applicant is not None
     assert applicant.consent_at == clock.now()
-    assert applicant.consent_version == "pamekasan-2024-v1"
+    assert applicant.consent_version == "pamekasan-2024-v2"
     assert "consent_given" in await chat.audit_actions()
     assert "(1 dari 8)" in chat.text
 
@@ -513,7 +513,7 @@ async def test_my_data_shows_what_is_stored(chat: Chat) -> None:
     await chat.press("menu:mydata")
     assert "Data Anda yang kami simpan" in chat.text
     assert "3528015708950003" in chat.text and "PMK24-00001" in chat.text
-    assert "8 dari 8 syarat wajib" in chat.text and "versi pamekasan-2024-v1" in chat.text
+    assert "8 dari 8 syarat wajib" in chat.text and "versi pamekasan-2024-v2" in chat.text
     assert chat.buttons == ["md:edit", "md:link", "md:delete", "menu:home"]
 
 

@@ -33,13 +33,20 @@ async def _outbox(db: Database) -> list[OutboxMessage]:
 
 
 async def _people(conversation: Conversation) -> dict[str, Chat]:
-    """A mix: halfway, only said hello, ineligible, stopped reminders, and registered."""
+    """A mix: halfway, only consented, only said hello, declined consent, ineligible, stopped
+    reminders, and registered."""
     halfway = Chat(conversation, "101")
     await halfway.start_registration()
     await halfway.pass_eligibility()
     await halfway.fill_profile(PROFILE_ANSWERS[:3])  # name, NIK, birth place
+    consented = Chat(conversation, "106")
+    await consented.start_registration()
     hello = Chat(conversation, "102")
     await hello.send("/start")
+    declined = Chat(conversation, "107")
+    await declined.send("/start")
+    await declined.press("menu:register")
+    await declined.press("consent:no")
     ineligible = Chat(conversation, "103")
     await ineligible.start_registration()
     await ineligible.press("elig:no")
@@ -50,7 +57,9 @@ async def _people(conversation: Conversation) -> dict[str, Chat]:
     registered = await seed_applicants(conversation.db, 1, conversation.deps.clock.now())
     return {
         "halfway": halfway,
+        "consented": consented,
         "hello": hello,
+        "declined": declined,
         "ineligible": ineligible,
         "stopped": stopped,
         "registered": Chat(conversation, registered[0]),
@@ -71,13 +80,13 @@ async def test_a_deadline_reminder_reaches_the_unfinished_and_says_what_is_missi
     clock.set(D7)
     assert await _jobs(conversation).run("reminder:registration:7") == 2
     rows = {row.recipient: row for row in await _outbox(conversation.db)}
-    assert set(rows) == {people["halfway"].user_id, people["hello"].user_id}
+    assert set(rows) == {people["halfway"].user_id, people["consented"].user_id}
     halfway = rows[people["halfway"].user_id].text
     assert "pendaftaran ditutup 30 November 2023, 23.59 WIB (7 hari lagi)" in halfway
     assert "• Tanggal lahir" in halfway and "• Nomor HP" in halfway
     assert "• Kartu Tanda Penduduk (KTP)" in halfway
     assert "Nama lengkap" not in halfway and "NIK" not in halfway.split("kurang:")[1]
-    assert "persetujuan data" in rows[people["hello"].user_id].text
+    assert "• pertanyaan persyaratan" in rows[people["consented"].user_id].text
     assert [b["id"] for b in rows[people["halfway"].user_id].buttons] == [
         "menu:register",
         "remind:stop",
@@ -117,7 +126,7 @@ async def test_pressing_stop_under_a_reminder_stops_the_next_ones(
     clock.set(D7 + timedelta(days=4))
     await _jobs(conversation).run("reminder:registration:3")
     latest = [row.recipient for row in await _outbox(conversation.db)][2:]
-    assert sorted(latest) == sorted([people["hello"].user_id, people["stopped"].user_id])
+    assert sorted(latest) == sorted([people["consented"].user_id, people["stopped"].user_id])
     assert "reminders_stopped" in await people["halfway"].audit_actions()
 
 
@@ -180,11 +189,14 @@ async def test_the_silent_are_nudged_once(conversation: Conversation, clock: Fro
     clock.advance(timedelta(days=2, hours=23))
     assert await jobs.run("silent") == 0  # not silent long enough
     clock.advance(timedelta(hours=2))
-    # consented and silent 3 days: halfway and stopped (who stopped reminders) -> only halfway
-    assert await jobs.run("silent") == 1
-    (row,) = await _outbox(conversation.db)
-    assert row.recipient == people["halfway"].user_id
-    assert "sudah beberapa hari tidak dilanjutkan" in row.text
+    # consented and silent 3 days: halfway, consented and stopped (who stopped reminders)
+    assert await jobs.run("silent") == 2
+    rows = await _outbox(conversation.db)
+    assert {row.recipient for row in rows} == {
+        people["halfway"].user_id,
+        people["consented"].user_id,
+    }
+    assert "sudah beberapa hari tidak dilanjutkan" in rows[0].text
     clock.advance(timedelta(days=5))
     assert await jobs.run("silent") == 0
 
@@ -236,7 +248,7 @@ async def test_a_scheduled_broadcast_goes_out_at_its_moment_once(
     clock.set(send_at - timedelta(seconds=1))
     assert await jobs.run("scheduled_broadcasts") == 0
     late = Chat(conversation, "105")  # joins before the moment: part of the audience then
-    await late.send("/start")
+    await late.start_registration()
     clock.set(send_at)
     assert await jobs.run("scheduled_broadcasts") == 5
     assert await jobs.run("scheduled_broadcasts") == 0

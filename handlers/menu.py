@@ -48,10 +48,11 @@ class MenuStep(Step):
 
 
 def show_page(turn: Turn, text: str) -> None:
-    """Show an information page with the main menu under it (the applicant is at the menu)."""
+    """Show an information page with one "Menu" button under it (not the whole menu again);
+    the applicant is at the menu, so a typed menu item still opens it."""
     turn.applicant.step = "menu"
     turn.applicant.step_data = {}
-    turn.say(text, menu_buttons(turn))
+    turn.say(text, [turn.button("menu:home", "to_menu")])
 
 
 async def open_menu_item(turn: Turn, item: str) -> None:

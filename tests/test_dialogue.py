@@ -11,7 +11,7 @@ from bot.clock import FrozenClock
 from handlers.conversation import Conversation, Dependencies
 from handlers.types import FileKind, IncomingFile
 from storage.db import Database
-from tests.chat import PROFILE_ANSWERS, Chat
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS, Chat
 
 PERSONAL_FIELDS = (
     "full_name",
@@ -94,7 +94,7 @@ async def test_consent_is_recorded_with_time_and_version(chat: Chat, clock: Froz
 
 async def test_a_no_to_a_required_item_explains_and_allows_a_correction(chat: Chat) -> None:
     await chat.start_registration()
-    await chat.press("elig:yes")
+    await chat.press("elig:met")
     await chat.send("tidak")  # item 2, healthy
     assert "Sehat jasmani/rohani" in chat.text
     assert "belum dapat melanjutkan" in chat.text
@@ -110,7 +110,7 @@ async def test_a_no_to_a_required_item_explains_and_allows_a_correction(chat: Ch
 
 async def test_ineligible_applicant_returning_later_sees_the_same_explanation(chat: Chat) -> None:
     await chat.start_registration()
-    await chat.press("elig:no")
+    await chat.press("elig:unmet")
     await chat.send("/menu")
     await chat.press("menu:register")
     assert "belum dapat melanjutkan" in chat.text
@@ -185,7 +185,8 @@ async def test_nik_mismatch_is_asked_about_not_rejected(chat: Chat) -> None:
     answers[4] = ("choice", "f:sex:L")  # NIK says female
     await chat.fill_profile(answers)
     assert "tidak cocok dengan NIK" in chat.text
-    assert "17-08-95" in chat.text and "Perempuan" in chat.text
+    assert "NIK menunjukkan 17 Agustus 1995, Anda menulis 18 Agustus 1995" in chat.text
+    assert "Perempuan" in chat.text
     assert chat.buttons == ["nik:fix_date", "nik:fix_sex", "nik:fix_nik", "nik:ok"]
     await chat.press("nik:fix_date")
     await chat.send("17-08-1995")
@@ -265,6 +266,13 @@ async def test_editing_one_field_keeps_the_rest(chat: Chat) -> None:
     await chat.send("bukan nomor")
     assert "hanya berisi angka" in chat.text
     await chat.send("+62 857 1111 2222")
+    # Only what changed and the next action, not the whole summary again.
+    assert chat.text == (
+        "✏️ Diubah - Nomor HP: +6281234567890 → +6285711112222\n\n"
+        'Periksa kembali. Jika sudah benar, pilih "Kirim pendaftaran".'
+    )
+    assert chat.buttons == ["sum:confirm", "sum:edit", "sum:show"]
+    await chat.press("sum:show")
     assert "Ringkasan" in chat.text and "+6285711112222" in chat.text
     applicant = await chat.applicant()
     assert applicant is not None and applicant.full_name == "Siti Aminah"
@@ -327,7 +335,7 @@ STEP_SETUPS = {
     "consent": [("send", "/start"), ("press", "menu:register")],
     "eligibility": [("send", "/start"), ("press", "menu:register"), ("press", "consent:yes")],
     "field": [("send", "/start"), ("press", "menu:register"), ("press", "consent:yes")]
-    + [("press", "elig:yes")] * 8,
+    + [("press", choice) for choice in ELIGIBLE_CHOICES],
     "my_data": [("send", "/start"), ("press", "menu:mydata")],
     "delete_confirm": [("send", "/start"), ("press", "menu:mydata"), ("press", "md:delete")],
 }
@@ -448,7 +456,7 @@ async def test_registration_closed_before_and_after_the_dates(
     assert "Persetujuan" in chat.text
     await chat.press("consent:yes")
     clock.set(datetime(2023, 12, 1, 0, 0))
-    await chat.press("elig:yes")
+    await chat.press("elig:met")
     assert "sudah ditutup pada 30 November 2023" in chat.text
     applicant = await chat.applicant()
     assert applicant is not None and applicant.eligibility == {} and applicant.step == "menu"
@@ -474,7 +482,7 @@ async def test_staff_close_registration_early_and_reopen(conversation: Conversat
     await staff.send("/start")
     await staff.send("/tutup_pendaftaran kuota 300 orang terpenuhi")
     assert "ditutup lebih awal" in staff.text
-    await applicant.press("elig:yes")
+    await applicant.press("elig:met")
     assert "kuota sudah terpenuhi" in applicant.text
     await staff.send("/status_pendaftaran")
     assert "ditutup lebih awal" in staff.text and "Pendaftar tersimpan: 2" in staff.text
@@ -538,9 +546,9 @@ async def test_deleting_my_data_erases_it_and_is_logged(chat: Chat) -> None:
 
 async def test_a_redelivered_update_is_ignored(chat: Chat) -> None:
     await chat.start_registration()
-    await chat.press("elig:yes", dedup_key="update-1")
+    await chat.press("elig:met", dedup_key="update-1")
     assert "(2 dari 8)" in chat.text
-    await chat.press("elig:no", dedup_key="update-1")  # same update id again
+    await chat.press("elig:unmet", dedup_key="update-1")  # same update id again
     assert chat.replies == []
     applicant = await chat.applicant()
     assert applicant is not None and applicant.eligibility == {"1": True}
@@ -548,6 +556,7 @@ async def test_a_redelivered_update_is_ignored(chat: Chat) -> None:
 
 async def test_two_messages_at_once_from_one_user_are_both_applied(chat: Chat) -> None:
     await chat.start_registration()
+    await chat.press("elig:met")
     other = Chat(chat.conversation, chat.user_id)
     await asyncio.gather(
         chat.press("elig:yes", dedup_key="u-1"), other.press("elig:yes", dedup_key="u-2")
@@ -555,7 +564,7 @@ async def test_two_messages_at_once_from_one_user_are_both_applied(chat: Chat) -
     assert chat.replies and other.replies  # a retried update is not mistaken for a duplicate
     applicant = await chat.applicant()
     assert applicant is not None
-    assert applicant.eligibility == {"1": True, "2": True}
+    assert applicant.eligibility == {"1": True, "2": True, "3": True}
 
 
 async def test_first_messages_at_once_create_one_applicant(conversation: Conversation) -> None:

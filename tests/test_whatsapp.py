@@ -21,7 +21,7 @@ from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage
 from tests import images
-from tests.chat import PROFILE_ANSWERS
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.whatsapp_webhook import (
     Sender,
@@ -178,8 +178,8 @@ async def test_a_complete_registration_over_whatsapp(rig: WhatsAppRig) -> None:
     await rig.post(rig.build.text("halo"))
     await _choose(rig, "menu:register")
     await _choose(rig, "consent:yes")
-    for _ in range(8):
-        await _choose(rig, "elig:yes")
+    for choice in ELIGIBLE_CHOICES:
+        await _choose(rig, choice)
     for kind, value in PROFILE_ANSWERS:
         if kind == "text":
             await rig.post(rig.build.text(value))

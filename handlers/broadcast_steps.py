@@ -10,7 +10,7 @@ from handlers.broadcasts import (
     Audience,
     count_recipients,
     create_broadcast,
-    personalise,
+    preview_message,
 )
 from handlers.flow import Step, Turn, step
 from handlers.profile import OUTSIDE
@@ -224,7 +224,7 @@ class ConfirmStep(_BroadcastStep):
         data = turn.applicant.step_data
         audience = _audience(turn)
         count = await count_recipients(turn.session, audience)
-        preview = personalise(data["text"], "Siti Aminah", "PMK24-00001") or "-"
+        preview = await preview_message(turn.session, audience, data["text"]) or "-"
         attachment = data.get("attachment")
         text = turn.t(
             "bc_confirm",

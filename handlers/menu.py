@@ -25,8 +25,8 @@ MENU_ITEMS = (
 )
 
 
-def menu_buttons(turn: Turn) -> list[Button]:
-    """The main menu; the first button says whether registration starts, goes on or is done."""
+def register_button(turn: Turn) -> Button:
+    """The registration button: it says whether registration starts, goes on or is done."""
     applicant = turn.applicant
     if applicant.registration_number:
         register_key = "menu_register_view"
@@ -34,7 +34,12 @@ def menu_buttons(turn: Turn) -> list[Button]:
         register_key = "menu_register_continue"
     else:
         register_key = "menu_register_start"
-    buttons = [turn.button("menu:register", register_key)]
+    return turn.button("menu:register", register_key)
+
+
+def menu_buttons(turn: Turn) -> list[Button]:
+    """The main menu, the registration button first."""
+    buttons = [register_button(turn)]
     buttons += [turn.button(f"menu:{item}", f"menu_{item}") for item in MENU_ITEMS]
     return buttons
 
@@ -47,12 +52,13 @@ class MenuStep(Step):
         return Reply(text=turn.t("menu"), buttons=menu_buttons(turn))
 
 
-def show_page(turn: Turn, text: str) -> None:
-    """Show an information page with one "Menu" button under it (not the whole menu again);
-    the applicant is at the menu, so a typed menu item still opens it."""
+def show_page(turn: Turn, text: str, actions: list[Button] | None = None) -> None:
+    """Show an information page with its own `actions` (if any) and one "Menu" button under
+    it, not the whole menu again; the applicant is at the menu, so a typed menu item still
+    opens it."""
     turn.applicant.step = "menu"
     turn.applicant.step_data = {}
-    turn.say(text, [turn.button("menu:home", "to_menu")])
+    turn.say(text, [*(actions or []), turn.button("menu:home", "to_menu")])
 
 
 async def open_menu_item(turn: Turn, item: str) -> None:
@@ -64,7 +70,8 @@ async def open_menu_item(turn: Turn, item: str) -> None:
     elif item == "sobat":
         await open_sobat(turn)
     elif item == "status":
-        show_page(turn, await status_text(turn))
+        unfinished = turn.applicant.registration_number is None
+        show_page(turn, await status_text(turn), [register_button(turn)] if unfinished else [])
     elif item == "requirements":
         show_page(turn, requirements_text(turn))
     elif item == "howto":

@@ -42,7 +42,7 @@ def parse_stage(text: str, config: RecruitmentConfig) -> str | None:
 def stage_label(
     config: RecruitmentConfig, catalog: Catalog, language: str, stage: str, short: bool = False
 ) -> str:
-    """`Tahap 1 (Seleksi Administrasi)`, or `Hasil akhir (calon mitra)`; `short`: `Tahap 1`."""
+    """`Tahap 1 Seleksi Administrasi`, or `Hasil akhir (calon mitra)`; `short`: `Tahap 1`."""
     key = "res_final_name" if stage == FINAL else "res_stage_name"
     named = None if stage == FINAL else config.stage_by_number(int(stage))
     params = {"number": stage, "name": named.name.get(language) if named else stage}

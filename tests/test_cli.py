@@ -199,5 +199,5 @@ def test_broadcast_from_the_command_line(
 def test_bad_audience_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit, match="penerima nowhere tidak dikenal"):
         main(["broadcast", "send", "--text", "x", "--audience", "nowhere", "--yes"])
-    with pytest.raises(SystemExit, match="kode kecamatan 99.99.99 tidak dikenal"):
+    with pytest.raises(SystemExit, match=r"kode kecamatan 99\.99\.99 tidak dikenal"):
         main(["broadcast", "send", "--text", "x", "--audience", "kecamatan:99.99.99", "--yes"])

@@ -33,6 +33,8 @@ PERSONAL_FIELDS = (
 async def test_first_message_gets_welcome_and_menu(chat: Chat) -> None:
     await chat.send("halo")
     assert "Selamat datang" in chat.text
+    welcome = chat.replies[0].text
+    assert welcome.count("BPS Kab. Pamekasan") == 1 and "tahun 2024" in welcome
     assert chat.buttons[0] == "menu:register"
     assert "menu:requirements" in chat.buttons and "menu:mydata" in chat.buttons
 
@@ -106,6 +108,25 @@ async def test_a_no_to_a_required_item_explains_and_allows_a_correction(chat: Ch
     assert "(2 dari 8)" in chat.text
     await chat.press("elig:yes")
     assert "(3 dari 8)" in chat.text
+
+
+async def test_the_asn_question_has_buttons_that_say_what_they_mean(chat: Chat) -> None:
+    await chat.start_registration()
+    assert "BUKAN" not in chat.text and "Apakah Anda Aparatur Sipil Negara (ASN)" in chat.text
+    assert [(b.id, b.label) for b in chat.replies[-1].buttons] == [
+        ("elig:met", "Bukan ASN"),
+        ("elig:unmet", "Saya ASN (PNS/PPPK)"),
+    ]
+    await chat.send("ya")  # "yes, I am an ASN"? or "yes, not one"? Not read as either.
+    assert "belum mengerti" in chat.text and "(1 dari 8)" in chat.text
+    applicant = await chat.applicant()
+    assert applicant is not None and applicant.eligibility == {}
+    await chat.send("saya asn (pns/pppk)")  # the button's words typed
+    assert "Bukan Aparatur Sipil Negara" in chat.text and "belum dapat melanjutkan" in chat.text
+    assert "ketik /bantuan" in chat.text
+    await chat.press("inel:retry")
+    await chat.send("bukan asn")
+    assert "(2 dari 8)" in chat.text and chat.buttons == ["elig:yes", "elig:no"]
 
 
 async def test_ineligible_applicant_returning_later_sees_the_same_explanation(chat: Chat) -> None:
@@ -251,6 +272,12 @@ async def test_summary_lists_answers_and_preferred_items_without_rejecting(chat:
     assert "Siti Aminah" in chat.text and "+6281234567890" in chat.text
     assert "Tlanakan" in chat.text and "17 Agustus 1995 (umur 28 tahun)" in chat.text
     assert "➖ Diutamakan memiliki dan mampu mengendarai kendaraan bermotor" in chat.text
+    assert "Punya kendaraan bermotor: Tidak" in chat.text and "sepeda motor" not in chat.text
+    # The mark is explained where it is shown, without promising more than "diutamakan".
+    assert "➖ = tidak terpenuhi; bukan syarat wajib, tetapi pendaftar yang memenuhinya" in (
+        chat.text
+    )
+    assert "menggugurkan" not in chat.text
     assert chat.buttons == ["sum:confirm", "sum:edit", "menu:home"]
 
 
@@ -375,7 +402,7 @@ async def test_stickers_files_and_huge_texts_change_nothing_at_any_step(
     await chat.send("a" * 5000)
     assert "terlalu panjang (5000 karakter" in chat.text
     await chat.send("/hapussemua")
-    assert "Perintah /hapussemua tidak dikenal" in chat.text
+    assert "Perintah /hapussemua tidak dikenal. Perintah yang bisa dipakai: /menu" in chat.text
     after = await chat.applicant()
     assert before is not None and after is not None
     assert (after.step, after.step_data, after.eligibility) == (
@@ -406,6 +433,13 @@ async def test_information_pages(chat: Chat) -> None:
     assert (
         "Bukan Aparatur Sipil Negara" in chat.text and "Diutamakan (bukan syarat wajib" in chat.text
     )
+    assert "pendaftar yang memenuhinya diutamakan" in chat.text
+    assert "menggugurkan" not in chat.text
+    assert chat.buttons == ["menu:home"]  # one "Menu" button, not the 11-item menu again
+    await chat.send("jadwal")  # a menu item typed under a page still opens it
+    assert "📅 Jadwal" in chat.text and chat.buttons == ["menu:home"]
+    await chat.press("menu:home")
+    assert chat.text.startswith("Menu utama") and len(chat.buttons) == 11
     await chat.press("menu:howto")
     assert "Rekrutmen Mitra BPS 2024-Pendaftaran" in chat.text and "Ijazah tertinggi" in chat.text
     await chat.press("menu:schedule")

@@ -128,7 +128,14 @@ async def test_a_message_is_answered_with_lists_that_fit_whatsapp(rig: WhatsAppR
     assert lists, "the menu (11 choices) must come as list messages"
     assert all(len(message.rows) <= 10 for message in lists)
     assert sum(len(message.rows) for message in lists) == 11
-    assert all(len(row.title) <= 24 for message in lists for row in message.rows)
+    rows = [row for message in lists for row in message.rows]
+    assert all(len(row.title) <= 24 for row in rows)
+    # Long labels get their short title from the catalog, not a cut ("Panduan daftar di SOB…").
+    assert not any(row.title.endswith("…") for row in rows)
+    sobat = next(row for row in rows if row.id == "menu:sobat")
+    assert (sobat.title, sobat.description) == ("🌐 Panduan SOBAT", "🌐 Panduan daftar di SOBAT")
+    status = next(row for row in rows if row.id == "menu:status")
+    assert status.description is None  # a label that fits is not repeated
 
 
 async def test_a_replayed_message_and_two_identical_posts_at_once_are_answered_once(

@@ -77,7 +77,7 @@ from handlers.types import Reply  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.files import FileStore  # noqa: E402
 from tests import images  # noqa: E402
-from tests.chat import PROFILE_ANSWERS  # noqa: E402
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -124,7 +124,7 @@ def registration_script(nik: str) -> list[Step]:
         ("text", "/start", 2),
         ("press", "menu:register", 1),
         ("press", "consent:yes", 2),
-        *[("press", "elig:yes", 1)] * 8,
+        *[("press", choice, 1) for choice in ELIGIBLE_CHOICES],
         *profile,
         # Each accepted document: "✅ … diterima." + the next request (after the last one: the
         # summary with its sum:confirm button).

@@ -18,7 +18,7 @@ from bot.app import App
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.cli_sobat import add_sobat_commands
-from bot.cli_support import local_time, operator, with_app
+from bot.cli_support import fail, local_time, operator, say, text, wib, with_app
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
 from handlers.broadcasts import (
@@ -28,12 +28,12 @@ from handlers.broadcasts import (
     AudienceError,
     count_recipients,
     create_broadcast,
-    personalise,
+    preview_message,
     schedule_broadcast,
 )
 from handlers.document_check import attachment_type
-from handlers.results import stage_keys
-from handlers.window import registration_window
+from handlers.results import stage_keys, stage_label
+from handlers.staff import registration_status_text
 from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValueError as error:
-        print(f"mitrabot: bad setting: {error}", file=sys.stderr)
+        print(text("cli_bad_setting", error=error), file=sys.stderr)
         return 2
     if getattr(args, "at", None):
         settings = settings.model_copy(update={"clock_at": args.at})
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return asyncio.run(args.action(settings, args))
     except ConfigError as error:
-        print(f"mitrabot: the recruitment config is not valid:\n{error}", file=sys.stderr)
+        print(text("cli_config_invalid", error=error), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -194,7 +194,7 @@ async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
     from bot.telegram import TelegramSender, build_application, start_polling, stop_polling
 
     if settings.telegram_token is None:
-        print("mitrabot: set MITRABOT_TELEGRAM_TOKEN (see .env.example)", file=sys.stderr)
+        print(text("cli_need_telegram_token"), file=sys.stderr)
         return 2
 
     async def work(app: App) -> int:
@@ -276,11 +276,7 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
                 await stack.enter_async_context(bot)
                 senders["telegram"] = TelegramSender(bot)
             if not senders:
-                print(
-                    "mitrabot: set MITRABOT_TELEGRAM_TOKEN and/or MITRABOT_WHATSAPP_* "
-                    "(see .env.example)",
-                    file=sys.stderr,
-                )
+                print(text("cli_need_sender"), file=sys.stderr)
                 return 2
             stop = _stop_on_signals()
             delivery = app.delivery_worker(senders, name=args.name)
@@ -298,15 +294,17 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _send_at(app: App, args: argparse.Namespace) -> datetime | None:
-    """The checked `--send-at` of `broadcast send` (WIB when no zone is given), or None."""
+    """The checked `--send-at` of `broadcast send` (WIB when no zone is given), or None; checked
+    before anything is previewed, asked or stored."""
     if args.send_at is None:
         return None
     if args.file is not None:
-        raise SystemExit("mitrabot: --send-at: a scheduled broadcast is text only (no --file)")
+        raise fail("cli_schedule_text_only")
     send_at = args.send_at
     send_at = send_at if send_at.tzinfo else send_at.replace(tzinfo=app.config.tz)
-    if send_at <= app.conversation.deps.clock.now():
-        raise SystemExit(f"mitrabot: --send-at {args.send_at:%Y-%m-%dT%H:%M} is not in the future")
+    now = app.conversation.deps.clock.now()
+    if send_at <= now:
+        raise fail("cli_send_at_past", now=wib(app.config, now))
     return send_at
 
 
@@ -323,10 +321,7 @@ async def _schedule_broadcast(
             created_by=operator(),
             now=now,
         )
-    print(
-        f"scheduled broadcast #{scheduled.id} for {send_at:%Y-%m-%d %H:%M} WIB; the running bot"
-        " sends it then to whoever is in the audience at that moment (`mitrabot schedule list`)"
-    )
+    say("cli_scheduled", id=scheduled.id, when=wib(app.config, send_at))
     return 0
 
 
@@ -334,7 +329,7 @@ def _audience(app: App, text: str) -> Audience:
     try:
         return Audience.parse(text, {k.code for k in app.config.kecamatan}, stage_keys(app.config))
     except AudienceError as error:
-        raise SystemExit(f"mitrabot: {error}") from error
+        raise fail(error.key, **error.params) from error
 
 
 async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
@@ -347,27 +342,28 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
             content = await asyncio.to_thread(args.file.read_bytes)
             kind = attachment_type(content)
             if kind is None:
-                raise SystemExit("mitrabot: --file must be a JPG/PNG photo or a PDF")
+                raise fail("cli_file_type")
             mime, extension = kind
             path, _ = deps.files.put(content, extension)
             attachment = Attachment(path, args.file.name, mime)
         async with app.db.transaction() as session:
             count = await count_recipients(session, audience)
             published = await Publications(session).all()
+            preview = await preview_message(session, audience, args.text)
         if audience.kind in RESULT_KINDS and audience.value not in published:
-            raise SystemExit(
-                f"mitrabot: stage {audience.value} is not published yet; "
-                f"`mitrabot results publish --stage {audience.value}` first"
-            )
-        print(f"preview: {personalise(args.text, 'Siti Aminah', 'PMK24-00001')}")
-        print(
-            f"audience {audience.describe()}: {count} recipient(s)"
-            f"{' (urgent: also in quiet hours)' if args.urgent else ''}"
-        )
-        question = f"schedule for {send_at:%Y-%m-%d %H:%M}?" if send_at else "send?"
-        answer = "y" if args.yes else await asyncio.to_thread(input, f"{question} [y/N] ")
+            stage = stage_label(app.config, deps.catalog, "id", audience.value or "")
+            raise fail("cli_stage_not_published", stage=stage, value=audience.value)
+        say("cli_preview", preview=preview)
+        say("cli_audience_count", audience=audience.describe(), count=count)
+        if args.urgent:
+            say("cli_urgent")
+        if send_at is not None:
+            question = text("cli_ask_schedule", when=wib(app.config, send_at))
+        else:
+            question = text("cli_ask_send")
+        answer = "y" if args.yes else await asyncio.to_thread(input, question)
         if answer.strip().lower() not in ("y", "ya", "yes"):
-            print("not sent")
+            say("cli_not_sent")
             return 1
         now = deps.clock.now()
         if send_at is not None:
@@ -384,10 +380,7 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
                 attachment=attachment,
                 urgent=args.urgent,
             )
-        print(
-            f"broadcast #{broadcast.id} queued for {broadcast.total} recipient(s); "
-            f"`mitrabot broadcast status {broadcast.id} --watch` follows it"
-        )
+        say("cli_queued", id=broadcast.id, count=broadcast.total)
         return 0
 
     return await with_app(settings, work)
@@ -400,7 +393,7 @@ async def _broadcast_status(settings: Settings, args: argparse.Namespace) -> int
             async with app.db.transaction() as session:
                 broadcast = await session.get(Broadcast, args.id)
                 if broadcast is None:
-                    raise SystemExit(f"mitrabot: no broadcast #{args.id}")
+                    raise fail("cli_no_broadcast", id=args.id)
                 counts = await Outbox(session).progress(args.id)
             line = progress_text(catalog, broadcast, counts).replace("\n", "  ")
             pending = counts.get("queued", 0) + counts.get("sending", 0)
@@ -424,7 +417,7 @@ async def _broadcast_cancel(settings: Settings, args: argparse.Namespace) -> int
                 now,
                 detail={"broadcast": args.id, "stopped": stopped},
             )
-        print(f"broadcast #{args.id}: {stopped} unsent message(s) cancelled")
+        say("bc_cancel_done", id=args.id, stopped=stopped)
         return 0
 
     return await with_app(settings, work)
@@ -436,7 +429,7 @@ async def _broadcast_failures(settings: Settings, args: argparse.Namespace) -> i
             failures = await Outbox(session).failures(args.id)
         rows = [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
         await asyncio.to_thread(args.out.write_bytes, failures_csv(rows))
-        print(f"{len(rows)} failed or unreachable recipient(s) written to {args.out}")
+        say("cli_failures_written", count=len(rows), path=args.out)
         return 0
 
     return await with_app(settings, work)
@@ -448,9 +441,14 @@ async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
             query = select(Broadcast).order_by(Broadcast.id.desc()).limit(20)
             broadcasts = list((await session.execute(query)).scalars())
         for b in broadcasts:
-            print(
-                f"#{b.id}\t{b.created_at:%Y-%m-%d %H:%M} UTC\t{b.state}\t{b.total} recipient(s)"
-                f"\t{b.created_by}\t{b.text[:40]!r}"
+            say(
+                "cli_broadcast_line",
+                id=b.id,
+                when=wib(app.config, b.created_at),
+                state=text(f"broadcast_state_{b.state}"),
+                count=b.total,
+                by=b.created_by,
+                text=repr(b.text[:40]),
             )
         return 0
 
@@ -459,7 +457,7 @@ async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
-        print(f"schema up to date: {app.db.url.render_as_string(hide_password=True)}")
+        say("cli_schema_ok", url=app.db.url.render_as_string(hide_password=True))
         return 0
 
     return await with_app(settings, work)
@@ -476,9 +474,13 @@ async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
 async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     path = args.file or settings.recruitment_file
     config = load_recruitment(path)
-    print(
-        f"{path}: OK — {config.title.id} ({len(config.requirements)} requirements, "
-        f"{len(config.kecamatan)} kecamatan, {len(config.stages)} stages)"
+    say(
+        "cli_config_ok",
+        path=path,
+        title=config.title.id,
+        requirements=len(config.requirements),
+        kecamatan=len(config.kecamatan),
+        stages=len(config.stages),
     )
     return 0
 
@@ -486,7 +488,7 @@ async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
 def _split_identity(identity: str) -> tuple[str, str]:
     channel, _, user = identity.partition(":")
     if channel not in ("telegram", "whatsapp", "terminal") or not user:
-        raise SystemExit(f"mitrabot: identity must look like telegram:123456789, not {identity!r}")
+        raise fail("cli_bad_identity", identity=identity)
     return channel, user
 
 
@@ -501,7 +503,7 @@ async def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
                 await Audit(session).record(
                     operator(), "staff_added", now, detail={"identity": args.identity}
                 )
-        print(f"{args.identity} is {'now' if added else 'already'} staff")
+        say("cli_staff_added" if added else "cli_staff_already", identity=args.identity)
         return 0
 
     return await with_app(settings, work)
@@ -518,7 +520,7 @@ async def _staff_remove(settings: Settings, args: argparse.Namespace) -> int:
                 await Audit(session).record(
                     operator(), "staff_removed", now, detail={"identity": args.identity}
                 )
-        print(f"{args.identity} {'removed' if removed else 'was not staff'}")
+        say("cli_staff_removed" if removed else "cli_staff_not_staff", identity=args.identity)
         return 0 if removed else 1
 
     return await with_app(settings, work)
@@ -529,11 +531,14 @@ async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
         async with app.db.transaction() as session:
             members = await Staff(session).all()
         for identity in settings.staff:
-            print(f"{identity}\t(from MITRABOT_STAFF)")
+            say("cli_staff_from_settings", identity=identity)
         for member in members:
-            print(
-                f"{member.channel}:{member.external_id}\t{member.name}\tadded by "
-                f"{member.added_by} at {member.added_at:%Y-%m-%d %H:%M} UTC"
+            say(
+                "cli_staff_line",
+                identity=f"{member.channel}:{member.external_id}",
+                name=member.name,
+                by=member.added_by,
+                when=wib(app.config, member.added_at),
             )
         return 0
 
@@ -567,7 +572,7 @@ async def _documents_export(settings: Settings, args: argparse.Namespace) -> int
                 },
             )
         await asyncio.to_thread(write_export, args.out, exported)
-        print(f"{len(exported)} file(s) of {len(selected)} applicant(s) written to {args.out}")
+        say("cli_exported", files=len(exported), applicants=len(selected), path=args.out)
         return 0
 
     return await with_app(settings, work)
@@ -594,10 +599,11 @@ async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
                     await applicants.delete(applicant)
         if args.apply:
             await forget_unreferenced(app.db, app.conversation.deps.files, paths)
-        verb = "deleted" if args.apply else "would delete (dry run; add --apply)"
-        print(
-            f"{verb} {len(expired)} applicant(s) unchanged since {cutoff:%Y-%m-%d} "
-            f"(retention {months} months)"
+        say(
+            "cli_purge_done" if args.apply else "cli_purge_dry",
+            count=len(expired),
+            since=wib(app.config, cutoff),
+            months=months,
         )
         return 0
 
@@ -612,7 +618,10 @@ async def _set_closed(settings: Settings, closed: bool, reason: str | None) -> i
             await Flags(session).set(REGISTRATION_CLOSED, value, operator(), now)
             action = "registration_closed" if closed else "registration_reopened"
             await Audit(session).record(operator(), action, now, detail=value)
-        print("registration closed early" if closed else "early close lifted")
+        if closed:
+            say("staff_closed", reason=reason)
+        else:
+            say("staff_reopened")
         return 0
 
     return await with_app(settings, work)
@@ -629,15 +638,11 @@ async def _registration_open(settings: Settings, args: argparse.Namespace) -> in
 async def _registration_status(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         now = app.conversation.deps.clock.now()
+        catalog = app.conversation.deps.catalog
         async with app.db.transaction() as session:
-            window = await registration_window(app.config, Flags(session), now)
-            total = await Applicants(session).count_all()
-            confirmed = await Applicants(session).count_confirmed()
-        print(
-            f"at {now:%Y-%m-%d %H:%M %Z}: registration {window.state.value}; "
-            f"{total} applicants stored, {confirmed} submitted"
-            f"{f' (quota {app.config.quota})' if app.config.quota else ''}"
-        )
+            status = await registration_status_text(session, app.config, catalog, "id", now)
+        say("cli_registration_at", when=wib(app.config, now))
+        print(status)
         return 0
 
     return await with_app(settings, work)

@@ -11,10 +11,11 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from bot.app import App
-from bot.cli_support import operator, with_app
+from bot.cli_support import fail, operator, say, with_app
 from bot.settings import Settings
 from handlers.result_publish import preview_publication, publish_results
 from handlers.result_report import change_text, plan_report, problem_text
+from handlers.result_steps import applied_text, publish_preview_text, results_summary_text
 from handlers.result_table import TableProblem, parse_outcome, read_table
 from handlers.results import (
     apply_plan,
@@ -25,7 +26,7 @@ from handlers.results import (
     stage_label,
 )
 from storage.repositories import Audit
-from storage.results import Publications, StageResults
+from storage.results import StageResults
 
 PUBLIC_COLUMNS = ("No. Registrasi", "Nama", "Kecamatan")
 
@@ -67,10 +68,14 @@ def add_results_commands(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--lang", choices=("id", "en"), default="id", help="report language")
 
 
+def _publish_command(stage: str) -> str:
+    return f"`mitrabot results publish --stage {stage} --apply`"
+
+
 def _stage(app: App, text: str) -> str:
     stage = parse_stage(text, app.config)
     if stage is None:
-        raise SystemExit(f"mitrabot: unknown stage {text!r}; one of {stage_keys(app.config)}")
+        raise fail("cli_unknown_stage", stage=text, choices=", ".join(stage_keys(app.config)))
     return stage
 
 
@@ -91,10 +96,12 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
             plan = await plan_results(session, app.config, stage, rows)
             print(plan_report(app.config, catalog, args.lang, plan))
             if not plan.ready(skip_unknown=args.skip_unknown):
-                print("\nnothing recorded: fix the problems and run again")
+                print()
+                say("cli_nothing_recorded", args.lang)
                 return 1
             if not args.apply:
-                print(f"\ndry run: nothing recorded; add --apply to record {len(plan.changes)}")
+                print()
+                say("cli_dry_run", args.lang, count=len(plan.changes))
                 return 0
             now = app.conversation.deps.clock.now()
             changed = await apply_plan(session, plan, operator(), now, f"import:{args.file.name}")
@@ -110,7 +117,11 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
                     "skipped_unknown": len(plan.unknown),
                 },
             )
-        print(f"\nrecorded {changed} result(s); `mitrabot results publish --stage {stage}` tells")
+            recorded = await applied_text(
+                session, app.config, catalog, args.lang, stage, changed, _publish_command(stage)
+            )
+        print()
+        print(recorded)
         return 0
 
     return await with_app(settings, work)
@@ -120,7 +131,7 @@ async def _set(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         stage = _stage(app, args.stage)
         if parse_outcome(args.result) is None:
-            raise SystemExit(f"mitrabot: unknown result {args.result!r}")
+            raise fail("cli_unknown_result", value=args.result)
         catalog = app.conversation.deps.catalog
         row = single_row(args.applicant, args.result, args.note)
         async with app.db.transaction() as session:
@@ -147,25 +158,17 @@ async def _publish(settings: Settings, args: argparse.Namespace) -> int:
         label = stage_label(app.config, deps.catalog, args.lang, stage)
         async with app.db.transaction() as session:
             preview = await preview_publication(session, app.config, deps.catalog, stage)
-            print(
-                f"{label}: passed {preview.passed}, not passed {preview.not_passed}, "
-                f"no result yet {preview.waiting}; published before: "
-                f"{'yes' if preview.published_at else 'no'}; "
-                f"messages to send: {preview.to_tell}"
-            )
+            print(publish_preview_text(app.config, deps.catalog, args.lang, preview))
             if not args.apply:
-                print("preview only: add --apply to publish")
+                say("cli_preview_only", args.lang)
                 return 0
             broadcast = await publish_results(
                 session, app.config, deps.catalog, stage, operator(), deps.clock.now()
             )
         if broadcast is None:
-            print("published; no new message to send")
+            say("res_published_nobody", args.lang, stage=label)
         else:
-            print(
-                f"published; {broadcast.total} message(s) queued as delivery #{broadcast.id} "
-                f"(`mitrabot broadcast status {broadcast.id} --watch`)"
-            )
+            say("cli_published", args.lang, stage=label, count=broadcast.total, id=broadcast.id)
         return 0
 
     return await with_app(settings, work)
@@ -175,16 +178,7 @@ async def _summary(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         catalog = app.conversation.deps.catalog
         async with app.db.transaction() as session:
-            counts = await StageResults(session).counts()
-            published = await Publications(session).all()
-        for stage in stage_keys(app.config):
-            numbers = counts.get(stage, {})
-            when = published[stage].published_at.isoformat() if stage in published else "-"
-            print(
-                f"{stage_label(app.config, catalog, args.lang, stage)}: "
-                f"passed {numbers.get('passed', 0)}, not passed {numbers.get('not_passed', 0)}, "
-                f"pending {numbers.get('pending', 0)}, published {when}"
-            )
+            print(await results_summary_text(session, app.config, catalog, args.lang))
         return 0
 
     return await with_app(settings, work)
@@ -194,7 +188,7 @@ async def _public_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         suffix = args.out.suffix.lower()
         if suffix not in (".csv", ".xlsx"):
-            raise SystemExit("mitrabot: the public list is written as .csv or .xlsx")
+            raise fail("cli_public_list_format")
         async with app.db.transaction() as session:
             rows = [
                 (number or "-", name or "-", _kecamatan_name(app, code))
@@ -207,7 +201,7 @@ async def _public_list(settings: Settings, args: argparse.Namespace) -> int:
                 detail={"rows": len(rows), "file": args.out.name},
             )
         await asyncio.to_thread(_write_table, args.out, rows)
-        print(f"wrote {len(rows)} name(s) to {args.out} (number, name and kecamatan only)")
+        say("cli_public_list_written", count=len(rows), path=args.out)
         return 0
 
     return await with_app(settings, work)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.app import App
-from bot.cli_support import with_app
+from bot.cli_support import fail, say, text, wib, with_app
 from bot.settings import Settings
 from scheduler.jobs import describe_jobs
 from storage.models import Applicant
@@ -44,7 +45,12 @@ async def _list(settings: Settings, args: argparse.Namespace) -> int:
 async def _ids(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         for job in app.jobs().planned():
-            print(f"{job.id}\t{job.at.isoformat() if job.at else f'every {job.every}'}")
+            when = (
+                wib(app.config, job.at)
+                if job.at
+                else text("cli_job_every", minutes=_minutes(job.every))
+            )
+            print(f"{job.id}\t{when}")
         return 0
 
     return await with_app(settings, work)
@@ -60,10 +66,8 @@ async def _optouts(settings: Settings, args: argparse.Namespace) -> int:
         async with app.db.transaction() as session:
             rows = (await session.execute(query)).all()
         for number, name, since in rows:
-            print(
-                f"{number or '-'}\t{name or '-'}\t{since.astimezone(app.config.tz):%Y-%m-%d %H:%M}"
-            )
-        print(f"{len(rows)} applicant(s) stopped reminders")
+            print(f"{number or '-'}\t{name or '-'}\t{wib(app.config, since)}")
+        say("cli_optouts_total", count=len(rows))
         return 0
 
     return await with_app(settings, work)
@@ -73,8 +77,12 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         jobs = app.jobs()
         if args.job not in {job.id for job in jobs.planned()}:
-            raise SystemExit(f"mitrabot: no job {args.job!r}; see `mitrabot schedule ids`")
-        print(f"{args.job}: {await jobs.run(args.job)} message(s) queued")
+            raise fail("cli_no_job", job=args.job)
+        say("cli_job_run", job=args.job, count=await jobs.run(args.job))
         return 0
 
     return await with_app(settings, work)
+
+
+def _minutes(every: timedelta | None) -> int:
+    return int(every.total_seconds() // 60) if every else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bot.app import App
-from bot.cli_support import operator, with_app
+from bot.cli_support import operator, say, with_app
 from bot.settings import Settings
 from handlers.sobat_staff import answer_report, sobat_summary
 
@@ -46,9 +46,9 @@ async def _answer(settings: Settings, args: argparse.Namespace) -> int:
                 deps.clock.now(),
             )
         if report is None:
-            print(f"mitrabot: no report #{args.id}")
+            say("sobat_answer_not_found", id=args.id)
             return 1
-        print(f"report #{args.id} answered; the applicant gets the answer in their chat")
+        say("sobat_answer_sent", id=args.id)
         return 0
 
     return await with_app(settings, work)

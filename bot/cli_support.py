@@ -3,22 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.app import App, build_app
+from bot.recruitment import RecruitmentConfig
 from bot.settings import Settings
+from handlers.catalog import DEFAULT_LANGUAGE, Catalog
+from handlers.formatting import format_datetime
 
 
-def local_time(text: str) -> datetime:
+@functools.cache
+def _catalog() -> Catalog:
+    return Catalog.load()
+
+
+def text(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> str:
+    """A staff-facing text from the message catalog (Indonesian, like the staff chat)."""
+    return _catalog().text(language, key, **params)
+
+
+def say(key: str, language: str = DEFAULT_LANGUAGE, **params: object) -> None:
+    """Print a catalog text."""
+    print(text(key, language, **params))
+
+
+def fail(key: str, **params: object) -> SystemExit:
+    """An error that ends the command, in Indonesian (raise what this returns)."""
+    return SystemExit(text(key, **params))
+
+
+def wib(config: RecruitmentConfig, moment: datetime, language: str = DEFAULT_LANGUAGE) -> str:
+    """A stored (UTC) moment as staff read it: '2 Desember 2023, 09.00 WIB'."""
+    return format_datetime(moment.astimezone(config.tz), language)
+
+
+def local_time(value: str) -> datetime:
     """An argparse type: a local date-time like 2023-11-10T09:00."""
     try:
-        return datetime.fromisoformat(text)
+        return datetime.fromisoformat(value)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"not a date-time like 2023-11-10T09:00: {text}"
-        ) from error
+        raise argparse.ArgumentTypeError(text("cli_bad_time", text=value)) from error
 
 
 def operator() -> str:

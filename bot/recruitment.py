@@ -62,6 +62,14 @@ class Contact(_Strict):
     hours: LocalText | None = None
 
 
+class AnswerLabels(_Strict):
+    """The two buttons of a required item when "Ya"/"Tidak" would be unclear (each says what
+    it means); `meets` is the answer that fulfils the requirement."""
+
+    meets: LocalText
+    fails: LocalText
+
+
 class Requirement(_Strict):
     """One item of the announcement's section A."""
 
@@ -69,6 +77,9 @@ class Requirement(_Strict):
     kind: Literal["required", "preferred"]
     text: LocalText
     question: LocalText | None = None
+    answers: AnswerLabels | None = Field(
+        default=None, description="button labels instead of Ya/Tidak (required items only)"
+    )
     check: PreferredCheck | None = None
 
     @model_validator(mode="after")
@@ -77,6 +88,8 @@ class Requirement(_Strict):
             raise ValueError("a required item needs a yes/no 'question'")
         if self.kind == "preferred" and self.check is None:
             raise ValueError("a preferred item needs 'check' (which profile answer shows it)")
+        if self.kind == "preferred" and self.answers is not None:
+            raise ValueError("only a required item has 'answers'")
         return self
 
 
@@ -85,6 +98,9 @@ class Document(_Strict):
 
     key: str = Field(pattern=r"^[a-z_]+$")
     name: LocalText
+    short_name: LocalText | None = Field(
+        default=None, description="on buttons where the name is too long (WhatsApp)"
+    )
     hint: LocalText
     accepts: list[Literal["image", "pdf"]] = Field(default_factory=lambda: ["image"], min_length=1)
     min_short_side: int = Field(default=300, ge=1, description="pixels, the image's shorter side")

@@ -220,18 +220,24 @@ def _shorten(label: str, limit: int) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
 
+def _title(button: Button) -> str:
+    """What a button is called where space is short: its short title, else its label."""
+    return button.title or button.label
+
+
+def _row(button: Button) -> SectionRow:
+    """A list row: the (short) title, and the full label beside it when the title is not it."""
+    title = _shorten(_title(button), MAX_ROW_TITLE)
+    return SectionRow(
+        title=title,
+        callback_data=button.id,
+        description=_shorten(button.label, MAX_ROW_DESCRIPTION) if title != button.label else None,
+    )
+
+
 def _lists(buttons: list[Button], title: str) -> Iterator[SectionList]:
     for start in range(0, len(buttons), MAX_ROWS):
-        rows = [
-            SectionRow(
-                title=_shorten(button.label, MAX_ROW_TITLE),
-                callback_data=button.id,
-                description=_shorten(button.label, MAX_ROW_DESCRIPTION)
-                if len(button.label) > MAX_ROW_TITLE
-                else None,
-            )
-            for button in buttons[start : start + MAX_ROWS]
-        ]
+        rows = [_row(button) for button in buttons[start : start + MAX_ROWS]]
         yield SectionList(
             button_title=_shorten(title, MAX_BUTTON_TITLE),
             sections=[Section(title=_shorten(title, MAX_ROW_TITLE), rows=rows)],
@@ -256,10 +262,10 @@ class WhatsAppReplies:
         for part in leading:
             await self.client.send_message(to=to, text=part)
         fits = len(buttons) <= MAX_BUTTONS and all(
-            len(button.label) <= MAX_BUTTON_TITLE for button in buttons
+            len(_title(button)) <= MAX_BUTTON_TITLE for button in buttons
         )
         if fits:
-            choices = [WaButton(title=b.label, callback_data=b.id) for b in buttons]
+            choices = [WaButton(title=_title(b), callback_data=b.id) for b in buttons]
             return (await self.client.send_message(to=to, text=body, buttons=choices)).id
         title = self.catalog.text("id", "wa_choose")
         sent = ""

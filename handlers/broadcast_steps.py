@@ -10,7 +10,7 @@ from handlers.broadcasts import (
     Audience,
     count_recipients,
     create_broadcast,
-    personalise,
+    preview_message,
 )
 from handlers.flow import Step, Turn, step
 from handlers.profile import OUTSIDE
@@ -137,10 +137,18 @@ class StageStep(_BroadcastStep):
             if stage not in published:
                 continue
             label = stage_label(config, catalog, turn.language, stage)
+            short = stage_label(config, catalog, turn.language, stage, short=True)
             for kind in RESULT_KINDS:
                 count = await count_recipients(turn.session, Audience(kind, stage))
                 text = turn.t(f"bc_audience_{kind}", stage=label)
-                buttons.append(Button(id=f"bcs:{kind}:{stage}", label=f"{text} ({count})"))
+                title = turn.t(f"bc_audience_{kind}_title", stage=short)
+                buttons.append(
+                    Button(
+                        id=f"bcs:{kind}:{stage}",
+                        label=f"{text} ({count})",
+                        title=f"{title} ({count})",
+                    )
+                )
         key = "bc_pick_stage" if buttons else "bc_no_published_stage"
         return Reply(text=turn.t(key), buttons=[*buttons, _cancel_button(turn)])
 
@@ -216,7 +224,7 @@ class ConfirmStep(_BroadcastStep):
         data = turn.applicant.step_data
         audience = _audience(turn)
         count = await count_recipients(turn.session, audience)
-        preview = personalise(data["text"], "Siti Aminah", "PMK24-00001") or "-"
+        preview = await preview_message(turn.session, audience, data["text"]) or "-"
         attachment = data.get("attachment")
         text = turn.t(
             "bc_confirm",

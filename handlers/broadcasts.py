@@ -29,7 +29,12 @@ PLACEHOLDERS = ("{nama}", "{nomor}")
 
 
 class AudienceError(ValueError):
-    """An audience description that does not name a real group."""
+    """An audience description that does not name a real group; `key` is its catalog text."""
+
+    def __init__(self, key: str, **params: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -46,15 +51,17 @@ class Audience:
         `passed:1`, `not_passed:2`, `passed:final`."""
         kind, _, value = text.strip().partition(":")
         if kind not in AUDIENCE_KINDS:
-            raise AudienceError(f"unknown audience {text!r}; one of {', '.join(AUDIENCE_KINDS)}")
+            raise AudienceError(
+                "cli_audience_unknown", audience=text, choices=", ".join(AUDIENCE_KINDS)
+            )
         if kind == "kecamatan" and value not in kecamatan_codes | {"luar"}:
-            raise AudienceError(f"unknown kecamatan code {value!r}")
+            raise AudienceError("cli_audience_kecamatan", value=value)
         if kind == "channel" and value not in CHANNELS:
-            raise AudienceError(f"unknown channel {value!r}")
+            raise AudienceError("cli_audience_channel", value=value)
         if kind in RESULT_KINDS and value not in stages:
-            raise AudienceError(f"unknown stage {value!r}; one of {', '.join(stages)}")
+            raise AudienceError("cli_audience_stage", value=value, choices=", ".join(stages))
         if kind in ("all", "incomplete", "complete") and value:
-            raise AudienceError(f"{kind} takes no value")
+            raise AudienceError("cli_audience_no_value", kind=kind)
         return cls(kind, value or None)
 
     def as_dict(self) -> dict[str, Any]:
@@ -106,6 +113,14 @@ async def count_recipients(session: AsyncSession, audience: Audience) -> int:
 def personalise(text: str, name: str | None, number: str | None) -> str:
     """Fill {nama} and {nomor}; other braces are left as typed."""
     return text.replace("{nama}", name or "Bapak/Ibu").replace("{nomor}", number or "-")
+
+
+async def preview_message(session: AsyncSession, audience: Audience, text: str) -> str:
+    """The message as the first recipient of `audience` will read it (a real one, not an
+    example: {nama} and {nomor} filled as for them; as for a nameless one when nobody is in it)."""
+    first = (await session.execute(recipients_query(audience).limit(1))).first()
+    name, number = (first.full_name, first.registration_number) if first else (None, None)
+    return personalise(text, name, number)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import yaml
 LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
+TITLE_SUFFIX = "_title"
+"""Suffix of a button label's short variant (WhatsApp list rows fit 24 characters)."""
 
 
 class Catalog:
@@ -33,6 +35,12 @@ class Catalog:
         if template is None:
             template = self.messages[DEFAULT_LANGUAGE][key]
         return template.format(**params)
+
+    def short(self, language: str, key: str, **params: object) -> str | None:
+        """The short variant of a button label (`<key>_title`), when the catalog has one."""
+        if f"{key}{TITLE_SUFFIX}" not in self.messages[DEFAULT_LANGUAGE]:
+            return None
+        return self.text(language, f"{key}{TITLE_SUFFIX}", **params)
 
     def placeholders(self, language: str, key: str) -> set[str]:
         """The names of the placeholders a text expects (for catalog consistency checks)."""

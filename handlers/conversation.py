@@ -191,13 +191,7 @@ class Conversation:
             turn.upload = upload
         if applicant.step == "new":
             config = self.deps.config
-            turn.say(
-                turn.t(
-                    "welcome",
-                    title=config.title.get(turn.language),
-                    office=config.office.short_name,
-                )
-            )
+            turn.say(turn.t("welcome", office=config.office.short_name, year=config.year))
             phone = incoming.verified_phone
             if not (phone and await offer_link(turn, phone)):
                 await turn.goto("menu")

@@ -107,6 +107,9 @@ class DocumentsStep(Step):
                 Button(
                     id=f"doc:replace:{doc.key}",
                     label=turn.t("documents_replace", name=doc.name.get(turn.language)),
+                    title=turn.t("documents_replace", name=doc.short_name.get(turn.language))
+                    if doc.short_name
+                    else None,
                 )
                 for doc in turn.deps.config.documents
             ]

@@ -85,8 +85,9 @@ class Turn:
         return self.deps.catalog.text(self.language, key, **params)
 
     def button(self, choice: str, key: str, **params: object) -> Button:
-        """A button whose label comes from the catalog."""
-        return Button(id=choice, label=self.t(key, **params))
+        """A button whose label (and short title, if any) comes from the catalog."""
+        title = self.deps.catalog.short(self.language, key, **params)
+        return Button(id=choice, label=self.t(key, **params), title=title)
 
     def say(self, text: str, buttons: list[Button] | None = None) -> None:
         """Queue a reply."""

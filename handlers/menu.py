@@ -25,12 +25,9 @@ MENU_ITEMS = (
 )
 
 
-async def menu_buttons(turn: Turn) -> list[Button]:
-    """The main menu; the first button says whether registration starts, goes on or is done.
-
-    Once registration is over, nothing that registers is offered: no "Daftar" or "Lanjutkan
-    pendaftaran" (the registered still see theirs) and no documents.
-    """
+async def register_button(turn: Turn) -> Button | None:
+    """The registration button: it says whether registration starts, goes on or is done; none
+    once registration is over for someone who had not registered."""
     applicant = turn.applicant
     over = (await turn.registration_window()).is_over
     if applicant.registration_number:
@@ -41,7 +38,18 @@ async def menu_buttons(turn: Turn) -> list[Button]:
         register_key = "menu_register_continue"
     else:
         register_key = "menu_register_start"
-    buttons = [turn.button("menu:register", register_key)] if register_key else []
+    return turn.button("menu:register", register_key) if register_key else None
+
+
+async def menu_buttons(turn: Turn) -> list[Button]:
+    """The main menu, the registration button first.
+
+    Once registration is over, nothing that registers is offered: no "Daftar" or "Lanjutkan
+    pendaftaran" (the registered still see theirs) and no documents.
+    """
+    register = await register_button(turn)
+    over = (await turn.registration_window()).is_over
+    buttons = [register] if register else []
     items = [item for item in MENU_ITEMS if not (over and item == "documents")]
     buttons += [turn.button(f"menu:{item}", f"menu_{item}") for item in items]
     return buttons
@@ -55,11 +63,13 @@ class MenuStep(Step):
         return Reply(text=turn.t("menu"), buttons=await menu_buttons(turn))
 
 
-async def show_page(turn: Turn, text: str) -> None:
-    """Show an information page with the main menu under it (the applicant is at the menu)."""
+async def show_page(turn: Turn, text: str, actions: list[Button] | None = None) -> None:
+    """Show an information page with its own `actions` (if any) and one "Menu" button under
+    it, not the whole menu again; the applicant is at the menu, so a typed menu item still
+    opens it."""
     turn.applicant.step = "menu"
     turn.applicant.step_data = {}
-    turn.say(text, await menu_buttons(turn))
+    turn.say(text, [*(actions or []), turn.button("menu:home", "to_menu")])
 
 
 async def open_menu_item(turn: Turn, item: str) -> None:
@@ -71,7 +81,9 @@ async def open_menu_item(turn: Turn, item: str) -> None:
     elif item == "sobat":
         await open_sobat(turn)
     elif item == "status":
-        await show_page(turn, await status_text(turn))
+        unfinished = turn.applicant.registration_number is None
+        register = await register_button(turn) if unfinished else None
+        await show_page(turn, await status_text(turn), [register] if register else [])
     elif item == "requirements":
         await show_page(turn, requirements_text(turn))
     elif item == "howto":

@@ -27,16 +27,17 @@ def _spec(turn: Turn) -> FieldSpec:
     return FIELDS_BY_NAME[turn.applicant.step_data["field"]]
 
 
-async def _after_field(turn: Turn) -> None:
-    """Where a saved answer leads: back to the summary when editing, else onwards."""
-    if not turn.applicant.step_data.get("edit"):
+async def _after_field(turn: Turn, name: str, before: str) -> None:
+    """Where a saved answer leads: what changed (and the summary's next action) after an edit
+    of a complete profile, else onwards to the next open question."""
+    if not turn.applicant.step_data.get("edit") or not profile_complete(turn.applicant):
         await resume_registration(turn)
     elif needs_guardian(turn):
         await turn.goto("guardian", edit=True)
     elif needs_nik_check(turn):
         await turn.goto("nik_check", edit=True)
     else:
-        await turn.goto("summary")
+        _show_change(turn, name, before)
 
 
 async def ask_to_fix(turn: Turn, name: str) -> None:
@@ -98,10 +99,11 @@ class FieldStep(Step):
         await self._save(turn, spec, spec.from_choice(choice.removeprefix(prefix)))
 
     async def _save(self, turn: Turn, spec: FieldSpec, value: object) -> None:
+        before = display_value(turn, spec.name)
         setattr(turn.applicant, spec.name, value)
-        if spec.name == "birth_date":
+        if spec.name == "birth_date" and not turn.applicant.step_data.get("edit"):
             turn.say(turn.t("saved_birth_date", value=display_value(turn, "birth_date")))
-        await _after_field(turn)
+        await _after_field(turn, spec.name, before)
 
 
 @step
@@ -115,7 +117,8 @@ class NikCheckStep(Step):
         mismatches = nik_mismatches(applicant)
         lines = []
         if "birth_date" in mismatches:
-            nik_date = f"{nik.day:02d}-{nik.month:02d}-{nik.year_2digit:02d}"
+            born = nik.birth_date(turn.now.date())
+            nik_date = format_date(born, turn.language) if born else "-"
             lines.append(
                 turn.t(
                     "nik_mismatch_date",
@@ -159,9 +162,52 @@ def profile_text(turn: Turn) -> str:
     return "\n".join(lines)
 
 
-def _preferred_text(turn: Turn) -> str:
-    marks = {True: "✅", False: "➖", None: "…"}
-    return "\n".join(f"{marks[met]} {text}" for text, met in preferred_status(turn))
+PREFERRED_MARKS = {True: ("✅", "met"), False: ("➖", "unmet"), None: ("…", "unknown")}
+
+
+def _preferred_text(turn: Turn) -> tuple[str, str]:
+    """The preferred items with their marks, and what each mark shown means."""
+    statuses = preferred_status(turn)
+    lines = [f"{PREFERRED_MARKS[met][0]} {text}" for text, met in statuses]
+    shown = {met for _, met in statuses}
+    legend = [
+        turn.t(f"preferred_legend_{meaning}")
+        for met, (_, meaning) in PREFERRED_MARKS.items()
+        if met in shown
+    ]
+    return "\n".join(lines), "\n".join(legend)
+
+
+def _next_action(turn: Turn) -> tuple[str, list[Button]]:
+    """What the applicant can do from the summary: already registered, hand in the missing
+    documents, or submit."""
+    applicant = turn.applicant
+    if applicant.registration_number:
+        return turn.t("summary_registered", number=applicant.registration_number), []
+    if missing_documents(turn):
+        return turn.t("summary_documents_missing"), [
+            turn.button("menu:documents", "summary_documents")
+        ]
+    return turn.t("summary_check"), [turn.button("sum:confirm", "summary_confirm")]
+
+
+def _show_change(turn: Turn, name: str, before: str) -> None:
+    """After one edit: only what changed and the next action, not the whole summary again."""
+    turn.applicant.step = "summary"
+    turn.applicant.step_data = {}
+    after = display_value(turn, name)
+    field = turn.t(f"field_{name}")
+    if after == before:
+        text = turn.t("edit_unchanged", field=field, value=after)
+    else:
+        text = turn.t("edit_changed", field=field, before=before, after=after)
+    note, action = _next_action(turn)
+    buttons = [
+        *action,
+        turn.button("sum:edit", "summary_edit_more"),
+        turn.button("sum:show", "summary_show"),
+    ]
+    turn.say(f"{text}\n\n{note}", buttons)
 
 
 @step
@@ -169,31 +215,26 @@ class SummaryStep(Step):
     name = "summary"
 
     async def prompt(self, turn: Turn) -> Reply:
-        applicant = turn.applicant
+        preferred, legend = _preferred_text(turn)
         text = turn.t(
             "summary",
             profile=profile_text(turn),
             documents=checklist(turn),
-            preferred=_preferred_text(turn),
+            preferred=preferred,
+            legend=legend,
         )
-        edit = [turn.button("sum:edit", "summary_edit"), turn.button("menu:home", "to_menu")]
-        if (await turn.registration_window()).is_over:
-            edit = edit[1:]  # nothing can be changed any more
-        if applicant.registration_number:
-            text += "\n\n" + turn.t("summary_registered", number=applicant.registration_number)
-            return Reply(text=text, buttons=edit)
-        if missing_documents(turn):
-            text += "\n\n" + turn.t("summary_documents_missing")
-            return Reply(
-                text=text, buttons=[turn.button("menu:documents", "summary_documents"), *edit]
-            )
-        text += "\n\n" + turn.t("summary_check")
-        return Reply(text=text, buttons=[turn.button("sum:confirm", "summary_confirm"), *edit])
+        note, action = _next_action(turn)
+        over = (await turn.registration_window()).is_over  # nothing can be changed any more
+        edit = [] if over else [turn.button("sum:edit", "summary_edit")]
+        buttons = [*action, *edit, turn.button("menu:home", "to_menu")]
+        return Reply(text=f"{text}\n\n{note}", buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "sum:edit":
             if not await closed_for_registration(turn):
                 await turn.goto("edit_pick")
+        elif choice == "sum:show":
+            await turn.goto("summary")
         elif choice == "sum:confirm" and turn.applicant.registration_number is None:
             await _confirm(turn)
         else:

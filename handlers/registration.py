@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from bot.recruitment import Requirement
 from handlers.flow import NO, YES, Step, Turn, step
 from handlers.profile import applicant_age
 from handlers.profile_steps import ask_to_fix
 from handlers.resume import resume_registration
-from handlers.types import Reply
+from handlers.types import Button, Reply
 
 
 @step
@@ -49,33 +50,49 @@ class ConsentStep(Step):
             await super().on_choice(turn, choice)
 
 
+MEETS, FAILS = "met", "unmet"
+
+
+def eligibility_buttons(turn: Turn, item: Requirement) -> list[Button]:
+    """The two answers to a required item: "Ya"/"Tidak", or the item's own labels (then the
+    ids do not end in yes/no, so a typed "ya" is not read as an answer it may not mean)."""
+    if item.answers is None:
+        return [turn.button(f"elig:{YES}", "answer_yes"), turn.button(f"elig:{NO}", "answer_no")]
+    return [
+        Button(id=f"elig:{MEETS}", label=item.answers.meets.get(turn.language)),
+        Button(id=f"elig:{FAILS}", label=item.answers.fails.get(turn.language)),
+    ]
+
+
 @step
 class EligibilityStep(Step):
     name = "eligibility"
 
-    async def prompt(self, turn: Turn) -> Reply:
+    def _item(self, turn: Turn) -> tuple[int, Requirement]:
         items = turn.deps.config.required_items
         number = turn.applicant.step_data["number"]
-        position = next(i for i, item in enumerate(items, 1) if item.number == number)
-        question = items[position - 1].question
-        assert question is not None  # guaranteed by the config's validation
+        return next((i, item) for i, item in enumerate(items, 1) if item.number == number)
+
+    async def prompt(self, turn: Turn) -> Reply:
+        position, item = self._item(turn)
+        assert item.question is not None  # guaranteed by the config's validation
         text = turn.t(
             "eligibility_question",
             index=position,
-            total=len(items),
-            question=question.get(turn.language),
+            total=len(turn.deps.config.required_items),
+            question=item.question.get(turn.language),
         )
-        buttons = [turn.button(f"elig:{YES}", "answer_yes"), turn.button(f"elig:{NO}", "answer_no")]
-        return Reply(text=text, buttons=buttons)
+        return Reply(text=text, buttons=eligibility_buttons(turn, item))
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice not in (f"elig:{YES}", f"elig:{NO}"):
+        _, item = self._item(turn)
+        meets, fails = (button.id for button in eligibility_buttons(turn, item))
+        if choice not in (meets, fails):
             await super().on_choice(turn, choice)
             return
-        number = turn.applicant.step_data["number"]
         turn.applicant.eligibility = {
             **turn.applicant.eligibility,
-            str(number): choice.endswith(YES),
+            str(item.number): choice == meets,
         }
         await resume_registration(turn)
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.recruitment import RecruitmentConfig
+from handlers.catalog import Catalog
 from handlers.flow import Step, Turn, step
-from handlers.result_publish import preview_publication, publish_results
+from handlers.formatting import format_datetime
+from handlers.result_publish import PublicationPreview, preview_publication, publish_results
 from handlers.result_report import change_text, plan_report, problem_text
 from handlers.result_table import TableProblem, TableRow, parse_outcome, read_table
 from handlers.results import (
@@ -204,10 +209,53 @@ class ConfirmImportStep(_ResultStep):
 
 
 async def _applied_text(turn: Turn, stage: str, changed: int) -> str:
-    published = stage in await Publications(turn.session).all()
-    label = stage_label(turn.deps.config, turn.deps.catalog, turn.language, stage)
+    config, catalog = turn.deps.config, turn.deps.catalog
+    return await applied_text(
+        turn.session, config, catalog, turn.language, stage, changed, f"/umumkan {stage}"
+    )
+
+
+async def applied_text(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    language: str,
+    stage: str,
+    changed: int,
+    command: str,
+) -> str:
+    """Results recorded: how many, and that applicants are told only once staff publish
+    (with `command`, which also tells those whose result changed after publishing)."""
+    published = stage in await Publications(session).all()
+    label = stage_label(config, catalog, language, stage)
     key = "res_applied_published" if published else "res_applied"
-    return turn.t(key, count=changed, stage=label, command=f"/umumkan {stage}")
+    return catalog.text(language, key, count=changed, stage=label, command=command)
+
+
+def published_text(
+    config: RecruitmentConfig, catalog: Catalog, language: str, when: datetime | None
+) -> str:
+    """Whether (and when, in the recruitment's time zone) a stage was published."""
+    if when is None:
+        return "-"
+    moment = format_datetime(when.astimezone(config.tz), language)
+    return catalog.text(language, "res_published_at", when=moment)
+
+
+def publish_preview_text(
+    config: RecruitmentConfig, catalog: Catalog, language: str, preview: PublicationPreview
+) -> str:
+    """What publishing a stage would do (the same in staff chat and on the command line)."""
+    return catalog.text(
+        language,
+        "res_publish_preview",
+        stage=stage_label(config, catalog, language, preview.stage),
+        passed=preview.passed,
+        not_passed=preview.not_passed,
+        waiting=preview.waiting,
+        to_tell=preview.to_tell,
+        published=published_text(config, catalog, language, preview.published_at),
+    )
 
 
 async def set_single(turn: Turn, argument: str) -> None:
@@ -261,15 +309,7 @@ class PublishStep(_ResultStep):
         config, catalog = turn.deps.config, turn.deps.catalog
         stage = turn.applicant.step_data["stage"]
         preview = await preview_publication(turn.session, config, catalog, stage)
-        text = turn.t(
-            "res_publish_preview",
-            stage=stage_label(config, catalog, turn.language, stage),
-            passed=preview.passed,
-            not_passed=preview.not_passed,
-            waiting=preview.waiting,
-            to_tell=preview.to_tell,
-            published=turn.t("res_published_yes") if preview.published_at else "-",
-        )
+        text = publish_preview_text(config, catalog, turn.language, preview)
         buttons = [turn.button("res:publish", "res_publish", count=preview.to_tell), _cancel(turn)]
         return Reply(text=text, buttons=buttons)
 
@@ -302,18 +342,30 @@ class PublishStep(_ResultStep):
 async def results_summary(turn: Turn) -> None:
     """`/hasil_rekap`: per stage, how many passed, did not, wait; and whether it is published."""
     config, catalog = turn.deps.config, turn.deps.catalog
-    counts = await StageResults(turn.session).counts()
-    published = await Publications(turn.session).all()
+    turn.say(await results_summary_text(turn.session, config, catalog, turn.language))
+
+
+async def results_summary_text(
+    session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, language: str
+) -> str:
+    """Per stage: how many passed, did not, are pending; and when it was published."""
+    counts = await StageResults(session).counts()
+    published = await Publications(session).all()
     lines = []
     for stage in stage_keys(config):
         stage_counts = counts.get(stage, {})
+        publication = published.get(stage)
         lines.append(
-            turn.t(
+            catalog.text(
+                language,
                 "res_summary_line",
-                stage=stage_label(config, catalog, turn.language, stage),
+                stage=stage_label(config, catalog, language, stage),
                 passed=stage_counts.get("passed", 0),
                 not_passed=stage_counts.get("not_passed", 0),
-                published=turn.t("res_published_yes") if stage in published else "-",
+                pending=stage_counts.get("pending", 0),
+                published=published_text(
+                    config, catalog, language, publication.published_at if publication else None
+                ),
             )
         )
-    turn.say(turn.t("res_summary", lines="\n".join(lines)))
+    return catalog.text(language, "res_summary", lines="\n".join(lines))

@@ -39,13 +39,15 @@ def parse_stage(text: str, config: RecruitmentConfig) -> str | None:
     return typed if typed in stage_keys(config)[:-1] else None
 
 
-def stage_label(config: RecruitmentConfig, catalog: Catalog, language: str, stage: str) -> str:
-    """`Tahap 1: Seleksi Administrasi`, or `Hasil akhir`."""
-    if stage == FINAL:
-        return catalog.text(language, "res_final_name")
-    named = config.stage_by_number(int(stage))
-    name = named.name.get(language) if named else stage
-    return catalog.text(language, "res_stage_name", number=stage, name=name)
+def stage_label(
+    config: RecruitmentConfig, catalog: Catalog, language: str, stage: str, short: bool = False
+) -> str:
+    """`Tahap 1 Seleksi Administrasi`, or `Hasil akhir (calon mitra)`; `short`: `Tahap 1`."""
+    key = "res_final_name" if stage == FINAL else "res_stage_name"
+    named = None if stage == FINAL else config.stage_by_number(int(stage))
+    params = {"number": stage, "name": named.name.get(language) if named else stage}
+    text = catalog.short(language, key, **params) if short else None
+    return text or catalog.text(language, key, **params)
 
 
 def order_problem(

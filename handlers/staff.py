@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.recruitment import RecruitmentConfig
 from handlers.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
+from handlers.catalog import Catalog
 from handlers.document_status import checklist
 from handlers.flow import Turn
 from handlers.result_steps import results_summary, set_single, start_import, start_publish
@@ -14,7 +19,7 @@ from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
 from scheduler.jobs import describe_jobs
 from storage.files import export_name
-from storage.repositories import REGISTRATION_CLOSED
+from storage.repositories import REGISTRATION_CLOSED, Applicants, Flags
 
 
 async def _close(turn: Turn, argument: str) -> bool:
@@ -35,17 +40,29 @@ async def _reopen(turn: Turn, argument: str) -> bool:
 
 
 async def _registration_status(turn: Turn, argument: str) -> bool:
-    window = await registration_window(turn.deps.config, turn.flags, turn.now)
-    turn.say(
-        turn.t(
-            "staff_status",
-            state=turn.t(f"window_{window.state.value}"),
-            total=await turn.applicants.count_all(),
-            confirmed=await turn.applicants.count_confirmed(),
-            quota=turn.deps.config.quota or "-",
-        )
-    )
+    config, catalog = turn.deps.config, turn.deps.catalog
+    turn.say(await registration_status_text(turn.session, config, catalog, turn.language, turn.now))
     return False
+
+
+async def registration_status_text(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    language: str,
+    now: datetime,
+) -> str:
+    """Whether registration is open at `now`, and how many applicants there are."""
+    window = await registration_window(config, Flags(session), now)
+    applicants = Applicants(session)
+    return catalog.text(
+        language,
+        "staff_status",
+        state=catalog.text(language, f"window_{window.state.value}"),
+        total=await applicants.count_all(),
+        confirmed=await applicants.count_confirmed(),
+        quota=config.quota or "-",
+    )
 
 
 async def _broadcast(turn: Turn, argument: str) -> bool:

@@ -69,6 +69,9 @@ class Button(BaseModel):
 
     id: str
     label: str
+    title: str | None = None
+    """A shorter label for platforms with tight limits (WhatsApp: list rows 24 characters);
+    the full `label` is then shown beside it."""
     share_phone: bool = False
     """Telegram: a button that shares the user's own contact (it proves their number)."""
 

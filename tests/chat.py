@@ -21,6 +21,8 @@ from storage.models import Applicant, AuditEntry, ChatIdentity
 from tests import images
 
 ELIGIBLE_ANSWERS = 8
+# The answer that meets each required item: item 1 (not ASN) has its own buttons, not Ya/Tidak.
+ELIGIBLE_CHOICES = ["elig:met"] + ["elig:yes"] * (ELIGIBLE_ANSWERS - 1)
 
 PROFILE_ANSWERS: list[tuple[str, str]] = [
     ("text", "Siti Aminah"),
@@ -149,8 +151,8 @@ class Chat:
         await self.press("consent:yes")
 
     async def pass_eligibility(self) -> None:
-        for _ in range(ELIGIBLE_ANSWERS):
-            await self.press("elig:yes")
+        for choice in ELIGIBLE_CHOICES:
+            await self.press(choice)
 
     async def fill_profile(self, answers: list[tuple[str, str]] = PROFILE_ANSWERS) -> None:
         for kind, value in answers:

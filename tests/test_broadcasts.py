@@ -65,7 +65,8 @@ async def test_staff_compose_choose_audience_preview_and_send(conversation: Conv
     labels = [b.label for b in staff.replies[-1].buttons]
     assert labels[:3] == ["Semua (5)", "Belum lengkap (3)", "Sudah lengkap (2)"]
     await staff.press("bca:complete")
-    assert "Halo Siti Aminah, nomor Anda PMK24-00001" in staff.text
+    # The preview is the first real recipient's message, not an invented example.
+    assert "Halo Pendaftar Nomor A, nomor Anda PMK24-00001" in staff.text
     assert "2 orang" in staff.text and staff.buttons[0] == "bc:send"
     await staff.press("bc:send")
     assert "Siaran #1 masuk antrean untuk 2 penerima" in staff.text

@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from handlers import validation
-from handlers.catalog import LANGUAGES, Catalog
+from handlers.catalog import LANGUAGES, TITLE_SUFFIX, Catalog
+from handlers.menu import MENU_ITEMS
 from handlers.profile import FIELDS
 
 HANDLERS_DIR = Path(validation.__file__).parent
@@ -38,3 +39,67 @@ def test_every_field_and_refusal_has_its_texts(catalog: Catalog) -> None:
     keys |= {f"ask_{spec.name}" for spec in FIELDS} | {f"field_{spec.name}" for spec in FIELDS}
     for language in LANGUAGES:
         assert keys <= set(catalog.messages[language]), keys - set(catalog.messages[language])
+
+
+MENU_KEYS = {
+    f"menu_{item}"
+    for item in (
+        "register_start",
+        "register_continue",
+        "register_view",
+        *MENU_ITEMS,
+    )
+}
+WHATSAPP_ROW_TITLE = 24
+QUOTED_NOT_BUTTONS = {"Hasil", "Status", "stuck"}  # column headers; a state staff read
+
+
+def _button_keys() -> set[str]:
+    source = "\n".join(path.read_text() for path in HANDLERS_DIR.glob("*.py"))
+    keys = set(re.findall(r'\.button\(\s*[^,]+,\s*"([a-z_]+)"', source))
+    return keys | MENU_KEYS | {f"field_{spec.name}" for spec in FIELDS}
+
+
+def _filled(template: str) -> str:
+    """A text with every placeholder at its widest plausible value (a 4-digit number)."""
+    return re.sub(r"\{[a-z_]+\}", "9999", template)
+
+
+def test_every_button_has_a_title_that_fits_a_whatsapp_row(catalog: Catalog) -> None:
+    keys = _button_keys()
+    assert {"menu_sobat", "field_experience", "res_publish"} <= keys
+    for language in LANGUAGES:
+        messages = catalog.messages[language]
+        for key in keys:
+            title = messages.get(f"{key}{TITLE_SUFFIX}", messages[key])
+            assert len(_filled(title)) <= WHATSAPP_ROW_TITLE, (language, key, title)
+
+
+def test_every_short_title_belongs_to_a_text(catalog: Catalog) -> None:
+    for language in LANGUAGES:
+        titles = [key for key in catalog.messages[language] if key.endswith(TITLE_SUFFIX)]
+        assert titles
+        for key in titles:
+            assert key.removesuffix(TITLE_SUFFIX) in catalog.messages[language], key
+
+
+def _bare(label: str) -> str:
+    """A label without its leading emoji: how texts quote a button."""
+    return re.sub(r"^[^\w(]+", "", label).strip()
+
+
+def test_texts_quote_buttons_exactly_as_the_buttons_say_them(catalog: Catalog) -> None:
+    for language in LANGUAGES:
+        messages = catalog.messages[language]
+        labels = {_bare(text) for text in messages.values() if "\n" not in text}
+        for key, text in messages.items():
+            for quoted in re.findall(r'"([^"]+)"', text):
+                if "{" in quoted or quoted in QUOTED_NOT_BUTTONS:
+                    continue
+                assert quoted in labels, (language, key, quoted)
+
+
+def test_one_spelling_of_e_mail(catalog: Catalog) -> None:
+    for language in LANGUAGES:
+        for key, text in catalog.messages[language].items():
+            assert not re.search(r"(?<![-{])\bemail\b", text, re.IGNORECASE), (language, key)

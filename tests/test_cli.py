@@ -108,19 +108,22 @@ def test_staff_add_list_remove(capsys: pytest.CaptureFixture[str]) -> None:
     assert "telegram:123\tErfan" in capsys.readouterr().out
     assert main(["staff", "remove", "telegram:123"]) == 0
     assert main(["staff", "remove", "telegram:123"]) == 1
-    with pytest.raises(SystemExit, match="identity must look like"):
+    with pytest.raises(SystemExit, match="identitas harus seperti telegram:123456789"):
         main(["staff", "add", "sms:1", "--name", "X"])
 
 
 def test_registration_close_status_open(capsys: pytest.CaptureFixture[str]) -> None:
+    # Staff read the command line in Indonesian, as in the staff chat, with times in WIB.
     assert main(["registration", "status", "--at", "2023-11-10T09:00"]) == 0
-    assert "registration open" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Per 10 November 2023, 09.00 WIB:" in out and "Status pendaftaran: dibuka" in out
     assert main(["registration", "close", "--reason", "kuota 300 terpenuhi"]) == 0
+    assert "Pendaftaran ditutup lebih awal. Alasan: kuota 300 terpenuhi" in capsys.readouterr().out
     assert main(["registration", "status", "--at", "2023-11-10T09:00"]) == 0
-    assert "registration closed_early" in capsys.readouterr().out
+    assert "Status pendaftaran: ditutup lebih awal" in capsys.readouterr().out
     assert main(["registration", "open"]) == 0
     assert main(["registration", "status", "--at", "2023-12-01T00:00"]) == 0
-    assert "registration ended" in capsys.readouterr().out
+    assert "Status pendaftaran: sudah berakhir" in capsys.readouterr().out
 
 
 def test_run_without_a_token_explains_what_to_set(
@@ -144,13 +147,15 @@ def test_purge_deletes_only_applicants_past_the_retention_period(
 ) -> None:
     _chat(["1", "1"], "--at", "2023-11-10T09:00")
     assert main(["data", "purge", "--at", "2025-10-01T00:00"]) == 0
-    assert "would delete (dry run; add --apply) 0 applicant(s)" in capsys.readouterr().out
+    assert "0 pendaftar yang tidak berubah sejak" in capsys.readouterr().out
     assert main(["data", "purge", "--at", "2025-12-01T00:00"]) == 0
-    assert "would delete (dry run; add --apply) 1 applicant(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 pendaftar yang tidak berubah sejak 1 Desember 2023" in out
+    assert "akan dihapus" in out and "Uji coba" in out
     assert main(["data", "purge", "--apply", "--at", "2025-12-01T00:00"]) == 0
-    assert "deleted 1 applicant(s)" in capsys.readouterr().out
+    assert "1 pendaftar yang tidak berubah sejak 1 Desember 2023" in capsys.readouterr().out
     assert main(["registration", "status", "--at", "2025-12-01T00:00"]) == 0
-    assert "0 applicants stored" in capsys.readouterr().out
+    assert "Pendaftar tersimpan: 0" in capsys.readouterr().out
 
 
 def test_broadcast_from_the_command_line(
@@ -177,22 +182,25 @@ def test_broadcast_from_the_command_line(
         == 0
     )
     out = capsys.readouterr().out
-    assert "preview: Halo Siti Aminah" in out and "incomplete: 1 recipient(s)" in out
-    assert "broadcast #1 queued for 1 recipient(s)" in out
+    # The preview is the real first recipient's message: this one has given no name yet.
+    assert "Pratinjau (untuk penerima pertama):\nHalo Bapak/Ibu" in out
+    assert "Penerima incomplete: 1 orang" in out
+    assert "Siaran #1 masuk antrean untuk 1 penerima" in out
     assert main(["broadcast", "list"]) == 0
-    assert "#1\t" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert listed.startswith("#1\t") and "WIB\tberjalan\t1 penerima" in listed
     assert main(["broadcast", "status", "1"]) == 0
     assert "Terkirim 0 dari 1" in capsys.readouterr().out
     assert main(["broadcast", "cancel", "1"]) == 0
-    assert "1 unsent message(s) cancelled" in capsys.readouterr().out
+    assert "Siaran #1: 1 pesan yang belum terkirim dibatalkan" in capsys.readouterr().out
     assert main(["broadcast", "failures", "1", "--out", str(tmp_path / "f.csv")]) == 0
     assert (tmp_path / "f.csv").read_text(encoding="utf-8-sig").startswith("channel,recipient")
 
 
 def test_bad_audience_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit, match="unknown audience"):
+    with pytest.raises(SystemExit, match="penerima nowhere tidak dikenal"):
         main(["broadcast", "send", "--text", "x", "--audience", "nowhere", "--yes"])
-    with pytest.raises(SystemExit, match="unknown kecamatan"):
+    with pytest.raises(SystemExit, match=r"kode kecamatan 99\.99\.99 tidak dikenal"):
         main(["broadcast", "send", "--text", "x", "--audience", "kecamatan:99.99.99", "--yes"])
 
 

@@ -59,10 +59,12 @@ def test_import_is_a_dry_run_until_apply(
     path = _write(tmp_path, f"{seeded_number(1)},,lulus,", f",{seeded_nik(2)},tidak lulus,KTP")
     assert main(["results", "import", str(path), "--stage", "1"]) == 0
     out = capsys.readouterr().out
-    assert "akan berubah: 2" in out and "dry run" in out
+    assert "akan berubah: 2" in out and "Uji coba: belum ada yang dicatat" in out
     assert asyncio.run(_count(data_dir, StageResult)) == 0
     assert main(["results", "import", str(path), "--stage", "1", "--apply"]) == 0
-    assert "recorded 2 result(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 hasil Tahap 1 Seleksi Administrasi tercatat" in out  # Indonesian, as in chat
+    assert "`mitrabot results publish --stage 1 --apply`" in out
     assert asyncio.run(_count(data_dir, StageResult)) == 2
 
 
@@ -73,7 +75,7 @@ def test_an_invalid_file_is_never_applied(
     path = _write(tmp_path, f"{seeded_number(1)},,lulus,", f"{seeded_number(2)},,??,")
     assert main(["results", "import", str(path), "--stage", "1", "--apply"]) == 1
     out = capsys.readouterr().out
-    assert "Baris 3: nilai hasil" in out and "nothing recorded" in out
+    assert "Baris 3: nilai hasil" in out and "Tidak ada yang dicatat" in out
     assert asyncio.run(_count(data_dir, StageResult)) == 0
     unknown = _write(tmp_path, f"{seeded_number(1)},,lulus,", "PMK24-08888,,lulus,")
     assert main(["results", "import", str(unknown), "--stage", "1", "--apply"]) == 1
@@ -84,8 +86,12 @@ def test_an_invalid_file_is_never_applied(
 
 
 def test_set_publish_and_public_list(
-    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    data_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-12-15T09:00")
     asyncio.run(_seed(data_dir, 2))
     for stage in ("1", "2", "3", "final"):
         assert (
@@ -94,11 +100,11 @@ def test_set_publish_and_public_list(
     assert main(["results", "set", seeded_number(2), "--stage", "2", "--result", "lulus"]) == 1
     assert "belum lulus Tahap 1" in capsys.readouterr().out
     assert main(["results", "publish", "--stage", "final"]) == 0
-    assert "messages to send: 1" in capsys.readouterr().out
+    assert "Pesan yang akan dikirim (hasil baru atau berubah): 1" in capsys.readouterr().out
     assert asyncio.run(_count(data_dir, OutboxMessage)) == 0
     assert main(["results", "publish", "--stage", "final", "--apply"]) == 0
     assert main(["results", "publish", "--stage", "final", "--apply"]) == 0
-    assert "no new message" in capsys.readouterr().out
+    assert "Tidak ada pesan baru yang perlu dikirim" in capsys.readouterr().out
     assert asyncio.run(_count(data_dir, OutboxMessage)) == 1
 
     assert main(["results", "public-list", str(tmp_path / "lulus.csv")]) == 0
@@ -112,7 +118,10 @@ def test_set_publish_and_public_list(
     cells = [str(cell) for row in sheet.iter_rows(values_only=True) for cell in row]
     assert seeded_nik(1) not in cells and "Pendaftar 1" in cells
     assert main(["results", "summary"]) == 0
-    assert "Hasil akhir (calon mitra): passed 1" in capsys.readouterr().out
+    summary = capsys.readouterr().out
+    assert "Hasil akhir (calon mitra): lulus 1" in summary
+    # When it was published, in WIB, not "2023-12-15T02:00:00+00:00".
+    assert "diumumkan: sudah, 15 Desember 2023, 09.00 WIB" in summary and "+00:00" not in summary
     assert asyncio.run(_count(data_dir, AuditEntry)) >= 7
 
 
@@ -122,12 +131,12 @@ def test_a_broadcast_by_result_needs_the_stage_published(
     asyncio.run(_seed(data_dir, 2))
     assert main(["results", "set", seeded_number(1), "--stage", "1", "--result", "lulus"]) == 0
     send = ["broadcast", "send", "--text", "Tes 4 Desember", "--audience", "passed:1", "--yes"]
-    with pytest.raises(SystemExit, match="stage 1 is not published yet"):
+    with pytest.raises(SystemExit, match="Tahap 1 Seleksi Administrasi belum diumumkan"):
         main(send)
     assert asyncio.run(_count(data_dir, OutboxMessage)) == 0
-    with pytest.raises(SystemExit, match="unknown stage '7'"):
+    with pytest.raises(SystemExit, match="tahap 7 tidak dikenal"):
         main([*send[:-2], "passed:7", "--yes"])
     assert main(["results", "publish", "--stage", "1", "--apply"]) == 0
     assert main(send) == 0
-    assert "audience passed:1: 1 recipient(s)" in capsys.readouterr().out
+    assert "Penerima passed:1: 1 orang" in capsys.readouterr().out
     assert asyncio.run(_count(data_dir, OutboxMessage)) == 2  # the result notice and the message

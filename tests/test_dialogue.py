@@ -11,7 +11,7 @@ from bot.clock import FrozenClock
 from handlers.conversation import Conversation, Dependencies
 from handlers.types import FileKind, IncomingFile
 from storage.db import Database
-from tests.chat import PROFILE_ANSWERS, Chat
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS, Chat
 
 PERSONAL_FIELDS = (
     "full_name",
@@ -33,6 +33,8 @@ PERSONAL_FIELDS = (
 async def test_first_message_gets_welcome_and_menu(chat: Chat) -> None:
     await chat.send("halo")
     assert "Selamat datang" in chat.text
+    welcome = chat.replies[0].text
+    assert welcome.count("BPS Kab. Pamekasan") == 1 and "tahun 2024" in welcome
     assert chat.buttons[0] == "menu:register"
     assert "menu:requirements" in chat.buttons and "menu:mydata" in chat.buttons
 
@@ -94,7 +96,7 @@ async def test_consent_is_recorded_with_time_and_version(chat: Chat, clock: Froz
 
 async def test_a_no_to_a_required_item_explains_and_allows_a_correction(chat: Chat) -> None:
     await chat.start_registration()
-    await chat.press("elig:yes")
+    await chat.press("elig:met")
     await chat.send("tidak")  # item 2, healthy
     assert "Sehat jasmani/rohani" in chat.text
     assert "belum dapat melanjutkan" in chat.text
@@ -108,9 +110,28 @@ async def test_a_no_to_a_required_item_explains_and_allows_a_correction(chat: Ch
     assert "(3 dari 8)" in chat.text
 
 
+async def test_the_asn_question_has_buttons_that_say_what_they_mean(chat: Chat) -> None:
+    await chat.start_registration()
+    assert "BUKAN" not in chat.text and "Apakah Anda Aparatur Sipil Negara (ASN)" in chat.text
+    assert [(b.id, b.label) for b in chat.replies[-1].buttons] == [
+        ("elig:met", "Bukan ASN"),
+        ("elig:unmet", "Saya ASN (PNS/PPPK)"),
+    ]
+    await chat.send("ya")  # "yes, I am an ASN"? or "yes, not one"? Not read as either.
+    assert "belum mengerti" in chat.text and "(1 dari 8)" in chat.text
+    applicant = await chat.applicant()
+    assert applicant is not None and applicant.eligibility == {}
+    await chat.send("saya asn (pns/pppk)")  # the button's words typed
+    assert "Bukan Aparatur Sipil Negara" in chat.text and "belum dapat melanjutkan" in chat.text
+    assert "ketik /bantuan" in chat.text
+    await chat.press("inel:retry")
+    await chat.send("bukan asn")
+    assert "(2 dari 8)" in chat.text and chat.buttons == ["elig:yes", "elig:no"]
+
+
 async def test_ineligible_applicant_returning_later_sees_the_same_explanation(chat: Chat) -> None:
     await chat.start_registration()
-    await chat.press("elig:no")
+    await chat.press("elig:unmet")
     await chat.send("/menu")
     await chat.press("menu:register")
     assert "belum dapat melanjutkan" in chat.text
@@ -185,7 +206,8 @@ async def test_nik_mismatch_is_asked_about_not_rejected(chat: Chat) -> None:
     answers[4] = ("choice", "f:sex:L")  # NIK says female
     await chat.fill_profile(answers)
     assert "tidak cocok dengan NIK" in chat.text
-    assert "17-08-95" in chat.text and "Perempuan" in chat.text
+    assert "NIK menunjukkan 17 Agustus 1995, Anda menulis 18 Agustus 1995" in chat.text
+    assert "Perempuan" in chat.text
     assert chat.buttons == ["nik:fix_date", "nik:fix_sex", "nik:fix_nik", "nik:ok"]
     await chat.press("nik:fix_date")
     await chat.send("17-08-1995")
@@ -250,6 +272,12 @@ async def test_summary_lists_answers_and_preferred_items_without_rejecting(chat:
     assert "Siti Aminah" in chat.text and "+6281234567890" in chat.text
     assert "Tlanakan" in chat.text and "17 Agustus 1995 (umur 28 tahun)" in chat.text
     assert "➖ Diutamakan memiliki dan mampu mengendarai kendaraan bermotor" in chat.text
+    assert "Punya kendaraan bermotor: Tidak" in chat.text and "sepeda motor" not in chat.text
+    # The mark is explained where it is shown, without promising more than "diutamakan".
+    assert "➖ = tidak terpenuhi; bukan syarat wajib, tetapi pendaftar yang memenuhinya" in (
+        chat.text
+    )
+    assert "menggugurkan" not in chat.text
     assert chat.buttons == ["sum:confirm", "sum:edit", "menu:home"]
 
 
@@ -265,6 +293,13 @@ async def test_editing_one_field_keeps_the_rest(chat: Chat) -> None:
     await chat.send("bukan nomor")
     assert "hanya berisi angka" in chat.text
     await chat.send("+62 857 1111 2222")
+    # Only what changed and the next action, not the whole summary again.
+    assert chat.text == (
+        "✏️ Diubah - Nomor HP: +6281234567890 → +6285711112222\n\n"
+        'Periksa kembali. Jika sudah benar, pilih "Kirim pendaftaran".'
+    )
+    assert chat.buttons == ["sum:confirm", "sum:edit", "sum:show"]
+    await chat.press("sum:show")
     assert "Ringkasan" in chat.text and "+6285711112222" in chat.text
     applicant = await chat.applicant()
     assert applicant is not None and applicant.full_name == "Siti Aminah"
@@ -327,7 +362,7 @@ STEP_SETUPS = {
     "consent": [("send", "/start"), ("press", "menu:register")],
     "eligibility": [("send", "/start"), ("press", "menu:register"), ("press", "consent:yes")],
     "field": [("send", "/start"), ("press", "menu:register"), ("press", "consent:yes")]
-    + [("press", "elig:yes")] * 8,
+    + [("press", choice) for choice in ELIGIBLE_CHOICES],
     "my_data": [("send", "/start"), ("press", "menu:mydata")],
     "delete_confirm": [("send", "/start"), ("press", "menu:mydata"), ("press", "md:delete")],
 }
@@ -367,7 +402,7 @@ async def test_stickers_files_and_huge_texts_change_nothing_at_any_step(
     await chat.send("a" * 5000)
     assert "terlalu panjang (5000 karakter" in chat.text
     await chat.send("/hapussemua")
-    assert "Perintah /hapussemua tidak dikenal" in chat.text
+    assert "Perintah /hapussemua tidak dikenal. Perintah yang bisa dipakai: /menu" in chat.text
     after = await chat.applicant()
     assert before is not None and after is not None
     assert (after.step, after.step_data, after.eligibility) == (
@@ -398,6 +433,13 @@ async def test_information_pages(chat: Chat) -> None:
     assert (
         "Bukan Aparatur Sipil Negara" in chat.text and "Diutamakan (bukan syarat wajib" in chat.text
     )
+    assert "pendaftar yang memenuhinya diutamakan" in chat.text
+    assert "menggugurkan" not in chat.text
+    assert chat.buttons == ["menu:home"]  # one "Menu" button, not the 11-item menu again
+    await chat.send("jadwal")  # a menu item typed under a page still opens it
+    assert "📅 Jadwal" in chat.text and chat.buttons == ["menu:home"]
+    await chat.press("menu:home")
+    assert chat.text.startswith("Menu utama") and len(chat.buttons) == 11
     await chat.press("menu:howto")
     assert "Rekrutmen Mitra BPS 2024-Pendaftaran" in chat.text and "Ijazah tertinggi" in chat.text
     await chat.press("menu:schedule")
@@ -448,7 +490,7 @@ async def test_registration_closed_before_and_after_the_dates(
     assert "Persetujuan" in chat.text
     await chat.press("consent:yes")
     clock.set(datetime(2023, 12, 1, 0, 0))
-    await chat.press("elig:yes")
+    await chat.press("elig:met")
     assert "sudah ditutup pada 30 November 2023" in chat.text
     applicant = await chat.applicant()
     assert applicant is not None and applicant.eligibility == {} and applicant.step == "menu"
@@ -474,7 +516,7 @@ async def test_staff_close_registration_early_and_reopen(conversation: Conversat
     await staff.send("/start")
     await staff.send("/tutup_pendaftaran kuota 300 orang terpenuhi")
     assert "ditutup lebih awal" in staff.text
-    await applicant.press("elig:yes")
+    await applicant.press("elig:met")
     assert "kuota sudah terpenuhi" in applicant.text
     await staff.send("/status_pendaftaran")
     assert "ditutup lebih awal" in staff.text and "Pendaftar tersimpan: 2" in staff.text
@@ -538,9 +580,9 @@ async def test_deleting_my_data_erases_it_and_is_logged(chat: Chat) -> None:
 
 async def test_a_redelivered_update_is_ignored(chat: Chat) -> None:
     await chat.start_registration()
-    await chat.press("elig:yes", dedup_key="update-1")
+    await chat.press("elig:met", dedup_key="update-1")
     assert "(2 dari 8)" in chat.text
-    await chat.press("elig:no", dedup_key="update-1")  # same update id again
+    await chat.press("elig:unmet", dedup_key="update-1")  # same update id again
     assert chat.replies == []
     applicant = await chat.applicant()
     assert applicant is not None and applicant.eligibility == {"1": True}
@@ -548,6 +590,7 @@ async def test_a_redelivered_update_is_ignored(chat: Chat) -> None:
 
 async def test_two_messages_at_once_from_one_user_are_both_applied(chat: Chat) -> None:
     await chat.start_registration()
+    await chat.press("elig:met")
     other = Chat(chat.conversation, chat.user_id)
     await asyncio.gather(
         chat.press("elig:yes", dedup_key="u-1"), other.press("elig:yes", dedup_key="u-2")
@@ -555,7 +598,7 @@ async def test_two_messages_at_once_from_one_user_are_both_applied(chat: Chat) -
     assert chat.replies and other.replies  # a retried update is not mistaken for a duplicate
     applicant = await chat.applicant()
     assert applicant is not None
-    assert applicant.eligibility == {"1": True, "2": True}
+    assert applicant.eligibility == {"1": True, "2": True, "3": True}
 
 
 async def test_first_messages_at_once_create_one_applicant(conversation: Conversation) -> None:

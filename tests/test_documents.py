@@ -200,6 +200,12 @@ async def test_replacing_a_document_keeps_an_audit_row_and_drops_the_old_file(
     old_ktp = next(d for d in applicant.documents if d.kind == "ktp")
     await chat.send("/berkas")
     assert "Semua dokumen sudah masuk" in chat.text
+    replace_ktp = next(b for b in chat.replies[-1].buttons if b.id == "doc:replace:ktp")
+    # The full name on the button; a short title where space is short (WhatsApp rows).
+    assert (replace_ktp.label, replace_ktp.title) == (
+        "Ganti Kartu Tanda Penduduk (KTP)",
+        "Ganti KTP",
+    )
     await chat.press("doc:replace:ktp")
     new_ktp = images.png(images._document_picture(1400, 880, seed=9))
     await chat.send_file(new_ktp)

@@ -62,6 +62,33 @@ def test_a_wrong_value_names_its_line_and_field(tmp_path: Path) -> None:
     assert error.value.lines[0].startswith(f"{path}:{line}: schedule.registration_end:")
 
 
+A13 = "Diutamakan memiliki dan mampu mengendarai kendaraan bermotor"
+
+
+def test_requirement_texts_and_answers_say_what_the_announcement_says() -> None:
+    config = load_recruitment()
+    texts = {item.number: item.text.id for item in config.requirements}
+    assert texts[13] == A13 and "motor vehicle" in (config.requirements[12].text.en or "")
+    asn = config.required_items[0]
+    assert asn.answers is not None and asn.question is not None
+    assert "BUKAN" not in asn.question.id  # no double negative with Ya/Tidak
+    labels = [asn.answers.meets, asn.answers.fails]
+    assert [label.id for label in labels] == ["Bukan ASN", "Saya ASN (PNS/PPPK)"]
+    # Two WhatsApp reply buttons: at most 20 characters each, in both languages.
+    assert all(len(label.get(language)) <= 20 for label in labels for language in ("id", "en"))
+
+
+def test_answer_labels_belong_to_required_items_only(tmp_path: Path) -> None:
+    source = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace(
+        "    check: motorbike\n",
+        "    check: motorbike\n    answers: {meets: Punya, fails: Tidak punya}\n",
+        1,
+    )
+    with pytest.raises(ConfigError) as error:
+        load_recruitment(_write(tmp_path, source))
+    assert "only a required item has 'answers'" in str(error.value)
+
+
 def test_a_required_item_without_a_question_is_refused(tmp_path: Path) -> None:
     source = DEFAULT_CONFIG_PATH.read_text(encoding="utf-8").replace(
         "    question:\n      id: Apakah Anda sehat jasmani dan rohani?\n"

@@ -49,7 +49,7 @@ async def _people(conversation: Conversation) -> dict[str, Chat]:
     await declined.press("consent:no")
     ineligible = Chat(conversation, "103")
     await ineligible.start_registration()
-    await ineligible.press("elig:no")
+    await ineligible.press("elig:unmet")
     stopped = Chat(conversation, "104")
     await stopped.start_registration()
     await stopped.send("/berhenti")

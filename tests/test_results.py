@@ -229,7 +229,7 @@ async def test_staff_import_a_file_in_chat_check_then_apply(
     assert "res:apply" in staff.buttons
     assert await _results(db) == {}  # the check changes nothing
     await staff.press("res:apply")
-    assert "2 hasil Tahap 1: Seleksi Administrasi tercatat" in staff.text
+    assert "2 hasil Tahap 1 Seleksi Administrasi tercatat" in staff.text
     assert "/umumkan 1" in staff.text
     assert await _results(db) == {
         (seeded_number(1), "1"): ("passed", None),
@@ -369,7 +369,7 @@ async def test_publishing_twice_notifies_once_and_a_correction_is_told(
         (str(FIRST_CHAT_ID), "telegram"),
         (str(FIRST_CHAT_ID + 1), "telegram"),
     ]
-    assert "Selamat, Anda LULUS Tahap 1: Seleksi Administrasi" in rows[0].text
+    assert "Selamat, Anda LULUS Tahap 1 Seleksi Administrasi" in rows[0].text
     assert "Tes Kompetensi" in rows[0].text  # what comes next
     assert "tidak lulus Tahap 1" in rows[1].text and "Catatan panitia: KTP buram" in rows[1].text
     await _import(any_db, config, "1", _csv(f"{seeded_number(2)};;Lulus;"), clock.now())
@@ -400,7 +400,7 @@ async def test_notices_are_written_in_each_applicants_language(
     async with db.transaction() as session:
         await publish_results(session, config, catalog, "1", "cli:tester", clock.now())
     (row,) = await _outbox(db)
-    assert "Congratulations, you PASSED Stage 1: Administrative selection" in row.text
+    assert "Congratulations, you PASSED Stage 1 – Administrative selection" in row.text
 
 
 async def _pass_everyone_to_final(db: Database, config: RecruitmentConfig, now: datetime) -> None:
@@ -469,7 +469,7 @@ async def test_status_shows_each_stage_and_what_comes_next(
     await applicant.press("menu:status")
     lines = applicant.text.splitlines()
     shown = outcomes if published else ()
-    names = ["Tahap 1: Seleksi Administrasi", "Tahap 2: Tes Kompetensi", "Tahap 3: Seleksi Akhir"]
+    names = ["Tahap 1 Seleksi Administrasi", "Tahap 2 Tes Kompetensi", "Tahap 3 Seleksi Akhir"]
     names.append("Hasil akhir (calon mitra)")
     stopped = False
     for index, name in enumerate(names):
@@ -500,7 +500,7 @@ async def test_status_before_results_says_when_to_expect_them(
     (chat_id,) = await seed_applicants(conversation.db, 1, clock.now())
     applicant = Chat(conversation, chat_id)
     await applicant.send("/status")
-    assert "⏳ Tahap 1: Seleksi Administrasi: belum diumumkan" in applicant.text
+    assert "⏳ Tahap 1 Seleksi Administrasi: belum diumumkan" in applicant.text
     assert "paling lambat 1 Desember 2023" in applicant.text
     assert "Hasil akhir (calon mitra): belum diumumkan" in applicant.text
     assert "15 Desember 2023" in applicant.text
@@ -557,11 +557,11 @@ async def test_staff_broadcast_to_those_who_passed_a_published_stage(
     await staff.send("/siaran")
     await staff.send("Jadwal tes kompetensi: 4 Desember 2023 pukul 08.00 WIB.")
     await staff.press("bca:stage")
-    assert "Lulus Tahap 1: Seleksi Administrasi (2)" in [
+    assert "Lulus Tahap 1 Seleksi Administrasi (2)" in [
         button.label for reply in staff.replies for button in reply.buttons
     ]
     await staff.press("bcs:passed:1")
-    assert "Penerima: Lulus Tahap 1: Seleksi Administrasi, 2 orang" in staff.text
+    assert "Penerima: Lulus Tahap 1 Seleksi Administrasi, 2 orang" in staff.text
     await staff.press("bc:send")
     sent = [row for row in await _outbox(db)][told:]
     assert sorted(row.recipient for row in sent) == [str(FIRST_CHAT_ID), str(FIRST_CHAT_ID + 2)]

@@ -16,7 +16,7 @@ from handlers.conversation import Conversation, Dependencies
 from storage.db import Database
 from storage.repositories import Applicants
 from tests import images
-from tests.chat import PROFILE_ANSWERS
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS
 from tests.fakes.telegram_api import FakeBotApi, SentMessage
 
 APPLICANT = 5001
@@ -27,7 +27,7 @@ STAFF = 900  # named as staff in the test settings
 SCRIPT: list[tuple[str, str, int]] = [
     ("press", "menu:register", 1),
     ("press", "consent:yes", 2),
-    *[("press", "elig:yes", 1)] * 8,
+    *[("press", choice, 1) for choice in ELIGIBLE_CHOICES],
     *[
         ("text" if kind == "text" else "press", value, 2 if value == "17-08-1995" else 1)
         for kind, value in PROFILE_ANSWERS

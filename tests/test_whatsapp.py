@@ -21,7 +21,7 @@ from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage
 from tests import images
-from tests.chat import PROFILE_ANSWERS
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.whatsapp_webhook import (
     Sender,
@@ -128,7 +128,14 @@ async def test_a_message_is_answered_with_lists_that_fit_whatsapp(rig: WhatsAppR
     assert lists, "the menu (11 choices) must come as list messages"
     assert all(len(message.rows) <= 10 for message in lists)
     assert sum(len(message.rows) for message in lists) == 11
-    assert all(len(row.title) <= 24 for message in lists for row in message.rows)
+    rows = [row for message in lists for row in message.rows]
+    assert all(len(row.title) <= 24 for row in rows)
+    # Long labels get their short title from the catalog, not a cut ("Panduan daftar di SOB…").
+    assert not any(row.title.endswith("…") for row in rows)
+    sobat = next(row for row in rows if row.id == "menu:sobat")
+    assert (sobat.title, sobat.description) == ("🌐 Panduan SOBAT", "🌐 Panduan daftar di SOBAT")
+    status = next(row for row in rows if row.id == "menu:status")
+    assert status.description is None  # a label that fits is not repeated
 
 
 async def test_a_replayed_message_and_two_identical_posts_at_once_are_answered_once(
@@ -178,8 +185,8 @@ async def test_a_complete_registration_over_whatsapp(rig: WhatsAppRig) -> None:
     await rig.post(rig.build.text("halo"))
     await _choose(rig, "menu:register")
     await _choose(rig, "consent:yes")
-    for _ in range(8):
-        await _choose(rig, "elig:yes")
+    for choice in ELIGIBLE_CHOICES:
+        await _choose(rig, choice)
     for kind, value in PROFILE_ANSWERS:
         if kind == "text":
             await rig.post(rig.build.text(value))

@@ -466,6 +466,10 @@ async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
         f"{path}: OK — {config.title.id} ({len(config.requirements)} requirements, "
         f"{len(config.kecamatan)} kecamatan, {len(config.stages)} stages)"
     )
+    unset = config.unset_optional()
+    if unset:
+        print("Belum diisi (boleh diisi bila kantor sudah mengumumkannya; bot tidak menyebutnya):")
+        print("\n".join(f"  {name}" for name in unset))
     return 0
 
 

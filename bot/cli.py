@@ -482,6 +482,10 @@ async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
         kecamatan=len(config.kecamatan),
         stages=len(config.stages),
     )
+    unset = config.unset_optional()
+    if unset:
+        print("Belum diisi (boleh diisi bila kantor sudah mengumumkannya; bot tidak menyebutnya):")
+        print("\n".join(f"  {name}" for name in unset))
     return 0
 
 

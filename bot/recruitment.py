@@ -124,7 +124,9 @@ class Stage(_Strict):
     number: int = Field(ge=1)
     name: LocalText
     results_by: date | None = Field(
-        default=None, description="when results are expected (default: schedule.selection_end)"
+        default=None,
+        description="the day the office publishes the results at the latest, when it has set one; "
+        "unset: the bot names no date",
     )
     next_steps: LocalText | None = Field(
         default=None, description="told to those who pass, with their result"
@@ -145,15 +147,35 @@ class Schedule(_Strict):
     registration_end: datetime
     selection_start: date
     selection_end: date
-    announcement: datetime
+    announcement: date = Field(description="the day the final result is announced")
+    announcement_time: time | None = Field(
+        default=None,
+        description="the hour of that day the result is published, when the office has set one; "
+        "unset: published at the start of the day and no hour is named",
+    )
 
-    @field_validator("registration_start", "registration_end", "announcement", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _split_announcement(cls, data: Any) -> Any:
+        """`announcement: 2023-12-15T09:00:00` is the day and its hour (older files)."""
+        if isinstance(data, dict) and isinstance(data.get("announcement"), datetime):
+            moment = data["announcement"]
+            data = {**data, "announcement": moment.date()}
+            data.setdefault("announcement_time", moment.time())
+        return data
+
+    @field_validator("registration_start", "registration_end", mode="before")
     @classmethod
     def _date_means_whole_day(cls, value: Any, info: Any) -> Any:
         if isinstance(value, date) and not isinstance(value, datetime):
             moment = time(23, 59, 59) if info.field_name == "registration_end" else time(0, 0)
             return datetime.combine(value, moment)
         return value
+
+    @property
+    def announcement_at(self) -> datetime:
+        """When the final result is published (naive, local): the set hour, else 00:00."""
+        return datetime.combine(self.announcement, self.announcement_time or time(0, 0))
 
     @model_validator(mode="after")
     def _ordered(self) -> Schedule:
@@ -249,7 +271,10 @@ class Sobat(_Strict):
     new_account: list[SobatStep] = Field(min_length=1, description="B.1: no SOBAT account yet")
     existing_account: list[SobatStep] = Field(min_length=1, description="B.2: has an account")
     fixes: list[SobatFix] = Field(default_factory=list)
-    help_within: LocalText = Field(description="when a stuck applicant can expect staff's help")
+    help_within: LocalText | None = Field(
+        default=None,
+        description="when a stuck applicant can expect staff's help, if the office promises a time",
+    )
 
     @model_validator(mode="after")
     def _known_steps(self) -> Sobat:
@@ -306,7 +331,7 @@ class RecruitmentConfig(_Strict):
     education_levels: list[EducationLevel] = Field(min_length=1)
     kecamatan: list[Kecamatan] = Field(min_length=1)
     faq: list[Faq] = Field(default_factory=list)
-    contact: Contact
+    contact: Contact = Field(default_factory=Contact)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     reminders: Reminders = Field(default_factory=Reminders)
     sobat: Sobat
@@ -332,7 +357,7 @@ class RecruitmentConfig(_Strict):
         if [stage.number for stage in self.stages] != list(range(1, len(self.stages) + 1)):
             raise ValueError("stages must be numbered 1, 2, 3, ... in order")
         for stage in self.stages:
-            if stage.results_by and stage.results_by > self.schedule.announcement.date():
+            if stage.results_by and stage.results_by > self.schedule.announcement:
                 raise ValueError(f"stage {stage.number}: results_by is after the announcement")
         _unique("events", [event.key for event in self.events])
         _unique("documents", [doc.key for doc in self.documents])
@@ -341,6 +366,29 @@ class RecruitmentConfig(_Strict):
         if self.age_max < self.age_min:
             raise ValueError("age_max must not be below age_min")
         return self
+
+    def unset_optional(self) -> list[str]:
+        """The optional facts this file leaves empty, by path: the bot then does not mention
+        them, and an office may fill them in once it has announced them."""
+        unset = [
+            f"contact.{key}"
+            for key in ("address", "phone", "whatsapp", "email", "website", "hours")
+            if getattr(self.contact, key) is None
+        ]
+        if self.schedule.announcement_time is None:
+            unset.append("schedule.announcement_time")
+        unset += [
+            f"stages[{stage.number}].results_by"
+            for stage in self.stages
+            if stage.results_by is None
+        ]
+        if self.sobat.help_within is None:
+            unset.append("sobat.help_within")
+        if self.quota is None:
+            unset.append("quota")
+        if not self.events:
+            unset.append("events")
+        return unset
 
     @property
     def tz(self) -> ZoneInfo:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from handlers.document_status import missing_documents
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_date, format_datetime
+from handlers.results import FINAL
 from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import open_sobat
-from handlers.status import status_text
+from handlers.status import expectation, status_text
 from handlers.types import Button, Reply
 from handlers.window import WindowState
+from storage.results import Publications
 
 MENU_ITEMS = (
     "status",
@@ -164,17 +166,50 @@ async def schedule_text(turn: Turn) -> str:
         turn.t("schedule_stage", number=stage.number, name=stage.name.get(language))
         for stage in config.stages
     )
-    return turn.t(
+    announcement = config.local(schedule.announcement_at)
+    text = turn.t(
         "schedule",
         registration_start=format_date(schedule.registration_start.date(), language),
         registration_end=format_datetime(config.local(schedule.registration_end), language),
         status=status,
         selection_start=format_date(schedule.selection_start, language),
         selection_end=format_date(schedule.selection_end, language),
+        selection_status=_selection_status(turn),
         stages=stages,
-        announcement=format_date(schedule.announcement.date(), language),
+        announcement=(
+            format_datetime(announcement, language)
+            if schedule.announcement_time
+            else format_date(schedule.announcement, language)
+        ),
+        announcement_status=await _announcement_status(turn),
         today=format_date(today, language),
     )
+    if window.state in (WindowState.NOT_YET, WindowState.OPEN):
+        text += "\n\n" + turn.t("schedule_quota_note")
+    return text
+
+
+def _selection_status(turn: Turn) -> str:
+    """Whether the selection period is ahead, running or over today."""
+    schedule, today = turn.deps.config.schedule, turn.now.date()
+    if today < schedule.selection_start:
+        return turn.t("schedule_not_started")
+    if today <= schedule.selection_end:
+        return turn.t("schedule_running")
+    return turn.t("schedule_finished")
+
+
+async def _announcement_status(turn: Turn) -> str:
+    """How far away the final announcement is, or that it is today, published or processed."""
+    if FINAL in await Publications(turn.session).all():
+        return turn.t("schedule_published")
+    kind, _ = expectation(turn.deps.config, FINAL, turn.now)
+    if kind == "on":
+        days = (turn.deps.config.schedule.announcement - turn.now.date()).days
+        return turn.t("schedule_in_days", days=days)
+    if kind in ("today", "today_at"):
+        return turn.t("schedule_today")
+    return turn.t("schedule_processing")
 
 
 def faq_text(turn: Turn) -> str:

@@ -18,7 +18,7 @@ from handlers.profile import (
     profile_complete,
 )
 from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import sobat_offer
+from handlers.sobat import open_sobat, sobat_enrolled
 from handlers.types import Button, Reply
 from handlers.validation import Invalid, parse_nik
 
@@ -261,18 +261,22 @@ async def _confirm(turn: Turn) -> None:
         {"registration_number": applicant.registration_number},
     )
     schedule = config.schedule
-    turn.say(
-        turn.t(
-            "confirmed",
-            number=applicant.registration_number,
-            closes=format_date(schedule.registration_end.date(), turn.language),
-            selection_start=format_date(schedule.selection_start, turn.language),
-            selection_end=format_date(schedule.selection_end, turn.language),
-            announcement=format_date(schedule.announcement.date(), turn.language),
-        ),
-        [sobat_offer(turn)],
-    )
-    await turn.goto("menu")
+    params = {
+        "number": applicant.registration_number,
+        "portal": config.sobat.portal,
+        "activity": config.sobat.activity,
+        "closes": format_date(schedule.registration_end.date(), turn.language),
+        "selection_start": format_date(schedule.selection_start, turn.language),
+        "selection_end": format_date(schedule.selection_end, turn.language),
+        "announcement": format_date(schedule.announcement, turn.language),
+    }
+    if await sobat_enrolled(turn):
+        turn.say(turn.t("confirmed_sobat_done", **params))
+        await turn.goto("menu")
+        return
+    # The bot's number is not the official registration: say so first, then open the guide.
+    turn.say(turn.t("confirmed", **params))
+    await open_sobat(turn)
 
 
 @step

@@ -22,6 +22,7 @@ from handlers.catalog import Catalog
 from handlers.formatting import format_datetime
 from handlers.profile import FIELDS
 from handlers.results import stage_keys
+from handlers.sobat import enrolment_steps
 from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import (
@@ -108,11 +109,9 @@ def _candidates(
             Applicant.registration_number,
         ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
         if reminder.kind == "sobat":
-            sobat = config.sobat
-            last_steps = {sobat.new_account[-1].key, sobat.existing_account[-1].key}
             enrolled = select(SobatProgress.id).where(
                 SobatProgress.applicant_id == Applicant.id,
-                SobatProgress.step.in_(last_steps),
+                SobatProgress.step.in_(enrolment_steps(config)),
                 SobatProgress.state == "done",
             )
             query = query.where(

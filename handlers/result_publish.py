@@ -192,7 +192,7 @@ async def announce_if_due(
     Nothing is published while no final result is recorded: an empty announcement would tell
     everyone "no result"; staff record results and the next run (or staff) publishes them.
     """
-    if now < config.local(config.schedule.announcement):
+    if now < config.local(config.schedule.announcement_at):
         return None
     if FINAL in await Publications(session).all():
         return None

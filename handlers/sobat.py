@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.recruitment import SobatStep
+from bot.recruitment import RecruitmentConfig, SobatStep
 from handlers.flow import Step, Turn, step
 from handlers.resume import resume_registration
-from handlers.types import Button, Reply
+from handlers.types import Reply
 from handlers.validation import Invalid, parse_email
 from storage.models import SobatProgress, SobatReport
 
@@ -43,6 +43,18 @@ async def _set_progress(turn: Turn, key: str, state: str) -> None:
     else:
         row.state, row.updated_at = state, turn.now
     await turn.session.flush()
+
+
+def enrolment_steps(config: RecruitmentConfig) -> set[str]:
+    """The last step of each path (enrolling in the activity): marked done, the applicant has
+    registered on SOBAT, the official registration."""
+    return {config.sobat.new_account[-1].key, config.sobat.existing_account[-1].key}
+
+
+async def sobat_enrolled(turn: Turn) -> bool:
+    """Whether the applicant writing has marked the SOBAT enrolment done."""
+    progress = await progress_of(turn)
+    return any(progress.get(key) == "done" for key in enrolment_steps(turn.deps.config))
 
 
 def _path(turn: Turn) -> list[SobatStep]:
@@ -292,11 +304,11 @@ class ReportStep(Step):
         await turn.audit.record(
             turn.actor, "sobat_stuck_reported", turn.now, turn.applicant.id, {"report": report.id}
         )
-        within = turn.deps.config.sobat.help_within.get(turn.language)
-        turn.say(turn.t("sobat_reported", id=report.id, within=within))
+        within = turn.deps.config.sobat.help_within
+        if within is None:
+            turn.say(turn.t("sobat_reported", id=report.id))
+        else:
+            turn.say(
+                turn.t("sobat_reported_within", id=report.id, within=within.get(turn.language))
+            )
         await turn.goto("sobat_step", index=index)
-
-
-def sobat_offer(turn: Turn) -> Button:
-    """The button that opens the guide (under the registration confirmation)."""
-    return turn.button("menu:sobat", "sobat_offer")

@@ -2,23 +2,58 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 
+from bot.recruitment import RecruitmentConfig
 from handlers.flow import Turn
-from handlers.formatting import format_date, format_datetime
+from handlers.formatting import format_date, format_datetime, format_time
 from handlers.results import DECIDED, FINAL, stage_keys, stage_label
+from handlers.sobat import sobat_enrolled
 from storage.models import StageResult
 from storage.results import Publications, StageResults
 
 
-def _expected(turn: Turn, stage: str) -> str:
-    """When a stage's results are expected, as the applicant reads it."""
-    config = turn.deps.config
+def expectation(
+    config: RecruitmentConfig, stage: str, now: datetime
+) -> tuple[str, datetime | None]:
+    """How an unpublished stage reads at `now`: a kind and, for some kinds, its moment.
+
+    `waiting` no date was announced (and the selection is not over); `by` the office publishes
+    by that day at the latest (`results_by`); `on` the final result comes that day (with its
+    hour if set); `today` / `today_at` it comes today (at that hour, still ahead); `processing`
+    every date named has passed and nothing is published.
+    """
+    today = now.date()
     if stage == FINAL:
-        return format_datetime(config.local(config.schedule.announcement), turn.language)
+        schedule = config.schedule
+        moment = config.local(schedule.announcement_at)
+        if today < schedule.announcement:
+            return "on", moment
+        if today == schedule.announcement and schedule.announcement_time is None:
+            return "today", None
+        if today == schedule.announcement and now < moment:
+            return "today_at", moment
+        return "processing", None
     named = config.stage_by_number(int(stage))
-    day: date = (named.results_by if named else None) or config.schedule.selection_end
-    return format_date(day, turn.language)
+    if named is not None and named.results_by is not None:
+        if today <= named.results_by:
+            return "by", datetime.combine(named.results_by, datetime.min.time(), config.tz)
+        return "processing", None
+    return ("waiting", None) if today <= config.schedule.selection_end else ("processing", None)
+
+
+def _expected_params(turn: Turn, stage: str) -> tuple[str, dict[str, str]]:
+    config, language = turn.deps.config, turn.language
+    kind, moment = expectation(config, stage, turn.now)
+    params = {
+        "stage": stage_label(config, turn.deps.catalog, language, stage),
+        "selection_end": format_date(config.schedule.selection_end, language),
+    }
+    if moment is not None:
+        timed = kind == "on" and config.schedule.announcement_time is not None
+        date = format_datetime(moment, language) if timed else format_date(moment.date(), language)
+        params.update(date=date, time=format_time(moment, language))
+    return kind, params
 
 
 async def status_text(turn: Turn) -> str:
@@ -49,13 +84,25 @@ async def status_text(turn: Turn) -> str:
             if result.outcome == "not_passed":
                 stopped_at = stage
         else:
-            lines.append(turn.t("status_line_waiting", stage=label, date=_expected(turn, stage)))
-    return turn.t(
+            kind, params = _expected_params(turn, stage)
+            lines.append(turn.t(f"status_line_{kind}", **params))
+    text = turn.t(
         "status",
         number=applicant.registration_number,
         stages="\n".join(lines),
         next=_next_step(turn, decided, stopped_at),
     )
+    if decided or await sobat_enrolled(turn):
+        return text  # a published result: staff have the applicant's official registration
+    sobat = config.sobat
+    pending = turn.t(
+        "status_sobat_pending",
+        number=applicant.registration_number,
+        portal=sobat.portal,
+        activity=sobat.activity,
+        guide=turn.t("menu_sobat"),
+    )
+    return f"{pending}\n\n{text}"
 
 
 def _next_step(turn: Turn, decided: dict[str, StageResult], stopped_at: str | None) -> str:
@@ -67,11 +114,8 @@ def _next_step(turn: Turn, decided: dict[str, StageResult], stopped_at: str | No
     if FINAL in decided:
         return config.final_result.passed.get(turn.language)
     upcoming = next(stage for stage in stage_keys(config) if stage not in decided)
-    waiting = turn.t(
-        "status_next_waiting",
-        stage=stage_label(config, turn.deps.catalog, turn.language, upcoming),
-        date=_expected(turn, upcoming),
-    )
+    kind, params = _expected_params(turn, upcoming)
+    waiting = turn.t(f"status_next_{kind}", **params)
     passed = [stage for stage in decided if stage != FINAL]
     if passed:
         named = config.stage_by_number(int(passed[-1]))

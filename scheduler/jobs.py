@@ -85,7 +85,7 @@ def plan_jobs(config: RecruitmentConfig) -> list[PlannedJob]:
         PlannedJob(
             "final_announcement",
             "job_final_announcement",
-            at=config.local(config.schedule.announcement),
+            at=config.local(config.schedule.announcement_at),
         )
     )
     dated.sort(key=lambda job: job.at or datetime.max)

@@ -69,7 +69,7 @@ def test_terminal_chat_registers_with_numbered_choices(data_dir: Path, tmp_path:
     ]
     output = _chat(answers, "--at", "2023-11-10T09:00")
     assert "[1] 📝 Daftar" in output
-    assert "Nomor registrasi: PMK24-00001" in output
+    assert "BELUM terdaftar secara resmi" in output and "nomor registrasi PMK24-00001" in output
     assert (data_dir / "mitrabot.db").exists()
     stored = [path for path in (data_dir / "documents").rglob("*") if path.is_file()]
     assert sorted(path.suffix for path in stored) == [".jpg", ".jpg", ".pdf"]
@@ -95,7 +95,11 @@ def test_the_rehearsal_clock_comes_from_the_environment(monkeypatch: pytest.Monk
 
 def test_config_check(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["config", "check"]) == 0
-    assert "OK" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "OK" in out
+    for unset in ("contact.email", "schedule.announcement_time", "stages[1].results_by"):
+        assert f"  {unset}\n" in out  # optional facts the announcement does not give
+    assert "sobat.help_within" in out and "registration_end" not in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("office: [\n", encoding="utf-8")
     assert main(["config", "check", str(bad)]) == 2

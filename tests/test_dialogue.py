@@ -325,7 +325,7 @@ async def test_confirmed_applicant_can_still_edit_while_registration_is_open(cha
     await chat.press("md:edit")
     await chat.press("edit:address")
     await chat.send("Jl. Raya Tlanakan No. 5, RT 01 RW 03")
-    assert "Sudah terdaftar. Nomor registrasi: PMK24-00001" in chat.text
+    assert "tercatat di bot ini dengan nomor registrasi PMK24-00001" in chat.text
     assert "sum:confirm" not in chat.buttons
 
 
@@ -378,7 +378,7 @@ async def _reach(chat: Chat, step: str) -> None:
 async def test_menu_and_help_work_at_every_step(chat: Chat, step: str) -> None:
     await _reach(chat, step)
     await chat.send("/bantuan")
-    assert "/batal" in chat.text and "bps3528@bps.go.id" in chat.text
+    assert "/batal" in chat.text and "Kontak:\nBadan Pusat Statistik Kabupaten" in chat.text
     applicant = await chat.applicant()
     assert applicant is not None and applicant.step == step  # help does not move them
     await chat.send("/menu")
@@ -448,7 +448,7 @@ async def test_information_pages(chat: Chat) -> None:
     await chat.press("menu:faq")
     assert "bukan untuk ASN" in chat.text
     await chat.press("menu:help")
-    assert "pamekasankab.bps.go.id" in chat.text
+    assert "Badan Pusat Statistik Kabupaten Pamekasan" in chat.text
 
 
 async def test_schedule_counts_down_to_the_last_day(chat: Chat, clock: FrozenClock) -> None:
@@ -506,7 +506,7 @@ async def test_registration_closes_at_the_exact_minute(chat: Chat, clock: Frozen
     assert "PMK24-00001" in chat.text
     clock.set(datetime(2023, 12, 1, 0, 0, 0))
     await chat.press("menu:register")  # a confirmed applicant still sees their registration
-    assert "Sudah terdaftar" in chat.text
+    assert "tercatat di bot ini dengan nomor registrasi PMK24-00001" in chat.text
 
 
 async def test_staff_close_registration_early_and_reopen(conversation: Conversation) -> None:

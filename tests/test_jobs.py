@@ -40,7 +40,7 @@ async def test_the_announcement_job_sends_nothing_early_and_once_when_due(
 ) -> None:
     await _final_results(any_db, config, clock)
     jobs = Jobs(any_db, config, catalog, clock)
-    announcement = config.local(config.schedule.announcement)
+    announcement = config.local(config.schedule.announcement_at)
     clock.set(announcement - timedelta(seconds=1))
     assert await jobs.run("final_announcement") == 0
     clock.set(announcement)
@@ -59,7 +59,7 @@ async def test_the_jobs_come_from_the_config(
         "reminder:registration:3": "2023-11-27T09:00:00+07:00",
         "reminder:sobat:2": "2023-11-28T09:00:00+07:00",
         "reminder:registration:1": "2023-11-29T09:00:00+07:00",
-        "final_announcement": "2023-12-15T09:00:00+07:00",
+        "final_announcement": "2023-12-15T00:00:00+07:00",
         "silent": None,
         "scheduled_broadcasts": None,
     }
@@ -68,7 +68,7 @@ async def test_the_jobs_come_from_the_config(
 async def test_apscheduler_runs_a_missed_announcement_at_start(
     db: Database, config: RecruitmentConfig, catalog: Catalog
 ) -> None:
-    announcement = config.local(config.schedule.announcement)
+    announcement = config.local(config.schedule.announcement_at)
     clock = Clock(config.tz, start_at=announcement + timedelta(hours=2))  # the bot was down
     await _final_results(db, config, clock)
     scheduler = start_scheduler(Jobs(db, config, catalog, clock))
@@ -86,7 +86,7 @@ async def test_apscheduler_runs_a_missed_announcement_at_start(
 async def test_apscheduler_waits_for_a_future_announcement(
     db: Database, config: RecruitmentConfig, catalog: Catalog
 ) -> None:
-    announcement = config.local(config.schedule.announcement)
+    announcement = config.local(config.schedule.announcement_at)
     clock = Clock(config.tz, start_at=announcement - timedelta(days=1))
     scheduler = start_scheduler(Jobs(db, config, catalog, clock))
     try:

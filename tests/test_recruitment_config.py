@@ -30,7 +30,8 @@ def test_shipped_file_matches_the_announcement() -> None:
     assert config.local(config.schedule.registration_end) == datetime(
         2023, 11, 30, 23, 59, 59, tzinfo=config.tz
     )
-    assert config.schedule.announcement.date().isoformat() == "2023-12-15"
+    assert config.schedule.announcement.isoformat() == "2023-12-15"
+    assert config.schedule.announcement_time is None  # the announcement names no hour
     assert len(config.kecamatan) == 13
     assert config.kecamatan_by_code("35.28.04").bps_code == "3528050"  # Pamekasan
 

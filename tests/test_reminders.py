@@ -264,7 +264,7 @@ async def test_staff_see_upcoming_jobs_and_their_reach(
     assert "23 November 2023, 09.00 WIB · Pengingat pendaftaran H-7 · menjangkau 2 orang" in (
         staff.text
     )
-    assert "15 Desember 2023, 09.00 WIB · Pengumuman hasil akhir" in staff.text
+    assert "15 Desember 2023, 00.00 WIB · Pengumuman hasil akhir" in staff.text
     assert "Menolak pengingat: 1 orang" in staff.text
     applicant = Chat(conversation, "102")
     await applicant.send("/jadwal_kirim")

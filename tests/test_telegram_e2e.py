@@ -98,7 +98,7 @@ async def test_an_applicant_registers_on_telegram_and_survives_a_restart(
         for kind, value, replies in SCRIPT[half:]:
             last = await act(fake, APPLICANT, kind, value, replies)
         assert "PMK24-00001" in last[0].text
-        assert last[1].callback_data[0] == "menu:register"
+        assert last[1].callback_data[0] == "sb:path:new"  # straight into the SOBAT guide
         await fake.wait_until_idle()
     async with db.transaction() as session:
         applicant = await Applicants(session).by_registration_number("PMK24-00001")

@@ -195,7 +195,7 @@ async def test_a_complete_registration_over_whatsapp(rig: WhatsAppRig) -> None:
     for content in (images.good_photo(), images.good_ktp(), images.good_diploma()):
         await _photo(rig, content)
     await _choose(rig, "sum:confirm")
-    assert "Nomor registrasi: PMK24-00001" in "\n".join(rig.texts())
+    assert "nomor registrasi PMK24-00001" in "\n".join(rig.texts())
     async with rig.conversation.db.transaction() as session:
         identity = (await session.execute(select(ChatIdentity))).scalar_one()
         applicant = await session.get(Applicant, identity.applicant_id)

@@ -85,7 +85,7 @@ async def test_a_walk_through_the_calendar_reads_true(
     for text in pages.values():
         _reads_true(text, date(2023, 11, 10))
     assert pages["status"].startswith("⚠️ Nomor PMK24-00001 adalah nomor di bot ini")
-    assert "⏳ Tahap 1: Seleksi Administrasi: belum diumumkan\n" in pages["status"]
+    assert "⏳ Tahap 1 Seleksi Administrasi: belum diumumkan\n" in pages["status"]
     assert "diumumkan pada 15 Desember 2023" in pages["status"]
     assert "Seleksi berlangsung sampai 8 Desember 2023" in pages["status"]
     assert "sisa 20 hari" in pages["schedule"] and "Seleksi: 1 November 2023" in pages["schedule"]
@@ -108,11 +108,11 @@ async def test_a_walk_through_the_calendar_reads_true(
     pages = await _pages(chat)
     for text in pages.values():
         _reads_true(text, date(2023, 12, 5))
-    assert "✅ Tahap 1: Seleksi Administrasi: LULUS" in pages["status"]
+    assert "✅ Tahap 1 Seleksi Administrasi: LULUS" in pages["status"]
     assert "bukan pendaftaran resmi" not in pages["status"]  # staff have the SOBAT registration
     assert "Tahap berikutnya adalah Tes Kompetensi." in pages["status"]
     assert (
-        "Tunggu pengumuman Tahap 2: Tes Kompetensi. Seleksi berlangsung sampai 8 Desember"
+        "Tunggu pengumuman Tahap 2 Tes Kompetensi. Seleksi berlangsung sampai 8 Desember"
         in (pages["status"])
     )
 
@@ -121,7 +121,7 @@ async def test_a_walk_through_the_calendar_reads_true(
     pages = await _pages(chat)
     for text in pages.values():
         _reads_true(text, date(2023, 12, 15))
-    assert "⏳ Tahap 2: Tes Kompetensi: sedang diproses, belum diumumkan" in pages["status"]
+    assert "⏳ Tahap 2 Tes Kompetensi: sedang diproses, belum diumumkan" in pages["status"]
     assert "⏳ Hasil akhir (calon mitra): diumumkan hari ini" in pages["status"]
     assert "Seleksi berlangsung" not in pages["status"]
     assert (
@@ -177,9 +177,9 @@ async def test_dates_an_office_sets_are_named_until_they_pass(
     chat = Chat(Conversation(db, deps), "1001")
     await chat.register()
     await chat.press("menu:help")
-    assert "Email: humas@example.org" in chat.text
+    assert "E-mail: humas@example.org" in chat.text
     await chat.press("menu:status")
-    assert "Tahap 1: Seleksi Administrasi: belum diumumkan (diumumkan paling lambat 1 Desember" in (
+    assert "Tahap 1 Seleksi Administrasi: belum diumumkan (diumumkan paling lambat 1 Desember" in (
         chat.text
     )
     assert "diumumkan pada 15 Desember 2023, 09.00 WIB" in chat.text
@@ -187,7 +187,7 @@ async def test_dates_an_office_sets_are_named_until_they_pass(
 
     clock.set(datetime(2023, 12, 2, 9, 0))  # the office's date for stage 1 has passed
     await chat.press("menu:status")
-    assert "⏳ Tahap 1: Seleksi Administrasi: sedang diproses, belum diumumkan" in chat.text
+    assert "⏳ Tahap 1 Seleksi Administrasi: sedang diproses, belum diumumkan" in chat.text
     assert "1 Desember" not in chat.text
 
     clock.set(datetime(2023, 12, 15, 8, 0))

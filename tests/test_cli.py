@@ -212,10 +212,10 @@ def test_a_broadcast_to_a_terminal_user_waits_for_their_session_then_completes(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = Catalog.load()
-    _chat([], "--at", "2023-11-10T09:00")
+    _chat(["1", "1"], "--at", "2023-11-10T09:00")  # "Daftar", "Saya setuju"
     monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-11-10T09:01")
     assert main(["broadcast", "send", "--text", "Tes kompetensi tanggal 4.", "--yes"]) == 0
-    assert "1 recipient(s)" in capsys.readouterr().out
+    assert "Penerima all: 1 orang" in capsys.readouterr().out
     assert main(["broadcast", "status", "1"]) == 0
     waiting = capsys.readouterr().out
     assert catalog.text("id", "broadcast_state_queued") in waiting
@@ -232,13 +232,13 @@ def test_send_at_errors_name_send_at(
 ) -> None:
     monkeypatch.setenv("MITRABOT_CLOCK_AT", "2023-11-10T09:00")
     send = ["broadcast", "send", "--text", "Halo", "--yes"]
-    with pytest.raises(SystemExit, match="--send-at 2023-11-01T08:00 is not in the future"):
+    with pytest.raises(SystemExit, match="--send-at harus waktu yang akan datang"):
         main([*send, "--send-at", "2023-11-01T08:00"])
     (tmp_path / "jadwal.jpg").write_bytes(images.good_photo())
-    with pytest.raises(SystemExit, match="--send-at: a scheduled broadcast is text only"):
+    with pytest.raises(SystemExit, match="--send-at: siaran terjadwal hanya berupa teks"):
         main([*send, "--send-at", "2023-11-20T08:00", "--file", str(tmp_path / "jadwal.jpg")])
     with pytest.raises(SystemExit):
         main([*send, "--send-at", "besok"])
     assert "argument --send-at" in capsys.readouterr().err
     assert main([*send, "--send-at", "2023-11-20T08:00"]) == 0
-    assert "scheduled broadcast #1" in capsys.readouterr().out
+    assert "Siaran terjadwal #1 untuk 20 November 2023, 08.00 WIB" in capsys.readouterr().out

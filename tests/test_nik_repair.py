@@ -65,7 +65,8 @@ async def test_fixing_the_birth_date_while_editing_returns_to_the_summary(chat: 
     assert NIK_MISMATCH in chat.text
     await chat.press("nik:fix_date")
     await chat.send("17-08-1995")
-    assert "Ringkasan data Anda" in chat.text and ": -" not in chat.text
+    assert "✏️ Diubah - Tanggal lahir: 18 Agustus 1995" in chat.text  # what changed, no "-" fields
+    assert "→ 17 Agustus 1995" in chat.text and ": -" not in chat.text
     assert "sum:confirm" in chat.buttons
 
 

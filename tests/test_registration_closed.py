@@ -121,7 +121,7 @@ async def test_a_registered_applicant_keeps_status_and_data_but_cannot_change_th
     assert "PMK24-00001" in chat.text and '"Cek status seleksi"' in chat.text
     assert "menu:register" in chat.buttons and "menu:documents" not in chat.buttons
     await chat.press("menu:register")
-    assert "Sudah terdaftar" in chat.text and "sum:edit" not in chat.buttons
+    assert "nomor registrasi PMK24-00001" in chat.text and "sum:edit" not in chat.buttons
     await chat.press("menu:mydata")
     assert "md:edit" not in chat.buttons
     await chat.press("md:edit")  # an old "Ubah data" button

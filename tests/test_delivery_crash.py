@@ -35,6 +35,9 @@ RATE = 100  # messages/second for the worker
 CONCURRENCY = 8
 LEASE_SECONDS = 5
 RESPONSE_DELAY = 0.05  # the fake answers after 50 ms, so ~5 sends are in flight at any moment
+QUEUED_AT = datetime(2023, 11, 10, 2, 0, tzinfo=UTC)
+"""When the test's rows were queued: a fixed past moment, so they are due for the workers (which
+run on their own clocks, in other processes) whatever the date of the run."""
 WORKER_CODE = "from bot.cli import main; raise SystemExit(main())"
 
 
@@ -126,7 +129,7 @@ async def wait_for(
 async def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight(
     any_db: Database, fake: FakeBotApi, tmp_path: Path
 ) -> None:
-    now = datetime.now(UTC)
+    now = QUEUED_AT
     rows = [
         {
             "dedup_key": f"crash:{user}",
@@ -215,7 +218,7 @@ async def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight
 
 async def test_a_claim_takes_at_most_its_limit(any_db: Database) -> None:
     """What bounds the rows a dead worker leaves `sending` (and a batch's length vs. the lease)."""
-    now = datetime.now(UTC)
+    now = QUEUED_AT
     rows = [
         {
             "dedup_key": f"claim:{user}",
@@ -234,6 +237,6 @@ async def test_a_claim_takes_at_most_its_limit(any_db: Database) -> None:
         await Outbox(session).enqueue(rows)
     async with any_db.transaction() as session:
         claimed = await Outbox(session).claim(
-            "w1", datetime.now(UTC), 100, timedelta(seconds=LEASE_SECONDS), False
+            "w1", now + timedelta(minutes=1), 100, timedelta(seconds=LEASE_SECONDS), False
         )
     assert len(claimed) == 100

@@ -35,6 +35,10 @@ RATE = 100  # messages/second for the worker
 CONCURRENCY = 8
 LEASE_SECONDS = 5
 RESPONSE_DELAY = 0.05  # the fake answers after 50 ms, so ~5 sends are in flight at any moment
+PATIENCE = 120
+"""Seconds a wait may take before the test fails: far more than the few it takes, since the
+workers are separate processes that a busy machine may keep waiting (it is a bound, not a
+measurement)."""
 QUEUED_AT = datetime(2023, 11, 10, 2, 0, tzinfo=UTC)
 """When the test's rows were queued: a fixed past moment, so they are due for the workers (which
 run on their own clocks, in other processes) whatever the date of the run."""
@@ -160,12 +164,12 @@ async def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight
                 )
             return len(fake.sent) >= KILL_AFTER
 
-        await wait_for(f"{KILL_AFTER} messages from w1", enough_arrived, 20, logs[:1])
+        await wait_for(f"{KILL_AFTER} messages from w1", enough_arrived, PATIENCE, logs[:1])
         first.kill()  # SIGKILL: no clean-up of any kind
         await asyncio.wait_for(first.wait(), 5)
         assert first.returncode == -signal.SIGKILL
         # Requests that reached the fake before the kill are still answered (into the void).
-        await fake.wait_until_idle(timeout=5)
+        await fake.wait_until_idle(timeout=PATIENCE)
 
         before_restart = received(fake)
         at_kill = await rows_by_recipient(any_db)
@@ -184,7 +188,7 @@ async def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight
             return all(row.state == "sent" for row in (await rows_by_recipient(any_db)).values())
 
         # w2 sends the queued rows at once and w1's claimed rows after the 5 s lease.
-        await wait_for("every row sent", all_sent, LEASE_SECONDS + 15, logs)
+        await wait_for("every row sent", all_sent, LEASE_SECONDS + PATIENCE, logs)
         await stop_process(second, signal.SIGTERM)
         assert second.returncode == 0, logs[1].read_text()
     finally:

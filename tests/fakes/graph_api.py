@@ -812,7 +812,7 @@ class FakeGraphApi:
     async def wait_for_messages(
         self,
         count: int,
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented helper API
+        timeout: float = 30.0,  # noqa: ASYNC109 - part of the documented helper API
         *,
         to: str | None = None,
     ) -> list[SentMessage]:
@@ -835,7 +835,7 @@ class FakeGraphApi:
                 )
             await self._signal.wait(remaining)
 
-    async def wait_until_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_until_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wait until no request was in flight for 0.2 s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -712,7 +712,7 @@ class FakeBotApi:
         self,
         chat_id: int,
         count: int,
-        timeout: float = 10.0,  # noqa: ASYNC109 - part of the documented helper API
+        timeout: float = 30.0,  # noqa: ASYNC109 - part of the documented helper API
     ) -> list[SentMessage]:
         """Wait until at least ``count`` messages were sent to ``chat_id`` (in total, counting
         earlier ones); return all of them.  Raises ``TimeoutError`` listing what arrived."""
@@ -731,7 +731,7 @@ class FakeBotApi:
                 )
             await self._signal.wait(remaining)
 
-    async def wait_until_idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_until_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         """Wait until every queued update was fetched *and* confirmed (a later ``getUpdates``
         used a higher offset) and no non-polling request was in flight for 0.2 s."""
         loop = asyncio.get_running_loop()

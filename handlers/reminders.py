@@ -74,7 +74,7 @@ def planned_reminders(config: RecruitmentConfig) -> list[Reminder]:
     return sorted(reminders, key=lambda reminder: reminder.at)
 
 
-def reminder_target(
+def _target(
     config: RecruitmentConfig,
     reminder: Reminder,
     now: datetime,
@@ -107,7 +107,7 @@ async def count_reach(
     staff: frozenset[str] = frozenset(),
 ) -> int:
     """How many applicants a reminder would reach if it ran now."""
-    return await Reminders(session).count_reach(reminder_target(config, reminder, now, staff))
+    return await Reminders(session).count_reach(_target(config, reminder, now, staff))
 
 
 def _missing_lines(
@@ -214,7 +214,7 @@ async def send_reminder(
         return 0
     hours = config.quiet_hours
     not_before = QuietHours(hours.start, hours.end).next_allowed(now)
-    target = reminder_target(config, reminder, now, staff)
+    target = _target(config, reminder, now, staff)
     queued, after = 0, 0
     while True:
         async with db.transaction() as session:

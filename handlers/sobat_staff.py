@@ -77,14 +77,14 @@ async def answer_report(
     now: datetime,
 ) -> SobatReport | None:
     """Record staff's answer and send it to the applicant's chat(s); None if no such report."""
-    report = await SobatReports(session).get(report_id)
+    reports = SobatReports(session)
+    report = await reports.get(report_id)
     if report is None:
         return None
     applicant = await Applicants(session).get(report.applicant_id)
     if applicant is None:
         return None
-    report.answer, report.answered_by, report.answered_at = answer, actor, now
-    report.state = "answered"
+    await reports.record_answer(report, answer, actor, now)
     chats = await ChatIdentities(session).addresses_of(applicant.id)
     step = next(
         (

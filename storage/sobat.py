@@ -88,6 +88,12 @@ class SobatReports:
         """The report with this id, if any."""
         return await self.session.get(SobatReport, report_id)
 
+    async def record_answer(self, report: SobatReport, answer: str, by: str, now: datetime) -> None:
+        """Staff answered the report: it is no longer open."""
+        report.answer, report.answered_by, report.answered_at = answer, by, now
+        report.state = "answered"
+        await self.session.flush()
+
     async def of_applicant(self, applicant_id: int) -> list[SobatReport]:
         """One applicant's reports, oldest first."""
         query = (

@@ -19,7 +19,8 @@ database ``mitrabot_bench_<hex>`` dropped at the end):
 3. job: ``send_reminder`` for the ``registration:7`` reminder of the bundled config, at its
    moment. Measured: wall and CPU time, the time in SQL by statement (candidates page, receipts
    insert, applicants load, documents, outbox insert; the first and last candidates pages), the
-   time inside its steps ``_claim_receipts`` and ``_enqueue`` (wrapped while the job runs), and
+   time inside its steps ``Reminders.claim_receipts`` and ``_enqueue`` (wrapped while the job
+   runs), and
    the growth of the process's peak RSS (VmHWM reset through /proc/self/clear_refs). Checked: the
    count queued equals the eligible applicants seeded (unfinished, consented, not opted out,
    not ineligible), the outbox holds exactly their rows, and a second run queues 0 (timed too).
@@ -61,6 +62,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
 
 import handlers.reminders  # noqa: E402
+import storage.reminders  # noqa: E402
 from bench.databases import fresh_database, usable_backends  # noqa: E402
 from bot.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
 from handlers.catalog import Catalog  # noqa: E402
@@ -333,8 +335,11 @@ def statement_timer(database: Database) -> Iterator[StatementTimes]:
         event.remove(engine, "after_cursor_execute", after)
 
 
-STEPS = ("_claim_receipts", "_enqueue")
-"""Steps of `send_reminder` (module functions, called once per batch) timed in the job."""
+STEPS: dict[str, tuple[Any, str]] = {
+    "Reminders.claim_receipts": (storage.reminders.Reminders, "claim_receipts"),
+    "_enqueue": (handlers.reminders, "_enqueue"),
+}
+"""Steps of `send_reminder` (called once per batch) timed in the job: name → (owner, attribute)."""
 
 
 @dataclass
@@ -350,10 +355,10 @@ def step_timer() -> Iterator[StepTimes]:
     """Time STEPS while the block runs: wrappers around them, the originals put back after.
 
     One wrapper call per batch of 1000 applicants: no measurable overhead. The project code is
-    not changed; `send_reminder` looks these names up in its module at every call.
+    not changed; `send_reminder` looks these up (a module function, a method) at every call.
     """
     times = StepTimes()
-    originals = {name: getattr(handlers.reminders, name) for name in STEPS}
+    originals = {name: getattr(owner, attribute) for name, (owner, attribute) in STEPS.items()}
 
     def timed(name: str, function: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -366,13 +371,13 @@ def step_timer() -> Iterator[StepTimes]:
 
         return wrapper
 
-    for name, function in originals.items():
-        setattr(handlers.reminders, name, timed(name, function))
+    for name, (owner, attribute) in STEPS.items():
+        setattr(owner, attribute, timed(name, originals[name]))
     try:
         yield times
     finally:
-        for name, function in originals.items():
-            setattr(handlers.reminders, name, function)
+        for name, (owner, attribute) in STEPS.items():
+            setattr(owner, attribute, originals[name])
 
 
 def _status_kb(name: str) -> int | None:

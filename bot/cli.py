@@ -12,8 +12,6 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
-
 from bot.app import App
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
@@ -38,8 +36,8 @@ from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text
 from scheduler.quiet import QuietHours
+from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
-from storage.models import Broadcast
 from storage.outbox import Outbox
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Audit, Flags, Staff
 from storage.results import Publications
@@ -391,7 +389,7 @@ async def _broadcast_status(settings: Settings, args: argparse.Namespace) -> int
         catalog = app.conversation.deps.catalog
         while True:
             async with app.db.transaction() as session:
-                broadcast = await session.get(Broadcast, args.id)
+                broadcast = await Broadcasts(session).get(args.id)
                 if broadcast is None:
                     raise fail("cli_no_broadcast", id=args.id)
                 counts = await Outbox(session).progress(args.id)
@@ -438,8 +436,7 @@ async def _broadcast_failures(settings: Settings, args: argparse.Namespace) -> i
 async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
         async with app.db.transaction() as session:
-            query = select(Broadcast).order_by(Broadcast.id.desc()).limit(20)
-            broadcasts = list((await session.execute(query)).scalars())
+            broadcasts = await Broadcasts(session).newest(20)
         for b in broadcasts:
             say(
                 "cli_broadcast_line",

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from bot.app import App
 from bot.cli_support import fail, say, text, wib, with_app
 from bot.settings import Settings
 from scheduler.jobs import describe_jobs
-from storage.models import Applicant
+from storage.repositories import Applicants
 
 
 def add_schedule_commands(commands: argparse._SubParsersAction) -> None:
@@ -58,13 +56,8 @@ async def _ids(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _optouts(settings: Settings, args: argparse.Namespace) -> int:
     async def work(app: App) -> int:
-        query = (
-            select(Applicant.registration_number, Applicant.full_name, Applicant.reminders_off_at)
-            .where(Applicant.reminders_off_at.is_not(None))
-            .order_by(Applicant.reminders_off_at)
-        )
         async with app.db.transaction() as session:
-            rows = (await session.execute(query)).all()
+            rows = await Applicants(session).reminders_stopped()
         for number, name, since in rows:
             print(f"{number or '-'}\t{name or '-'}\t{wib(app.config, since)}")
         say("cli_optouts_total", count=len(rows))

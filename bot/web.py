@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -28,7 +27,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from storage.db import Database
-from storage.models import InboundPayload
+from storage.inbound import InboundPayloads
 
 log = logging.getLogger(__name__)
 
@@ -109,18 +108,9 @@ class DurableIntake:
 
     async def accept(self, body: bytes, payload: dict[str, Any]) -> None:
         """Store the raw body (before the 200) and handle the payload now if there is room."""
-        statement = (
-            insert(InboundPayload)
-            .values(
-                channel=self.channel,
-                body=body.decode("utf-8", "replace"),
-                received_at=self.now(),
-                attempts=0,
-            )
-            .returning(InboundPayload.id)
-        )
+        text = body.decode("utf-8", "replace")
         async with self.db.transaction() as session:
-            stored = (await session.execute(statement)).scalar_one()
+            stored = await InboundPayloads(session).store(self.channel, text, self.now())
         if len(self.in_hand) < MAX_IN_FLIGHT and not self.closing:
             self._start(stored, payload)
         else:
@@ -133,8 +123,7 @@ class DurableIntake:
             self.in_hand.add(stored)  # claimed here, so a sweep cannot take it meanwhile
             try:
                 async with self.db.transaction() as session:
-                    query = select(InboundPayload.body).where(InboundPayload.id == stored)
-                    body = (await session.execute(query)).scalar_one_or_none()
+                    body = await InboundPayloads(session).body(stored)
             except Exception:
                 self.in_hand.discard(stored)
                 raise
@@ -153,17 +142,14 @@ class DurableIntake:
         except Exception:
             log.exception("an accepted %s payload failed; it stays for the sweep", self.channel)
             async with self.db.transaction() as session:
-                row = await session.get(InboundPayload, stored)
-                if row is not None:
-                    row.attempts += 1
-                    if row.attempts >= MAX_ATTEMPTS:
-                        log.error("giving up on %s payload %d", self.channel, stored)
-                        await session.delete(row)
+                gave_up = await InboundPayloads(session).count_failure(stored, MAX_ATTEMPTS)
+            if gave_up:
+                log.error("giving up on %s payload %d", self.channel, stored)
             return
         finally:
             self.in_hand.discard(stored)
         async with self.db.transaction() as session:
-            await session.execute(delete(InboundPayload).where(InboundPayload.id == stored))
+            await InboundPayloads(session).remove(stored)
         await self._next_waiting()
 
     async def sweep(self, orphan_after: timedelta = ORPHAN_AFTER) -> int:
@@ -171,17 +157,10 @@ class DurableIntake:
         room = MAX_IN_FLIGHT - len(self.in_hand)
         if room <= 0:
             return 0
-        query = (
-            select(InboundPayload.id, InboundPayload.body)
-            .where(
-                InboundPayload.channel == self.channel,
-                InboundPayload.received_at <= self.now() - orphan_after,
-            )
-            .order_by(InboundPayload.id)
-            .limit(room + len(self.in_hand) + len(self.waiting))
-        )
+        cutoff = self.now() - orphan_after
+        limit = room + len(self.in_hand) + len(self.waiting)
         async with self.db.transaction() as session:
-            rows = (await session.execute(query)).all()
+            rows = await InboundPayloads(session).received_before(self.channel, cutoff, limit)
         taken = 0
         mine = self.in_hand | set(self.waiting)
         for stored, body in rows:
@@ -220,8 +199,7 @@ def build_web_app(
 
     async def healthz(request: Request) -> Response:
         try:
-            async with db.transaction() as session:
-                await session.execute(text("SELECT 1"))
+            await db.ping()
         except Exception:
             log.exception("health check: database unreachable")
             return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)

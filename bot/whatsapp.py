@@ -23,7 +23,6 @@ from pywa_async.errors import WhatsAppError
 from pywa_async.types import Button as WaButton
 from pywa_async.types import Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
-from sqlalchemy import or_, select
 
 from bot.recruitment import WhatsAppTemplate
 from handlers.catalog import Catalog
@@ -46,8 +45,8 @@ from scheduler.delivery import (
     Unreachable,
 )
 from storage.db import Database
-from storage.models import ChatIdentity
 from storage.outbox import Outbox
+from storage.repositories import ChatIdentities
 
 log = logging.getLogger(__name__)
 
@@ -382,17 +381,7 @@ class WhatsAppSender:
 
     async def _window_open(self, recipient: str) -> bool:
         async with self.db.transaction() as session:
-            last = (
-                await session.execute(
-                    select(ChatIdentity.last_inbound_at).where(
-                        ChatIdentity.channel == Channel.WHATSAPP.value,
-                        or_(
-                            ChatIdentity.address == recipient,
-                            ChatIdentity.external_id == recipient,
-                        ),
-                    )
-                )
-            ).scalar()
+            last = await ChatIdentities(session).last_inbound_at(Channel.WHATSAPP.value, recipient)
         now: datetime = self.now()
         return last is not None and now - last < WINDOW
 

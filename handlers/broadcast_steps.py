@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from handlers.broadcasts import (
     RESULT_KINDS,
     Attachment,
@@ -19,7 +17,7 @@ from handlers.rights import staff_only
 from handlers.types import Button, Reply
 from scheduler.progress import progress_text
 from scheduler.quiet import QuietHours
-from storage.models import Broadcast
+from storage.broadcasts import Broadcasts
 from storage.outbox import Outbox
 from storage.results import Publications
 
@@ -275,10 +273,11 @@ async def _send(turn: Turn) -> None:
 
 async def broadcast_status(turn: Turn, argument: str) -> None:
     """`/siaran_status [N]`: progress of broadcast N (default: the newest)."""
-    query = select(Broadcast).order_by(Broadcast.id.desc()).limit(1)
+    broadcasts = Broadcasts(turn.session)
     if argument.isdigit():
-        query = select(Broadcast).where(Broadcast.id == int(argument))
-    broadcast = (await turn.session.execute(query)).scalar_one_or_none()
+        broadcast = await broadcasts.get(int(argument))
+    else:
+        broadcast = next(iter(await broadcasts.newest(1)), None)
     if broadcast is None:
         turn.say(turn.t("bc_not_found"))
         return

@@ -7,23 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduler.quiet import QuietHours
-from storage.models import (
-    Applicant,
-    Broadcast,
-    ChatIdentity,
-    ScheduledBroadcast,
-    StageResult,
-    chat_address,
-)
+from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
+from storage.models import Broadcast, ScheduledBroadcast
 from storage.outbox import Outbox
 from storage.repositories import Audit
 
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
-RESULT_KINDS = ("passed", "not_passed")
 CHANNELS = ("telegram", "whatsapp")
 PLACEHOLDERS = ("{nama}", "{nomor}")
 
@@ -72,42 +64,9 @@ class Audience:
         return f"{self.kind}:{self.value}" if self.value else self.kind
 
 
-def recipients_query(audience: Audience) -> Select[Any]:
-    """(applicant id, channel, chat id, name, registration number) of everyone in `audience`.
-
-    Only applicants who gave consent are in any audience: whoever pressed "Tidak setuju" (or
-    never answered) gets no broadcast.
-    """
-    query = (
-        select(
-            Applicant.id,
-            ChatIdentity.channel,
-            chat_address(),
-            Applicant.full_name,
-            Applicant.registration_number,
-        )
-        .join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
-        .where(Applicant.consent_at.is_not(None))
-    )
-    if audience.kind == "incomplete":
-        query = query.where(Applicant.registration_number.is_(None))
-    elif audience.kind == "complete":
-        query = query.where(Applicant.registration_number.is_not(None))
-    elif audience.kind == "kecamatan":
-        query = query.where(Applicant.kecamatan == audience.value)
-    elif audience.kind == "channel":
-        query = query.where(ChatIdentity.channel == audience.value)
-    elif audience.kind in RESULT_KINDS:
-        query = query.join(StageResult, StageResult.applicant_id == Applicant.id).where(
-            StageResult.stage == audience.value, StageResult.outcome == audience.kind
-        )
-    return query.order_by(Applicant.id)
-
-
 async def count_recipients(session: AsyncSession, audience: Audience) -> int:
     """How many chats a broadcast to `audience` reaches."""
-    subquery = recipients_query(audience).subquery()
-    return (await session.execute(select(func.count()).select_from(subquery))).scalar_one()
+    return await Audiences(session).count(audience.kind, audience.value)
 
 
 def personalise(text: str, name: str | None, number: str | None) -> str:
@@ -118,8 +77,8 @@ def personalise(text: str, name: str | None, number: str | None) -> str:
 async def preview_message(session: AsyncSession, audience: Audience, text: str) -> str:
     """The message as the first recipient of `audience` will read it (a real one, not an
     example: {nama} and {nomor} filled as for them; as for a nameless one when nobody is in it)."""
-    first = (await session.execute(recipients_query(audience).limit(1))).first()
-    name, number = (first.full_name, first.registration_number) if first else (None, None)
+    first = await Audiences(session).first(audience.kind, audience.value)
+    name, number = (first.name, first.registration_number) if first else (None, None)
     return personalise(text, name, number)
 
 
@@ -156,8 +115,7 @@ async def create_broadcast(
         file_name=attachment.name if attachment else None,
         file_mime_type=attachment.mime_type if attachment else None,
     )
-    session.add(broadcast)
-    await session.flush()
+    await Broadcasts(session).add(broadcast)
     not_before = now if urgent else quiet_hours.next_allowed(now)
     rows = [
         {
@@ -176,9 +134,9 @@ async def create_broadcast(
             "not_before": not_before,
             "created_at": now,
         }
-        for applicant_id, channel, recipient, name, number in (
-            await session.execute(recipients_query(audience))
-        ).all()
+        for applicant_id, channel, recipient, name, number in await Audiences(session).members(
+            audience.kind, audience.value
+        )
     ]
     await Outbox(session).enqueue(rows)
     broadcast.total = len(rows)
@@ -215,8 +173,7 @@ async def schedule_broadcast(
         audience=audience.as_dict(),
         state="waiting",
     )
-    session.add(scheduled)
-    await session.flush()
+    await ScheduledBroadcasts(session).add(scheduled)
     await Audit(session).record(
         created_by,
         "broadcast_scheduled",
@@ -230,22 +187,10 @@ async def send_due_broadcasts(
     session: AsyncSession, now: datetime, quiet_hours: QuietHours
 ) -> list[Broadcast]:
     """Queue every scheduled broadcast whose moment has come (each once, whoever runs this)."""
-    due = (
-        await session.execute(
-            select(ScheduledBroadcast.id).where(
-                ScheduledBroadcast.state == "waiting", ScheduledBroadcast.send_at <= now
-            )
-        )
-    ).scalars()
+    scheduled_broadcasts = ScheduledBroadcasts(session)
     sent = []
-    for scheduled_id in list(due):
-        taken = await session.execute(
-            update(ScheduledBroadcast)
-            .where(ScheduledBroadcast.id == scheduled_id, ScheduledBroadcast.state == "waiting")
-            .values(state="sent")
-            .returning(ScheduledBroadcast)
-        )
-        scheduled = taken.scalar_one_or_none()
+    for scheduled_id in await scheduled_broadcasts.due_ids(now):
+        scheduled = await scheduled_broadcasts.take(scheduled_id)
         if scheduled is None:
             continue  # another process took it
         audience = Audience(scheduled.audience["kind"], scheduled.audience.get("value"))

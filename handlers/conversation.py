@@ -27,9 +27,9 @@ from handlers.result_steps import TableUpload, prepare_table
 from handlers.resume import REGISTRATION_STEPS, in_registration, say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
 from handlers.types import Channel, FileSource, Incoming, Reply
+from storage.broadcasts import Broadcasts
 from storage.db import Database
 from storage.files import FileStore, forget_unreferenced
-from storage.models import Broadcast
 from storage.repositories import Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class Conversation:
         if kind != "broadcast" or not key.isdigit():
             return
         async with self.db.transaction() as session:
-            broadcast = await session.get(Broadcast, int(key))
+            broadcast = await Broadcasts(session).get(int(key))
             if broadcast is not None:
                 broadcast.progress_channel, broadcast.progress_chat = channel, chat
                 broadcast.progress_message_id = message_id

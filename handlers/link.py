@@ -7,11 +7,10 @@ when one side holds no registration yet (its chat then joins the other); never o
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from handlers.flow import Step, Turn, step
 from handlers.types import Button, Channel, Reply
 from storage.models import Applicant, ChatIdentity
+from storage.repositories import ChatIdentities
 
 CHANNEL_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp"}
 
@@ -23,21 +22,16 @@ def normalise_phone(number: str) -> str | None:
 
 
 async def _identity(turn: Turn) -> ChatIdentity | None:
-    query = select(ChatIdentity).where(
-        ChatIdentity.channel == turn.incoming.channel.value,
-        ChatIdentity.external_id == turn.incoming.user_id,
+    return await ChatIdentities(turn.session).of_chat(
+        turn.incoming.channel.value, turn.incoming.user_id
     )
-    return (await turn.session.execute(query)).scalar_one_or_none()
 
 
 async def _other_chat(turn: Turn, phone: str) -> ChatIdentity | None:
     """A chat of another applicant, on another app, that proved the same number."""
-    query = select(ChatIdentity).where(
-        ChatIdentity.verified_phone == phone,
-        ChatIdentity.channel != turn.incoming.channel.value,
-        ChatIdentity.applicant_id != turn.applicant.id,
+    return await ChatIdentities(turn.session).proving_phone(
+        phone, turn.incoming.channel.value, turn.applicant.id
     )
-    return (await turn.session.execute(query)).scalars().first()
 
 
 def _holds_registration(applicant: Applicant) -> bool:
@@ -121,13 +115,13 @@ class ConfirmLinkStep(Step):
             await super().on_choice(turn, choice)
 
     async def _link(self, turn: Turn) -> None:
-        other = await turn.session.get(ChatIdentity, turn.applicant.step_data.get("identity"))
+        other = await ChatIdentities(turn.session).get(turn.applicant.step_data.get("identity"))
         mine = await _identity(turn)
         if other is None or mine is None or other.applicant_id == turn.applicant.id:
             turn.say(turn.t("stale_button"))
             await turn.goto("menu")
             return
-        theirs = await turn.session.get(Applicant, other.applicant_id)
+        theirs = await turn.applicants.get(other.applicant_id)
         assert theirs is not None
         here = turn.applicant
         if _holds_registration(here) and _holds_registration(theirs):
@@ -135,9 +129,7 @@ class ConfirmLinkStep(Step):
             await turn.goto("menu")
             return
         keep, drop = (theirs, here) if _holds_registration(theirs) else (here, theirs)
-        moving = mine if drop is here else other
-        moving.applicant_id = keep.id
-        await turn.session.flush()
+        await turn.applicants.merge(keep, drop, mine if drop is here else other)
         await turn.audit.record(
             turn.actor,
             "chats_linked",
@@ -145,9 +137,6 @@ class ConfirmLinkStep(Step):
             keep.id,
             {"channels": sorted({mine.channel, other.channel}), "removed": drop.id},
         )
-        await turn.session.refresh(drop, attribute_names=["identities"])
-        await turn.session.delete(drop)
-        await turn.session.flush()
         turn.applicant = keep
         turn.say(turn.t("link_done", channel=CHANNEL_NAMES.get(other.channel, other.channel)))
         await turn.goto("menu")

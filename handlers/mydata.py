@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from handlers.document_status import checklist
 from handlers.flow import Step, Turn, step
 from handlers.formatting import format_datetime
@@ -14,14 +12,14 @@ from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import checklist as sobat_checklist
 from handlers.sobat import progress_of
 from handlers.types import Reply
-from storage.models import ChatIdentity, SobatReport
+from storage.repositories import ChatIdentities
+from storage.sobat import SobatReports
 
 
 async def _sobat_text(turn: Turn) -> str:
     """The SOBAT guide as stored: account answer, steps done or stuck, e-mail, own reports."""
     applicant = turn.applicant
-    query = select(SobatReport).where(SobatReport.applicant_id == applicant.id)
-    reports = (await turn.session.execute(query.order_by(SobatReport.id))).scalars().all()
+    reports = await SobatReports(turn.session).of_applicant(applicant.id)
     if applicant.sobat_path is None and applicant.sobat_email is None and not reports:
         return turn.t("mydata_sobat_none")
     path = turn.t(f"mydata_sobat_{applicant.sobat_path}") if applicant.sobat_path else "-"
@@ -44,9 +42,8 @@ async def _sobat_text(turn: Turn) -> str:
 
 async def _chats_text(turn: Turn) -> str:
     """The chat accounts that speak for the applicant, with the phone numbers they prove."""
-    query = select(ChatIdentity).where(ChatIdentity.applicant_id == turn.applicant.id)
     lines = []
-    for identity in (await turn.session.execute(query.order_by(ChatIdentity.id))).scalars():
+    for identity in await ChatIdentities(turn.session).of_applicant(turn.applicant.id):
         channel = CHANNEL_NAMES.get(identity.channel, identity.channel)
         phone = identity.verified_phone or identity.address
         key = "mydata_chat_phone" if phone else "mydata_chat"

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-
 from handlers.flow import NO, YES, Turn
 from handlers.formatting import format_date
 from handlers.validation import (
@@ -49,10 +47,7 @@ class FieldSpec:
 
 async def _nik(turn: Turn, text: str) -> str:
     nik = parse_nik(text)
-    query = select(Applicant.id).where(
-        Applicant.nik == nik.value, Applicant.id != turn.applicant.id
-    )
-    if (await turn.session.execute(query)).first() is not None:
+    if await turn.applicants.nik_taken(nik.value, other_than=turn.applicant.id):
         raise Invalid("nik_taken")
     return nik.value
 

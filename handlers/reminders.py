@@ -7,17 +7,13 @@ sends nothing. Applicants are read in id order, a batch at a time, so memory sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import Event, RecruitmentConfig
-from handlers.broadcasts import Audience, recipients_query
+from handlers.broadcasts import Audience
 from handlers.catalog import Catalog
 from handlers.formatting import format_datetime
 from handlers.profile import FIELDS
@@ -25,16 +21,11 @@ from handlers.results import stage_keys
 from handlers.sobat import enrolment_steps
 from scheduler.quiet import QuietHours
 from storage.db import Database
-from storage.models import (
-    Applicant,
-    ChatIdentity,
-    DocumentFile,
-    ReminderReceipt,
-    SobatProgress,
-    StaffMember,
-    chat_address,
-)
+from storage.models import Applicant
 from storage.outbox import Outbox
+from storage.reminders import Reminders, ReminderTarget
+from storage.repositories import Applicants, Documents
+from storage.sobat import SobatSteps
 
 BATCH = 1000
 SILENT = "silent"
@@ -83,15 +74,14 @@ def planned_reminders(config: RecruitmentConfig) -> list[Reminder]:
     return sorted(reminders, key=lambda reminder: reminder.at)
 
 
-def _candidates(
+def _target(
     config: RecruitmentConfig,
     reminder: Reminder,
     now: datetime,
-    staff: frozenset[str],
-    after: int = 0,
-) -> Select[Any]:
-    """Applicants (with their chats) a reminder is for, before the once-only check; those with
-    an id above `after` (one page; the bound is repeated where PostgreSQL's planner needs it).
+    staff: frozenset[str] = frozenset(),
+) -> ReminderTarget:
+    """Who `reminder` is for: an event's audience; registered applicants not yet enrolled on
+    SOBAT; or those who have not finished registering (silent ones: no change for a while).
 
     Staff chats (added with `mitrabot staff add`, or named in `staff`) are never reminded, nor
     is anyone who has not given consent (pressed "Tidak setuju", or never answered).
@@ -99,55 +89,14 @@ def _candidates(
     if reminder.kind == "event" and reminder.event is not None:
         codes = {k.code for k in config.kecamatan}
         audience = Audience.parse(reminder.event.audience, codes, stage_keys(config))
-        query = recipients_query(audience)
-    else:
-        query = select(
-            Applicant.id,
-            ChatIdentity.channel,
-            chat_address(),
-            Applicant.full_name,
-            Applicant.registration_number,
-        ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
-        if reminder.kind == "sobat":
-            enrolled = select(SobatProgress.id).where(
-                SobatProgress.applicant_id == Applicant.id,
-                SobatProgress.step.in_(enrolment_steps(config)),
-                SobatProgress.state == "done",
-            )
-            query = query.where(
-                Applicant.registration_number.is_not(None) | Applicant.sobat_path.is_not(None),
-                ~enrolled.exists(),
-            )
-        else:
-            query = query.where(
-                Applicant.registration_number.is_(None), Applicant.step != "ineligible"
-            )
-        if reminder.kind == SILENT:
-            silent_since = now - timedelta(days=config.reminders.silent_after_days)
-            query = query.where(Applicant.updated_at < silent_since)
-    received = select(ReminderReceipt.id).where(
-        ReminderReceipt.applicant_id == Applicant.id,
-        ReminderReceipt.applicant_id > after,
-        ReminderReceipt.key == reminder.key,
-    )
-    staff_chat = select(StaffMember.id).where(
-        StaffMember.channel == ChatIdentity.channel,
-        StaffMember.external_id == ChatIdentity.external_id,
-    )
-    query = query.where(
-        Applicant.id > after,
-        ChatIdentity.applicant_id > after,
-        Applicant.consent_at.is_not(None),
-        Applicant.reminders_off_at.is_(None),
-        ~received.exists(),
-        ~staff_chat.exists(),
-    )
-    for identity in staff:
-        channel, _, external_id = identity.partition(":")
-        query = query.where(
-            ~and_(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
-        )
-    return query
+        return ReminderTarget(reminder.key, "audience", audience.kind, audience.value, staff=staff)
+    if reminder.kind == "sobat":
+        steps = frozenset(enrolment_steps(config))
+        return ReminderTarget(reminder.key, "not_enrolled", enrolment_steps=steps, staff=staff)
+    silent_since = None
+    if reminder.kind == SILENT:
+        silent_since = now - timedelta(days=config.reminders.silent_after_days)
+    return ReminderTarget(reminder.key, "unregistered", silent_since=silent_since, staff=staff)
 
 
 async def count_reach(
@@ -158,13 +107,7 @@ async def count_reach(
     staff: frozenset[str] = frozenset(),
 ) -> int:
     """How many applicants a reminder would reach if it ran now."""
-    ids = (
-        _candidates(config, reminder, now, staff)
-        .with_only_columns(Applicant.id)
-        .distinct()
-        .subquery()
-    )
-    return (await session.execute(select(func.count()).select_from(ids))).scalar_one()
+    return await Reminders(session).count_reach(_target(config, reminder, now, staff))
 
 
 def _missing_lines(
@@ -253,23 +196,6 @@ def reminder_buttons(catalog: Catalog, language: str, kind: str) -> list[dict[st
     return buttons
 
 
-async def _claim_receipts(
-    session: AsyncSession, applicant_ids: Sequence[int], key: str, now: datetime
-) -> set[int]:
-    """Add (applicant, key) receipts; the applicants for whom it was new (unique constraint)."""
-    if not applicant_ids:
-        return set()
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(ReminderReceipt.__table__)
-        .on_conflict_do_nothing(index_elements=["applicant_id", "key"])
-        .returning(ReminderReceipt.applicant_id)
-    )
-    rows = [{"applicant_id": a, "key": key, "at": now} for a in applicant_ids]
-    # An executemany: compiled once, still sent as multi-row INSERT … RETURNING batches.
-    return set((await session.execute(statement, rows)).scalars())
-
-
 async def send_reminder(
     db: Database,
     config: RecruitmentConfig,
@@ -288,18 +214,19 @@ async def send_reminder(
         return 0
     hours = config.quiet_hours
     not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+    target = _target(config, reminder, now, staff)
     queued, after = 0, 0
     while True:
         async with db.transaction() as session:
-            query = _candidates(config, reminder, now, staff, after)
-            rows = (await session.execute(query.order_by(Applicant.id).limit(batch))).all()
+            reminders = Reminders(session)
+            rows = await reminders.candidates(target, after, batch)
             if not rows:
                 return queued
-            after = rows[-1][0]
+            after = rows[-1].applicant_id
             chats: dict[int, tuple[str, str]] = {}
             for applicant_id, channel, chat, *_ in rows:
                 chats.setdefault(applicant_id, (channel, chat))
-            fresh = await _claim_receipts(session, list(chats), reminder.key, now)
+            fresh = await reminders.claim_receipts(list(chats), reminder.key, now)
             queued += await _enqueue(
                 session, config, catalog, reminder, now, not_before, chats, fresh
             )
@@ -317,18 +244,11 @@ async def _enqueue(
 ) -> int:
     if not fresh:
         return 0
-    applicants = (await session.execute(select(Applicant).where(Applicant.id.in_(fresh)))).scalars()
-    facts: dict[int, set[str]] = {}
+    applicants = await Applicants(session).by_ids(fresh)
     if reminder.kind == "sobat":
-        known = select(SobatProgress.applicant_id, SobatProgress.step).where(
-            SobatProgress.applicant_id.in_(fresh), SobatProgress.state == "done"
-        )
+        facts = await SobatSteps(session).done_by(fresh)
     else:
-        known = select(DocumentFile.applicant_id, DocumentFile.kind).where(
-            DocumentFile.applicant_id.in_(fresh)
-        )
-    for applicant_id, key in (await session.execute(known)).all():
-        facts.setdefault(applicant_id, set()).add(key)
+        facts = await Documents(session).kinds_by_applicant(fresh)
     rows = []
     for applicant in applicants:
         channel, chat = chats[applicant.id]

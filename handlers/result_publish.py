@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
 from handlers.results import DECIDED, FINAL, stage_keys, stage_label
 from scheduler.quiet import QuietHours
-from storage.models import Broadcast, OutboxMessage
+from storage.broadcasts import Broadcasts
+from storage.models import Broadcast
 from storage.outbox import Outbox
 from storage.repositories import Audit
-from storage.results import CHUNK, Publications, StageResults
+from storage.results import Publications, StageResults
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +77,10 @@ async def _untold(
             chat,
         )
         for applicant_id, language, name, number, outcome, note, channel, chat in (
-            await session.execute(StageResults(session).recipients(stage))
-        ).all()
+            await StageResults(session).recipients(stage)
+        )
     ]
-    told: set[str] = set()
-    keys = [recipient[0] for recipient in recipients]
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start : start + CHUNK]
-        query = select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))
-        told.update((await session.execute(query)).scalars())
+    told = await Outbox(session).known_keys([recipient[0] for recipient in recipients])
     return [
         {
             "dedup_key": key,
@@ -156,8 +151,7 @@ async def publish_results(
             state="queued",
             total=len(rows),
         )
-        session.add(broadcast)
-        await session.flush()
+        await Broadcasts(session).add(broadcast)
         hours = config.quiet_hours
         not_before = QuietHours(hours.start, hours.end).next_allowed(now)
         for row in rows:

@@ -8,14 +8,12 @@ Progress is stored per step, so the checklist survives restarts and a change of 
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.recruitment import RecruitmentConfig, SobatStep
 from handlers.flow import Step, Turn, step
 from handlers.resume import resume_registration
 from handlers.types import Reply
 from handlers.validation import Invalid, parse_email
-from storage.models import SobatProgress, SobatReport
+from storage.sobat import SobatReports, SobatSteps
 
 PATHS = ("new", "existing")
 MAX_REPORT_LENGTH = 500
@@ -23,26 +21,11 @@ MAX_REPORT_LENGTH = 500
 
 async def progress_of(turn: Turn) -> dict[str, str]:
     """{step key: done | stuck} of the applicant writing."""
-    query = select(SobatProgress.step, SobatProgress.state).where(
-        SobatProgress.applicant_id == turn.applicant.id
-    )
-    return {key: state for key, state in (await turn.session.execute(query)).all()}
+    return await SobatSteps(turn.session).of_applicant(turn.applicant.id)
 
 
 async def _set_progress(turn: Turn, key: str, state: str) -> None:
-    query = select(SobatProgress).where(
-        SobatProgress.applicant_id == turn.applicant.id, SobatProgress.step == key
-    )
-    row = (await turn.session.execute(query)).scalar_one_or_none()
-    if row is None:
-        turn.session.add(
-            SobatProgress(
-                applicant_id=turn.applicant.id, step=key, state=state, updated_at=turn.now
-            )
-        )
-    else:
-        row.state, row.updated_at = state, turn.now
-    await turn.session.flush()
+    await SobatSteps(turn.session).set(turn.applicant.id, key, state, turn.now)
 
 
 def enrolment_steps(config: RecruitmentConfig) -> set[str]:
@@ -292,14 +275,7 @@ class ReportStep(Step):
             await turn.reprompt()
             return
         index, item = _step_at(turn)
-        report = SobatReport(
-            applicant_id=turn.applicant.id,
-            step=item.key,
-            text=text,
-            created_at=turn.now,
-            state="open",
-        )
-        turn.session.add(report)
+        report = await SobatReports(turn.session).add(turn.applicant.id, item.key, text, turn.now)
         await _set_progress(turn, item.key, "stuck")
         await turn.audit.record(
             turn.actor, "sobat_stuck_reported", turn.now, turn.applicant.id, {"report": report.id}

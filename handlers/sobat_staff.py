@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
 from scheduler.quiet import QuietHours
-from storage.models import Applicant, ChatIdentity, SobatProgress, SobatReport, chat_address
+from storage.models import SobatReport
 from storage.outbox import Outbox
-from storage.repositories import Audit
+from storage.repositories import Applicants, Audit, ChatIdentities
+from storage.sobat import SobatReports, SobatSteps
 
 PATHS = ("new", "existing")
 OPEN_REPORTS_SHOWN = 20
@@ -22,33 +22,13 @@ async def sobat_summary(
     session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, language: str
 ) -> str:
     """Per path and step: done / stuck / not started; then the open reports, oldest first."""
-    by_path = dict(
-        (
-            await session.execute(
-                select(Applicant.sobat_path, func.count())
-                .where(Applicant.sobat_path.is_not(None))
-                .group_by(Applicant.sobat_path)
-            )
-        ).all()
-    )
+    steps = SobatSteps(session)
+    by_path = await steps.applicants_per_path()
     lines = []
     for path in PATHS:
         total = by_path.get(path, 0)
         lines.append(catalog.text(language, f"sobat_staff_path_{path}", count=total))
-        counts = dict(
-            (
-                (step, state),
-                count,
-            )
-            for step, state, count in (
-                await session.execute(
-                    select(SobatProgress.step, SobatProgress.state, func.count())
-                    .join(Applicant, Applicant.id == SobatProgress.applicant_id)
-                    .where(Applicant.sobat_path == path)
-                    .group_by(SobatProgress.step, SobatProgress.state)
-                )
-            ).all()
-        )
+        counts = await steps.counts_on_path(path)
         for n, item in enumerate(config.sobat.path(path), 1):
             done = counts.get((item.key, "done"), 0)
             stuck = counts.get((item.key, "stuck"), 0)
@@ -63,18 +43,9 @@ async def sobat_summary(
                     waiting=max(0, total - done - stuck),
                 )
             )
-    reports = (
-        await session.execute(
-            select(SobatReport, Applicant.registration_number, Applicant.full_name)
-            .join(Applicant, Applicant.id == SobatReport.applicant_id)
-            .where(SobatReport.state == "open")
-            .order_by(SobatReport.id)
-            .limit(OPEN_REPORTS_SHOWN)
-        )
-    ).all()
-    open_count = (
-        await session.execute(select(func.count()).where(SobatReport.state == "open"))
-    ).scalar_one()
+    reports = SobatReports(session)
+    oldest = await reports.oldest_open(OPEN_REPORTS_SHOWN)
+    open_count = await reports.count_open()
     entries = [
         catalog.text(
             language,
@@ -85,7 +56,7 @@ async def sobat_summary(
             step=report.step,
             text=report.text,
         )
-        for report, number, name in reports
+        for report, number, name in oldest
     ]
     return catalog.text(
         language,
@@ -106,21 +77,15 @@ async def answer_report(
     now: datetime,
 ) -> SobatReport | None:
     """Record staff's answer and send it to the applicant's chat(s); None if no such report."""
-    report = await session.get(SobatReport, report_id)
+    reports = SobatReports(session)
+    report = await reports.get(report_id)
     if report is None:
         return None
-    applicant = await session.get(Applicant, report.applicant_id)
+    applicant = await Applicants(session).get(report.applicant_id)
     if applicant is None:
         return None
-    report.answer, report.answered_by, report.answered_at = answer, actor, now
-    report.state = "answered"
-    chats = (
-        await session.execute(
-            select(ChatIdentity.channel, chat_address()).where(
-                ChatIdentity.applicant_id == applicant.id
-            )
-        )
-    ).all()
+    await reports.record_answer(report, answer, actor, now)
+    chats = await ChatIdentities(session).addresses_of(applicant.id)
     step = next(
         (
             item

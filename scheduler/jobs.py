@@ -17,7 +17,6 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -35,9 +34,10 @@ from handlers.reminders import (
 from handlers.result_publish import announce_if_due
 from handlers.window import registration_window
 from scheduler.quiet import QuietHours
+from storage.broadcasts import ScheduledBroadcasts
 from storage.db import Database
-from storage.models import Applicant, ScheduledBroadcast
-from storage.repositories import Flags
+from storage.models import ScheduledBroadcast
+from storage.repositories import Applicants, Flags
 
 log = logging.getLogger(__name__)
 
@@ -114,14 +114,8 @@ async def list_jobs(
         if job.reminder is not None and not done:
             reach = await count_reach(session, config, job.reminder, now, staff)
         listings.append(JobListing(job, done, reach))
-    waiting_query = (
-        select(ScheduledBroadcast)
-        .where(ScheduledBroadcast.state == "waiting")
-        .order_by(ScheduledBroadcast.send_at)
-    )
-    waiting = list((await session.execute(waiting_query)).scalars())
-    optouts_query = select(func.count()).where(Applicant.reminders_off_at.is_not(None))
-    optouts = (await session.execute(optouts_query)).scalar_one()
+    waiting = await ScheduledBroadcasts(session).waiting()
+    optouts = await Applicants(session).count_reminders_stopped()
     return listings, waiting, optouts
 
 

@@ -10,6 +10,7 @@ from bot.clock import Clock
 from handlers.catalog import Catalog
 from handlers.types import Channel
 from scheduler.delivery import Sender
+from storage.broadcasts import Broadcasts
 from storage.db import Database
 from storage.files import FileStore
 from storage.models import Broadcast
@@ -80,7 +81,7 @@ class BroadcastProgress:
     async def _update(self, broadcast_id: int) -> None:
         now = self.clock.now()
         async with self.db.transaction() as session:
-            broadcast = await session.get(Broadcast, broadcast_id)
+            broadcast = await Broadcasts(session).get(broadcast_id)
             if broadcast is None:
                 return
             outbox = Outbox(session)

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -50,6 +50,11 @@ class Database:
             return
         async with self._sqlite_writer, self.sessions() as session, session.begin():
             yield session
+
+    async def ping(self) -> None:
+        """One trivial query in a transaction; raises when the database cannot be reached."""
+        async with self.transaction() as session:
+            await session.execute(text("SELECT 1"))
 
     async def upgrade(self) -> None:
         """Bring the schema to the newest migration (creates the SQLite file's folder)."""

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast, OutboxMessage
+from storage.results import CHUNK
 
 TERMINAL_STATES = ("sent", "failed", "unreachable", "cancelled")
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
@@ -35,6 +36,15 @@ class Outbox:
         statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedup_key"])
         for start in range(0, len(rows), 1000):
             await self.session.execute(statement, list(rows[start : start + 1000]))
+
+    async def known_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these dedup keys a message was queued under already."""
+        known: set[str] = set()
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            query = select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(chunk))
+            known.update((await self.session.execute(query)).scalars())
+        return known
 
     async def record_status(self, platform_message_id: str, status: str, error: str | None) -> None:
         """A platform's delivery report, kept in order: a late "sent" never undoes "read"."""

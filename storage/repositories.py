@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from storage.models import (
     ProcessedUpdate,
     RecruitmentFlag,
     StaffMember,
+    chat_address,
 )
 
 REGISTRATION_CLOSED = "registration_closed"
@@ -80,6 +82,22 @@ class Applicants:
             .values(**values)
         )
 
+    async def get(self, applicant_id: int) -> Applicant | None:
+        """The applicant with this id, if any."""
+        return await self.session.get(Applicant, applicant_id)
+
+    async def by_ids(self, applicant_ids: Iterable[int]) -> list[Applicant]:
+        """The applicants with these ids, by id."""
+        query = (
+            select(Applicant).where(Applicant.id.in_(list(applicant_ids))).order_by(Applicant.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def nik_taken(self, nik: str, other_than: int) -> bool:
+        """True when an applicant other than `other_than` gave this NIK."""
+        query = select(Applicant.id).where(Applicant.nik == nik, Applicant.id != other_than)
+        return (await self.session.execute(query)).first() is not None
+
     async def by_registration_number(self, number: str) -> Applicant | None:
         """The applicant holding a registration number (with their documents)."""
         query = (
@@ -107,6 +125,15 @@ class Applicants:
         await self.session.delete(applicant)
         await self.session.flush()
 
+    async def merge(self, keep: Applicant, drop: Applicant, chat: ChatIdentity) -> None:
+        """Two applicants are one person: `chat` (of `drop`) moves to `keep`, then `drop` is
+        erased with whatever else it held."""
+        chat.applicant_id = keep.id
+        await self.session.flush()
+        await self.session.refresh(drop, attribute_names=["identities"])
+        await self.session.delete(drop)
+        await self.session.flush()
+
     async def idle_since(self, cutoff: datetime) -> list[Applicant]:
         """Applicants whose record has not changed since `cutoff` (retention has run out)."""
         query = (
@@ -126,6 +153,74 @@ class Applicants:
         """How many applicants (confirmed or not) are stored."""
         return (await self.session.execute(select(func.count(Applicant.id)))).scalar_one()
 
+    async def count_reminders_stopped(self) -> int:
+        """How many applicants stopped reminders."""
+        query = select(func.count()).where(Applicant.reminders_off_at.is_not(None))
+        return (await self.session.execute(query)).scalar_one()
+
+    async def reminders_stopped(self) -> list[tuple[str | None, str | None, datetime]]:
+        """(registration number, name, since when) of who stopped reminders, earliest first."""
+        query = (
+            select(Applicant.registration_number, Applicant.full_name, Applicant.reminders_off_at)
+            .where(Applicant.reminders_off_at.is_not(None))
+            .order_by(Applicant.reminders_off_at)
+        )
+        rows = (await self.session.execute(query)).all()
+        return [(number, name, since) for number, name, since in rows]
+
+
+class ChatIdentities:
+    """Chat accounts (channel + platform user id) and where to send to them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, identity_id: int) -> ChatIdentity | None:
+        """The chat identity with this id, if any."""
+        return await self.session.get(ChatIdentity, identity_id)
+
+    async def of_chat(self, channel: str, external_id: str) -> ChatIdentity | None:
+        """The identity of one chat account, if it ever wrote."""
+        query = select(ChatIdentity).where(
+            ChatIdentity.channel == channel, ChatIdentity.external_id == external_id
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def of_applicant(self, applicant_id: int) -> list[ChatIdentity]:
+        """Every chat account that speaks for an applicant, oldest first."""
+        query = (
+            select(ChatIdentity)
+            .where(ChatIdentity.applicant_id == applicant_id)
+            .order_by(ChatIdentity.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def addresses_of(self, applicant_id: int) -> list[tuple[str, str]]:
+        """(channel, where to send) of every chat of an applicant."""
+        query = select(ChatIdentity.channel, chat_address()).where(
+            ChatIdentity.applicant_id == applicant_id
+        )
+        return [(channel, chat) for channel, chat in (await self.session.execute(query)).all()]
+
+    async def proving_phone(
+        self, phone: str, other_channel_than: str, other_applicant_than: int
+    ) -> ChatIdentity | None:
+        """A chat of another applicant, on another channel, that proved the number `phone`."""
+        query = select(ChatIdentity).where(
+            ChatIdentity.verified_phone == phone,
+            ChatIdentity.channel != other_channel_than,
+            ChatIdentity.applicant_id != other_applicant_than,
+        )
+        return (await self.session.execute(query)).scalars().first()
+
+    async def last_inbound_at(self, channel: str, address: str) -> datetime | None:
+        """When the chat reached at `address` (its address or its id) last wrote, if known."""
+        query = select(ChatIdentity.last_inbound_at).where(
+            ChatIdentity.channel == channel,
+            or_(ChatIdentity.address == address, ChatIdentity.external_id == address),
+        )
+        return (await self.session.execute(query)).scalar()
+
 
 class Documents:
     """Stored document files."""
@@ -137,6 +232,16 @@ class Documents:
         """Which of `paths` some document row still points to."""
         query = select(DocumentFile.path).where(DocumentFile.path.in_(paths))
         return set((await self.session.execute(query)).scalars())
+
+    async def kinds_by_applicant(self, applicant_ids: Iterable[int]) -> dict[int, set[str]]:
+        """{applicant id: the kinds of document they handed in} of these applicants."""
+        query = select(DocumentFile.applicant_id, DocumentFile.kind).where(
+            DocumentFile.applicant_id.in_(list(applicant_ids))
+        )
+        kinds: dict[int, set[str]] = {}
+        for applicant_id, kind in (await self.session.execute(query)).all():
+            kinds.setdefault(applicant_id, set()).add(kind)
+        return kinds
 
 
 class ProcessedUpdates:

@@ -96,9 +96,12 @@ class StageResults:
             query = query.where(Applicant.id.in_(passed))
         return (await self.session.execute(query)).scalar_one()
 
-    def recipients(self, stage: str) -> Any:
-        """(applicant, chat) rows to tell their decided result at `stage`, as a streaming query."""
-        return (
+    async def recipients(
+        self, stage: str
+    ) -> list[tuple[int, str, str | None, str | None, str, str | None, str, str]]:
+        """(applicant id, language, name, registration number, outcome, note, channel, chat) of
+        every chat to tell its decided result at `stage`, by applicant."""
+        query = (
             select(
                 Applicant.id,
                 Applicant.language,
@@ -114,6 +117,7 @@ class StageResults:
             .where(StageResult.stage == stage, StageResult.outcome.in_(("passed", "not_passed")))
             .order_by(Applicant.id)
         )
+        return [tuple(row) for row in (await self.session.execute(query)).all()]
 
     async def final_list(self) -> list[tuple[str | None, str | None, str | None]]:
         """(registration number, name, kecamatan code) of everyone who passed, by number."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
+from storage.inbound import InboundPayloads
 from storage.models import Applicant, Base, ChatIdentity
 from storage.repositories import (
     REGISTRATION_CLOSED,
@@ -180,3 +181,25 @@ async def test_flags_and_audit(any_db: Database) -> None:
         assert await Flags(session).get(REGISTRATION_CLOSED) == {"closed": False}
         [entry] = await Audit(session).recent()
         assert entry.action == "registration_reopened" and entry.detail == {"x": 1}
+
+
+async def test_inbound_payloads_are_kept_until_handled_or_given_up(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        payloads = InboundPayloads(session)
+        kept = await payloads.store("whatsapp", '{"a": 1}', NOW)
+        failing = await payloads.store("whatsapp", '{"b": 2}', NOW + timedelta(minutes=5))
+        assert await payloads.body(kept) == '{"a": 1}'
+        assert await payloads.received_before("whatsapp", NOW, limit=10) == [(kept, '{"a": 1}')]
+        assert await payloads.received_before("telegram", NOW, limit=10) == []
+    async with any_db.transaction() as session:
+        payloads = InboundPayloads(session)
+        assert [await payloads.count_failure(failing, give_up_after=3) for _ in range(3)] == [
+            False,
+            False,
+            True,
+        ]
+        await payloads.remove(kept)
+    async with any_db.transaction() as session:
+        payloads = InboundPayloads(session)
+        assert await payloads.body(kept) is None and await payloads.body(failing) is None
+        assert await payloads.count_failure(failing, give_up_after=3) is False

@@ -1,0 +1,60 @@
+"""Webhook bodies accepted but not yet fully handled: kept until they are."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import InboundPayload
+
+
+class InboundPayloads:
+    """The durable intake of one process's webhooks, over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def store(self, channel: str, body: str, now: datetime) -> int:
+        """Keep a raw body as received; its id."""
+        statement = (
+            insert(InboundPayload)
+            .values(channel=channel, body=body, received_at=now, attempts=0)
+            .returning(InboundPayload.id)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def body(self, payload_id: int) -> str | None:
+        """The stored body, or None when it is gone (handled, or given up)."""
+        query = select(InboundPayload.body).where(InboundPayload.id == payload_id)
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def count_failure(self, payload_id: int, give_up_after: int) -> bool:
+        """One more failed attempt; after `give_up_after` of them the payload is dropped.
+        True when it was dropped now."""
+        row = await self.session.get(InboundPayload, payload_id)
+        if row is None:
+            return False
+        row.attempts += 1
+        if row.attempts < give_up_after:
+            return False
+        await self.session.delete(row)
+        return True
+
+    async def remove(self, payload_id: int) -> None:
+        """The payload was handled: forget it."""
+        await self.session.execute(delete(InboundPayload).where(InboundPayload.id == payload_id))
+
+    async def received_before(
+        self, channel: str, cutoff: datetime, limit: int
+    ) -> list[tuple[int, str]]:
+        """(id, body) of up to `limit` payloads of `channel` stored at or before `cutoff`,
+        oldest first."""
+        query = (
+            select(InboundPayload.id, InboundPayload.body)
+            .where(InboundPayload.channel == channel, InboundPayload.received_at <= cutoff)
+            .order_by(InboundPayload.id)
+            .limit(limit)
+        )
+        return [(stored, body) for stored, body in (await self.session.execute(query)).all()]

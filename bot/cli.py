@@ -37,7 +37,6 @@ from handlers.staff import registration_status_text
 from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text
-from scheduler.quiet import QuietHours
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.models import Broadcast
 from storage.outbox import Outbox
@@ -368,7 +367,6 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
         now = deps.clock.now()
         if send_at is not None:
             return await _schedule_broadcast(app, args, audience, send_at)
-        quiet = QuietHours(app.config.quiet_hours.start, app.config.quiet_hours.end)
         async with app.db.transaction() as session:
             broadcast = await create_broadcast(
                 session,
@@ -376,7 +374,7 @@ async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
                 audience=audience,
                 created_by=operator(),
                 now=now,
-                quiet_hours=quiet,
+                quiet_hours=app.config.quiet_hours,
                 attachment=attachment,
                 urgent=args.urgent,
             )

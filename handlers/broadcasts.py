@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler.quiet import QuietHours
+from bot.recruitment import QuietHours
 from storage.models import (
     Applicant,
     Broadcast,

@@ -23,7 +23,6 @@ from handlers.formatting import format_datetime
 from handlers.profile import FIELDS
 from handlers.results import stage_keys
 from handlers.sobat import enrolment_steps
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import (
     Applicant,
@@ -286,8 +285,7 @@ async def send_reminder(
     """
     if not reminder.at <= now <= reminder.valid_until:
         return 0
-    hours = config.quiet_hours
-    not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+    not_before = config.quiet_hours.next_allowed(now)
     queued, after = 0, 0
     while True:
         async with db.transaction() as session:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
 from handlers.results import DECIDED, FINAL, stage_keys, stage_label
-from scheduler.quiet import QuietHours
 from storage.models import Broadcast, OutboxMessage
 from storage.outbox import Outbox
 from storage.repositories import Audit
@@ -158,8 +157,7 @@ async def publish_results(
         )
         session.add(broadcast)
         await session.flush()
-        hours = config.quiet_hours
-        not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+        not_before = config.quiet_hours.next_allowed(now)
         for row in rows:
             row.update(
                 broadcast_id=broadcast.id,

@@ -34,6 +34,36 @@ MONTHS = {
         "December",
     ),
 }
+"""The month names as the bot writes them, per language (January first)."""
+
+MONTH_ALIASES: tuple[tuple[str, ...], ...] = (
+    ("jan",),
+    ("pebruari", "feb", "peb"),
+    ("mar",),
+    ("apr",),
+    (),
+    ("jun",),
+    ("jul",),
+    ("agu", "agt", "ags", "aug"),
+    ("sep", "sept"),
+    ("okt", "oct"),
+    ("nopember", "nov", "nop"),
+    ("des", "dec"),
+)
+"""Other ways people type each month (old spellings, abbreviations), lower case, January first."""
+
+_MONTH_NUMBERS: dict[str, int] = {
+    spelling.lower(): number
+    for number, (aliases, *names) in enumerate(
+        zip(MONTH_ALIASES, *MONTHS.values(), strict=True), start=1
+    )
+    for spelling in (*names, *aliases)
+}
+
+
+def month_number(name: str) -> int | None:
+    """The month (1-12) a typed name means, in either language or abbreviated; else None."""
+    return _MONTH_NUMBERS.get(name.lower())
 
 
 def format_date(day: date, language: str) -> str:

@@ -83,6 +83,24 @@ def format_datetime(moment: datetime, language: str) -> str:
     return f"{format_date(moment.date(), language)}, {format_time(moment, language)}"
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """`text` in parts of at most `limit` characters, one per message: each cut at the last line
+    break in the part, else (when that would leave the part under a third full) at the last space,
+    else hard. Cuts drop the whitespace around them; always at least one part."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = window.rfind("\n")
+        if cut < limit // 3:
+            cut = window.rfind(" ")
+        if cut < limit // 3:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    return [*parts, rest] if rest else parts or [""]
+
+
 def _zone_label(moment: datetime) -> str:
     offset = moment.utcoffset()
     hours = int(offset.total_seconds() // 3600) if offset is not None else 0

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_CONFIG_PATH = Path(__file__).parent / "data" / "pamekasan-2024.yaml"
 
-Language = Literal["id", "en"]
 PreferredCheck = Literal["experience", "education", "domicile", "age", "gadget", "motorbike"]
 
 

@@ -25,7 +25,6 @@ from storage.repositories import Audit
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
 RESULT_KINDS = ("passed", "not_passed")
 CHANNELS = ("telegram", "whatsapp")
-PLACEHOLDERS = ("{nama}", "{nomor}")
 
 
 class AudienceError(ValueError):

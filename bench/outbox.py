@@ -54,8 +54,8 @@ from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.databases import fresh_database, usable_backends  # noqa: E402
 from bot.clock import Clock  # noqa: E402
+from bot.recruitment import QuietHours  # noqa: E402
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing  # noqa: E402
-from scheduler.quiet import QuietHours  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.files import FileStore  # noqa: E402
 from storage.models import OutboxMessage  # noqa: E402
@@ -69,7 +69,7 @@ PROFILED_WORKER = (
     "profile.dump_stats(os.environ['BENCH_PROFILE']); raise SystemExit(code)"
 )
 WORKER = "from bot.cli import main; raise SystemExit(main())"
-QUIET = QuietHours(day_time(21, 0), day_time(6, 0))
+QUIET = QuietHours(start=day_time(21, 0), end=day_time(6, 0))
 TARGETS = {"paid broadcasts": 1000.0, "WhatsApp (low tier)": 80.0, "WhatsApp (high tier)": 1000.0}
 
 log = logging.getLogger("bench.outbox")

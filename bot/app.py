@@ -13,7 +13,6 @@ from handlers.conversation import Conversation, Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender
 from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.files import FileStore
 
@@ -47,14 +46,13 @@ class App:
             "whatsapp": ChannelLimits(settings.whatsapp_rate, settings.whatsapp_chat_rate),
             "terminal": TERMINAL_LIMITS,
         }
-        quiet = QuietHours(self.config.quiet_hours.start, self.config.quiet_hours.end)
         progress = BroadcastProgress(self.db, senders, deps.catalog, deps.clock, deps.files)
         return DeliveryWorker(
             self.db,
             senders,
             {c: limits[c] for c in senders if c in limits},
             deps.clock,
-            quiet,
+            self.config.quiet_hours,
             deps.files,
             name=name,
             lease=timedelta(seconds=settings.delivery_lease_seconds),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import getpass
 import logging
 import signal
@@ -12,11 +13,23 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.app import App
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.cli_sobat import add_sobat_commands
-from bot.cli_support import fail, local_time, operator, say, text, wib, with_app
+from bot.cli_support import (
+    app_command,
+    fail,
+    local_time,
+    operator,
+    printed_command,
+    say,
+    text,
+    wib,
+    with_app,
+)
 from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
 from handlers.broadcasts import (
@@ -35,7 +48,6 @@ from handlers.staff import registration_status_text
 from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text
-from scheduler.quiet import QuietHours
 from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox
@@ -178,62 +190,60 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+@app_command
+async def _chat(app: App, args: argparse.Namespace) -> int:
     from bot.terminal import chat
 
-    async def work(app: App) -> int:
-        await chat(app, args.user)
-        return 0
-
-    return await with_app(settings, work)
+    await chat(app, args.user)
+    return 0
 
 
 async def _run_telegram(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.telegram import TelegramSender, build_application, start_polling, stop_polling
-
     if settings.telegram_token is None:
         print(text("cli_need_telegram_token"), file=sys.stderr)
         return 2
-
-    async def work(app: App) -> int:
-        application = build_application(
-            app.conversation,
-            settings.telegram_token.get_secret_value(),
-            settings.telegram_base_url,
-            settings.telegram_base_file_url,
-            settings.telegram_concurrency,
-        )
-        stop = _stop_on_signals()
-        await start_polling(application)
-        log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
-        delivery = app.delivery_worker(
-            {"telegram": TelegramSender(application.bot), **_whatsapp_sender(app)}
-        )
-        worker_task = asyncio.create_task(delivery.run(stop))
-        scheduler = start_scheduler(app.jobs())
-        try:
-            await stop.wait()
-        finally:
-            scheduler.shutdown(wait=False)
-            await worker_task
-            await stop_polling(application)
-        return 0
-
-    return await with_app(settings, work)
+    token = settings.telegram_token.get_secret_value()
+    return await with_app(settings, functools.partial(_poll_telegram, token=token))
 
 
-async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+async def _poll_telegram(app: App, token: str) -> int:
+    from bot.telegram import TelegramSender, build_application, start_polling, stop_polling
+
+    settings = app.settings
+    application = build_application(
+        app.conversation,
+        token,
+        settings.telegram_base_url,
+        settings.telegram_base_file_url,
+        settings.telegram_concurrency,
+    )
+    stop = _stop_on_signals()
+    await start_polling(application)
+    log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
+    delivery = app.delivery_worker(
+        {"telegram": TelegramSender(application.bot), **_whatsapp_sender(app)}
+    )
+    worker_task = asyncio.create_task(delivery.run(stop))
+    scheduler = start_scheduler(app.jobs())
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await worker_task
+        await stop_polling(application)
+    return 0
+
+
+@app_command
+async def _serve(app: App, args: argparse.Namespace) -> int:
     from bot.serve import ServeError, serve
 
-    async def work(app: App) -> int:
-        try:
-            await serve(app, settings)
-        except ServeError as error:
-            print(f"mitrabot: {error}", file=sys.stderr)
-            return 2
-        return 0
-
-    return await with_app(settings, work)
+    try:
+        await serve(app, app.settings)
+    except ServeError as error:
+        print(f"mitrabot: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def _whatsapp_sender(app: App) -> dict[str, Sender]:
@@ -252,43 +262,40 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
+@app_command
+async def _run_worker(app: App, args: argparse.Namespace) -> int:
     from telegram import Bot
 
     from bot.serve import ServeError
     from bot.telegram import TelegramSender
 
-    async def work(app: App) -> int:
-        try:
-            senders = _whatsapp_sender(app)
-        except ServeError as error:
-            print(f"mitrabot: {error}", file=sys.stderr)
-            return 2
-        async with contextlib.AsyncExitStack() as stack:
-            if settings.telegram_token is not None:
-                bot = Bot(
-                    settings.telegram_token.get_secret_value(),
-                    base_url=settings.telegram_base_url,
-                    base_file_url=settings.telegram_base_file_url,
-                )
-                await stack.enter_async_context(bot)
-                senders["telegram"] = TelegramSender(bot)
-            if not senders:
-                print(text("cli_need_sender"), file=sys.stderr)
-                return 2
-            stop = _stop_on_signals()
-            delivery = app.delivery_worker(senders, name=args.name)
-            log.info(
-                "delivery worker %s running (%s); Ctrl-C stops", delivery.name, ", ".join(senders)
+    settings = app.settings
+    try:
+        senders = _whatsapp_sender(app)
+    except ServeError as error:
+        print(f"mitrabot: {error}", file=sys.stderr)
+        return 2
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.telegram_token is not None:
+            bot = Bot(
+                settings.telegram_token.get_secret_value(),
+                base_url=settings.telegram_base_url,
+                base_file_url=settings.telegram_base_file_url,
             )
-            scheduler = start_scheduler(app.jobs())
-            try:
-                await delivery.run(stop)
-            finally:
-                scheduler.shutdown(wait=False)
-        return 0
-
-    return await with_app(settings, work)
+            await stack.enter_async_context(bot)
+            senders["telegram"] = TelegramSender(bot)
+        if not senders:
+            print(text("cli_need_sender"), file=sys.stderr)
+            return 2
+        stop = _stop_on_signals()
+        delivery = app.delivery_worker(senders, name=args.name)
+        log.info("delivery worker %s running (%s); Ctrl-C stops", delivery.name, ", ".join(senders))
+        scheduler = start_scheduler(app.jobs())
+        try:
+            await delivery.run(stop)
+        finally:
+            scheduler.shutdown(wait=False)
+    return 0
 
 
 def _send_at(app: App, args: argparse.Namespace) -> datetime | None:
@@ -330,142 +337,122 @@ def _audience(app: App, text: str) -> Audience:
         raise fail(error.key, **error.params) from error
 
 
-async def _broadcast_send(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        audience = _audience(app, args.audience)
-        send_at = _send_at(app, args)
-        deps = app.conversation.deps
-        attachment = None
-        if args.file is not None:
-            content = await asyncio.to_thread(args.file.read_bytes)
-            kind = attachment_type(content)
-            if kind is None:
-                raise fail("cli_file_type")
-            mime, extension = kind
-            path, _ = deps.files.put(content, extension)
-            attachment = Attachment(path, args.file.name, mime)
+@app_command
+async def _broadcast_send(app: App, args: argparse.Namespace) -> int:
+    audience = _audience(app, args.audience)
+    send_at = _send_at(app, args)
+    deps = app.conversation.deps
+    attachment = None
+    if args.file is not None:
+        content = await asyncio.to_thread(args.file.read_bytes)
+        kind = attachment_type(content)
+        if kind is None:
+            raise fail("cli_file_type")
+        mime, extension = kind
+        path, _ = deps.files.put(content, extension)
+        attachment = Attachment(path, args.file.name, mime)
+    async with app.db.transaction() as session:
+        count = await count_recipients(session, audience)
+        published = await Publications(session).all()
+        preview = await preview_message(session, audience, args.text)
+    if audience.kind in RESULT_KINDS and audience.value not in published:
+        stage = stage_label(app.config, deps.catalog, "id", audience.value or "")
+        raise fail("cli_stage_not_published", stage=stage, value=audience.value)
+    say("cli_preview", preview=preview)
+    say("cli_audience_count", audience=audience.describe(), count=count)
+    if args.urgent:
+        say("cli_urgent")
+    if send_at is not None:
+        question = text("cli_ask_schedule", when=wib(app.config, send_at))
+    else:
+        question = text("cli_ask_send")
+    answer = "y" if args.yes else await asyncio.to_thread(input, question)
+    if answer.strip().lower() not in ("y", "ya", "yes"):
+        say("cli_not_sent")
+        return 1
+    now = deps.clock.now()
+    if send_at is not None:
+        return await _schedule_broadcast(app, args, audience, send_at)
+    async with app.db.transaction() as session:
+        broadcast = await create_broadcast(
+            session,
+            text=args.text,
+            audience=audience,
+            created_by=operator(),
+            now=now,
+            quiet_hours=app.config.quiet_hours,
+            attachment=attachment,
+            urgent=args.urgent,
+        )
+    say("cli_queued", id=broadcast.id, count=broadcast.total)
+    return 0
+
+
+@app_command
+async def _broadcast_status(app: App, args: argparse.Namespace) -> int:
+    catalog = app.conversation.deps.catalog
+    while True:
         async with app.db.transaction() as session:
-            count = await count_recipients(session, audience)
-            published = await Publications(session).all()
-            preview = await preview_message(session, audience, args.text)
-        if audience.kind in RESULT_KINDS and audience.value not in published:
-            stage = stage_label(app.config, deps.catalog, "id", audience.value or "")
-            raise fail("cli_stage_not_published", stage=stage, value=audience.value)
-        say("cli_preview", preview=preview)
-        say("cli_audience_count", audience=audience.describe(), count=count)
-        if args.urgent:
-            say("cli_urgent")
-        if send_at is not None:
-            question = text("cli_ask_schedule", when=wib(app.config, send_at))
-        else:
-            question = text("cli_ask_send")
-        answer = "y" if args.yes else await asyncio.to_thread(input, question)
-        if answer.strip().lower() not in ("y", "ya", "yes"):
-            say("cli_not_sent")
-            return 1
-        now = deps.clock.now()
-        if send_at is not None:
-            return await _schedule_broadcast(app, args, audience, send_at)
-        quiet = QuietHours(app.config.quiet_hours.start, app.config.quiet_hours.end)
-        async with app.db.transaction() as session:
-            broadcast = await create_broadcast(
-                session,
-                text=args.text,
-                audience=audience,
-                created_by=operator(),
-                now=now,
-                quiet_hours=quiet,
-                attachment=attachment,
-                urgent=args.urgent,
-            )
-        say("cli_queued", id=broadcast.id, count=broadcast.total)
-        return 0
-
-    return await with_app(settings, work)
+            broadcast = await Broadcasts(session).get(args.id)
+            if broadcast is None:
+                raise fail("cli_no_broadcast", id=args.id)
+            counts = await Outbox(session).progress(args.id)
+        line = progress_text(catalog, broadcast, counts).replace("\n", "  ")
+        pending = counts.get("queued", 0) + counts.get("sending", 0)
+        if not args.watch or not pending:
+            print(line)
+            return 0
+        print(f"\r{line}", end="", flush=True)
+        await asyncio.sleep(1)
 
 
-async def _broadcast_status(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        catalog = app.conversation.deps.catalog
-        while True:
-            async with app.db.transaction() as session:
-                broadcast = await Broadcasts(session).get(args.id)
-                if broadcast is None:
-                    raise fail("cli_no_broadcast", id=args.id)
-                counts = await Outbox(session).progress(args.id)
-            line = progress_text(catalog, broadcast, counts).replace("\n", "  ")
-            pending = counts.get("queued", 0) + counts.get("sending", 0)
-            if not args.watch or not pending:
-                print(line)
-                return 0
-            print(f"\r{line}", end="", flush=True)
-            await asyncio.sleep(1)
-
-    return await with_app(settings, work)
+@printed_command
+async def _broadcast_cancel(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    now = app.conversation.deps.clock.now()
+    stopped = await Outbox(session).cancel_broadcast(args.id, now)
+    await Audit(session).record(
+        operator(), "broadcast_cancelled", now, detail={"broadcast": args.id, "stopped": stopped}
+    )
+    return text("bc_cancel_done", id=args.id, stopped=stopped)
 
 
-async def _broadcast_cancel(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        async with app.db.transaction() as session:
-            stopped = await Outbox(session).cancel_broadcast(args.id, now)
-            await Audit(session).record(
-                operator(),
-                "broadcast_cancelled",
-                now,
-                detail={"broadcast": args.id, "stopped": stopped},
-            )
-        say("bc_cancel_done", id=args.id, stopped=stopped)
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _broadcast_failures(app: App, args: argparse.Namespace) -> int:
+    async with app.db.transaction() as session:
+        failures = await Outbox(session).failures(args.id)
+    rows = [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
+    await asyncio.to_thread(args.out.write_bytes, failures_csv(rows))
+    say("cli_failures_written", count=len(rows), path=args.out)
+    return 0
 
 
-async def _broadcast_failures(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        async with app.db.transaction() as session:
-            failures = await Outbox(session).failures(args.id)
-        rows = [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
-        await asyncio.to_thread(args.out.write_bytes, failures_csv(rows))
-        say("cli_failures_written", count=len(rows), path=args.out)
-        return 0
-
-    return await with_app(settings, work)
-
-
-async def _broadcast_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        async with app.db.transaction() as session:
-            broadcasts = await Broadcasts(session).newest(20)
-        for b in broadcasts:
-            say(
-                "cli_broadcast_line",
-                id=b.id,
-                when=wib(app.config, b.created_at),
-                state=text(f"broadcast_state_{b.state}"),
-                count=b.total,
-                by=b.created_by,
-                text=repr(b.text[:40]),
-            )
-        return 0
-
-    return await with_app(settings, work)
+@printed_command
+async def _broadcast_list(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    broadcasts = await Broadcasts(session).newest(20)
+    return "\n".join(
+        text(
+            "cli_broadcast_line",
+            id=b.id,
+            when=wib(app.config, b.created_at),
+            state=text(f"broadcast_state_{b.state}"),
+            count=b.total,
+            by=b.created_by,
+            text=repr(b.text[:40]),
+        )
+        for b in broadcasts
+    )
 
 
-async def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        say("cli_schema_ok", url=app.db.url.render_as_string(hide_password=True))
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _db_upgrade(app: App, args: argparse.Namespace) -> int:
+    say("cli_schema_ok", url=app.db.url.render_as_string(hide_password=True))
+    return 0
 
 
-async def _db_revision(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        await app.db.new_revision(args.message)
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _db_revision(app: App, args: argparse.Namespace) -> int:
+    await app.db.new_revision(args.message)
+    return 0
 
 
 async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -493,157 +480,133 @@ def _split_identity(identity: str) -> tuple[str, str]:
     return channel, user
 
 
-async def _staff_add(settings: Settings, args: argparse.Namespace) -> int:
+@printed_command
+async def _staff_add(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
     channel, user = _split_identity(args.identity)
-
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        async with app.db.transaction() as session:
-            added = await Staff(session).add(channel, user, args.name, operator(), now)
-            if added:
-                await Audit(session).record(
-                    operator(), "staff_added", now, detail={"identity": args.identity}
-                )
-        say("cli_staff_added" if added else "cli_staff_already", identity=args.identity)
-        return 0
-
-    return await with_app(settings, work)
-
-
-async def _staff_remove(settings: Settings, args: argparse.Namespace) -> int:
-    channel, user = _split_identity(args.identity)
-
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        async with app.db.transaction() as session:
-            removed = await Staff(session).remove(channel, user)
-            if removed:
-                await Audit(session).record(
-                    operator(), "staff_removed", now, detail={"identity": args.identity}
-                )
-        say("cli_staff_removed" if removed else "cli_staff_not_staff", identity=args.identity)
-        return 0 if removed else 1
-
-    return await with_app(settings, work)
-
-
-async def _staff_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        async with app.db.transaction() as session:
-            members = await Staff(session).all()
-        for identity in settings.staff:
-            say("cli_staff_from_settings", identity=identity)
-        for member in members:
-            say(
-                "cli_staff_line",
-                identity=f"{member.channel}:{member.external_id}",
-                name=member.name,
-                by=member.added_by,
-                when=wib(app.config, member.added_at),
-            )
-        return 0
-
-    return await with_app(settings, work)
-
-
-async def _documents_export(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        store = app.conversation.deps.files
-        wanted = {number.upper() for number in args.number or []}
-        async with app.db.transaction() as session:
-            applicants = await Applicants(session).with_documents()
-            selected = [a for a in applicants if not wanted or a.registration_number in wanted]
-            exported = [
-                (
-                    export_name(a.registration_number or f"belum-{a.id}", d.kind, d.path),
-                    store.path(d.path),
-                )
-                for a in selected
-                for d in a.documents
-            ]
-            await Audit(session).record(
-                operator(),
-                "documents_exported",
-                now,
-                detail={
-                    "files": len(exported),
-                    "applicants": [a.id for a in selected],
-                    "to": str(args.out),
-                },
-            )
-        await asyncio.to_thread(write_export, args.out, exported)
-        say("cli_exported", files=len(exported), applicants=len(selected), path=args.out)
-        return 0
-
-    return await with_app(settings, work)
-
-
-async def _data_purge(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        months = app.config.consent.retention_months
-        cutoff = now - timedelta(days=round(months * 30.44))
-        async with app.db.transaction() as session:
-            applicants = Applicants(session)
-            expired = await applicants.idle_since(cutoff)
-            paths = [document.path for applicant in expired for document in applicant.documents]
-            if args.apply:
-                for applicant in expired:
-                    await Audit(session).record(
-                        operator(),
-                        "applicant_deleted",
-                        now,
-                        applicant.id,
-                        {"registration_number": applicant.registration_number, "by": "retention"},
-                    )
-                    await applicants.delete(applicant)
-        if args.apply:
-            await forget_unreferenced(app.db, app.conversation.deps.files, paths)
-        say(
-            "cli_purge_done" if args.apply else "cli_purge_dry",
-            count=len(expired),
-            since=wib(app.config, cutoff),
-            months=months,
+    now = app.conversation.deps.clock.now()
+    added = await Staff(session).add(channel, user, args.name, operator(), now)
+    if added:
+        await Audit(session).record(
+            operator(), "staff_added", now, detail={"identity": args.identity}
         )
-        return 0
-
-    return await with_app(settings, work)
+    return text("cli_staff_added" if added else "cli_staff_already", identity=args.identity)
 
 
-async def _set_closed(settings: Settings, closed: bool, reason: str | None) -> int:
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        value = {"closed": True, "reason": reason} if closed else {"closed": False}
-        async with app.db.transaction() as session:
-            await Flags(session).set(REGISTRATION_CLOSED, value, operator(), now)
-            action = "registration_closed" if closed else "registration_reopened"
-            await Audit(session).record(operator(), action, now, detail=value)
-        if closed:
-            say("staff_closed", reason=reason)
-        else:
-            say("staff_reopened")
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _staff_remove(app: App, args: argparse.Namespace) -> int:
+    channel, user = _split_identity(args.identity)
+    now = app.conversation.deps.clock.now()
+    async with app.db.transaction() as session:
+        removed = await Staff(session).remove(channel, user)
+        if removed:
+            await Audit(session).record(
+                operator(), "staff_removed", now, detail={"identity": args.identity}
+            )
+    say("cli_staff_removed" if removed else "cli_staff_not_staff", identity=args.identity)
+    return 0 if removed else 1
 
 
-async def _registration_close(settings: Settings, args: argparse.Namespace) -> int:
-    return await _set_closed(settings, True, args.reason)
+@printed_command
+async def _staff_list(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    members = await Staff(session).all()
+    lines = [text("cli_staff_from_settings", identity=identity) for identity in app.settings.staff]
+    lines += [
+        text(
+            "cli_staff_line",
+            identity=f"{member.channel}:{member.external_id}",
+            name=member.name,
+            by=member.added_by,
+            when=wib(app.config, member.added_at),
+        )
+        for member in members
+    ]
+    return "\n".join(lines)
 
 
-async def _registration_open(settings: Settings, args: argparse.Namespace) -> int:
-    return await _set_closed(settings, False, None)
+@app_command
+async def _documents_export(app: App, args: argparse.Namespace) -> int:
+    now = app.conversation.deps.clock.now()
+    store = app.conversation.deps.files
+    wanted = {number.upper() for number in args.number or []}
+    async with app.db.transaction() as session:
+        applicants = await Applicants(session).with_documents()
+        selected = [a for a in applicants if not wanted or a.registration_number in wanted]
+        exported = [
+            (
+                export_name(a.registration_number or f"belum-{a.id}", d.kind, d.path),
+                store.path(d.path),
+            )
+            for a in selected
+            for d in a.documents
+        ]
+        await Audit(session).record(
+            operator(),
+            "documents_exported",
+            now,
+            detail={
+                "files": len(exported),
+                "applicants": [a.id for a in selected],
+                "to": str(args.out),
+            },
+        )
+    await asyncio.to_thread(write_export, args.out, exported)
+    say("cli_exported", files=len(exported), applicants=len(selected), path=args.out)
+    return 0
 
 
-async def _registration_status(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        now = app.conversation.deps.clock.now()
-        catalog = app.conversation.deps.catalog
-        async with app.db.transaction() as session:
-            status = await registration_status_text(session, app.config, catalog, "id", now)
-        say("cli_registration_at", when=wib(app.config, now))
-        print(status)
-        return 0
+@app_command
+async def _data_purge(app: App, args: argparse.Namespace) -> int:
+    now = app.conversation.deps.clock.now()
+    months = app.config.consent.retention_months
+    cutoff = now - timedelta(days=round(months * 30.44))
+    async with app.db.transaction() as session:
+        applicants = Applicants(session)
+        expired = await applicants.idle_since(cutoff)
+        paths = [document.path for applicant in expired for document in applicant.documents]
+        if args.apply:
+            for applicant in expired:
+                await Audit(session).record(
+                    operator(),
+                    "applicant_deleted",
+                    now,
+                    applicant.id,
+                    {"registration_number": applicant.registration_number, "by": "retention"},
+                )
+                await applicants.delete(applicant)
+    if args.apply:
+        await forget_unreferenced(app.db, app.conversation.deps.files, paths)
+    say(
+        "cli_purge_done" if args.apply else "cli_purge_dry",
+        count=len(expired),
+        since=wib(app.config, cutoff),
+        months=months,
+    )
+    return 0
 
-    return await with_app(settings, work)
+
+async def _set_closed(app: App, session: AsyncSession, reason: str | None) -> str:
+    """Close registration early (with `reason`) or lift the close; the text that says so."""
+    now = app.conversation.deps.clock.now()
+    value = {"closed": True, "reason": reason} if reason is not None else {"closed": False}
+    await Flags(session).set(REGISTRATION_CLOSED, value, operator(), now)
+    action = "registration_closed" if reason is not None else "registration_reopened"
+    await Audit(session).record(operator(), action, now, detail=value)
+    return text("staff_closed", reason=reason) if reason is not None else text("staff_reopened")
+
+
+@printed_command
+async def _registration_close(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    return await _set_closed(app, session, args.reason)
+
+
+@printed_command
+async def _registration_open(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    return await _set_closed(app, session, None)
+
+
+@printed_command
+async def _registration_status(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    now = app.conversation.deps.clock.now()
+    catalog = app.conversation.deps.catalog
+    status = await registration_status_text(session, app.config, catalog, "id", now)
+    return f"{text('cli_registration_at', when=wib(app.config, now))}\n{status}"

@@ -9,10 +9,10 @@ from functools import partial
 from pathlib import Path
 
 from openpyxl import Workbook
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.cli_support import fail, operator, say, with_app
-from bot.settings import Settings
+from bot.cli_support import app_command, fail, operator, printed_command, say
 from handlers.result_publish import preview_publication, publish_results
 from handlers.result_report import change_text, plan_report, problem_text
 from handlers.result_steps import applied_text, publish_preview_text, results_summary_text
@@ -79,132 +79,117 @@ def _stage(app: App, text: str) -> str:
     return stage
 
 
-async def _import(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        stage = _stage(app, args.stage)
-        catalog = app.conversation.deps.catalog
-        content = await asyncio.to_thread(args.file.read_bytes)
-        try:
-            today = app.conversation.deps.clock.now().date()
-            rows = await asyncio.to_thread(
-                partial(read_table, content, args.file.name, today=today)
-            )
-        except TableProblem as problem:
-            print(catalog.text(args.lang, f"res_{problem.code}", **problem.params))
+@app_command
+async def _import(app: App, args: argparse.Namespace) -> int:
+    stage = _stage(app, args.stage)
+    catalog = app.conversation.deps.catalog
+    content = await asyncio.to_thread(args.file.read_bytes)
+    try:
+        today = app.conversation.deps.clock.now().date()
+        rows = await asyncio.to_thread(partial(read_table, content, args.file.name, today=today))
+    except TableProblem as problem:
+        print(catalog.text(args.lang, f"res_{problem.code}", **problem.params))
+        return 1
+    async with app.db.transaction() as session:
+        plan = await plan_results(session, app.config, stage, rows)
+        print(plan_report(app.config, catalog, args.lang, plan))
+        if not plan.ready(skip_unknown=args.skip_unknown):
+            print()
+            say("cli_nothing_recorded", args.lang)
             return 1
-        async with app.db.transaction() as session:
-            plan = await plan_results(session, app.config, stage, rows)
-            print(plan_report(app.config, catalog, args.lang, plan))
-            if not plan.ready(skip_unknown=args.skip_unknown):
-                print()
-                say("cli_nothing_recorded", args.lang)
-                return 1
-            if not args.apply:
-                print()
-                say("cli_dry_run", args.lang, count=len(plan.changes))
-                return 0
-            now = app.conversation.deps.clock.now()
-            changed = await apply_plan(session, plan, operator(), now, f"import:{args.file.name}")
-            await Audit(session).record(
-                operator(),
-                "results_imported",
-                now,
-                detail={
-                    "stage": stage,
-                    "file": args.file.name,
-                    "rows": plan.rows,
-                    "changes": changed,
-                    "skipped_unknown": len(plan.unknown),
-                },
-            )
-            recorded = await applied_text(
-                session, app.config, catalog, args.lang, stage, changed, _publish_command(stage)
-            )
-        print()
-        print(recorded)
-        return 0
-
-    return await with_app(settings, work)
+        if not args.apply:
+            print()
+            say("cli_dry_run", args.lang, count=len(plan.changes))
+            return 0
+        now = app.conversation.deps.clock.now()
+        changed = await apply_plan(session, plan, operator(), now, f"import:{args.file.name}")
+        await Audit(session).record(
+            operator(),
+            "results_imported",
+            now,
+            detail={
+                "stage": stage,
+                "file": args.file.name,
+                "rows": plan.rows,
+                "changes": changed,
+                "skipped_unknown": len(plan.unknown),
+            },
+        )
+        recorded = await applied_text(
+            session, app.config, catalog, args.lang, stage, changed, _publish_command(stage)
+        )
+    print()
+    print(recorded)
+    return 0
 
 
-async def _set(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        stage = _stage(app, args.stage)
-        if parse_outcome(args.result) is None:
-            raise fail("cli_unknown_result", value=args.result)
-        catalog = app.conversation.deps.catalog
-        row = single_row(args.applicant, args.result, args.note)
-        async with app.db.transaction() as session:
-            plan = await plan_results(session, app.config, stage, [row])
-            problems = plan.problems + plan.unknown
-            if problems:
-                print(problem_text(app.config, catalog, args.lang, problems[0]))
-                return 1
-            if not plan.changes:
-                print(catalog.text(args.lang, "res_set_unchanged"))
-                return 0
-            now = app.conversation.deps.clock.now()
-            await apply_plan(session, plan, operator(), now, "cli")
-        print(change_text(catalog, args.lang, plan.changes[0]))
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _set(app: App, args: argparse.Namespace) -> int:
+    stage = _stage(app, args.stage)
+    if parse_outcome(args.result) is None:
+        raise fail("cli_unknown_result", value=args.result)
+    catalog = app.conversation.deps.catalog
+    row = single_row(args.applicant, args.result, args.note)
+    async with app.db.transaction() as session:
+        plan = await plan_results(session, app.config, stage, [row])
+        problems = plan.problems + plan.unknown
+        if problems:
+            print(problem_text(app.config, catalog, args.lang, problems[0]))
+            return 1
+        if not plan.changes:
+            print(catalog.text(args.lang, "res_set_unchanged"))
+            return 0
+        now = app.conversation.deps.clock.now()
+        await apply_plan(session, plan, operator(), now, "cli")
+    print(change_text(catalog, args.lang, plan.changes[0]))
+    return 0
 
 
-async def _publish(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        stage = _stage(app, args.stage)
-        deps = app.conversation.deps
-        label = stage_label(app.config, deps.catalog, args.lang, stage)
-        async with app.db.transaction() as session:
-            preview = await preview_publication(session, app.config, deps.catalog, stage)
-            print(publish_preview_text(app.config, deps.catalog, args.lang, preview))
-            if not args.apply:
-                say("cli_preview_only", args.lang)
-                return 0
-            broadcast = await publish_results(
-                session, app.config, deps.catalog, stage, operator(), deps.clock.now()
-            )
-        if broadcast is None:
-            say("res_published_nobody", args.lang, stage=label)
-        else:
-            say("cli_published", args.lang, stage=label, count=broadcast.total, id=broadcast.id)
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _publish(app: App, args: argparse.Namespace) -> int:
+    stage = _stage(app, args.stage)
+    deps = app.conversation.deps
+    label = stage_label(app.config, deps.catalog, args.lang, stage)
+    async with app.db.transaction() as session:
+        preview = await preview_publication(session, app.config, deps.catalog, stage)
+        print(publish_preview_text(app.config, deps.catalog, args.lang, preview))
+        if not args.apply:
+            say("cli_preview_only", args.lang)
+            return 0
+        broadcast = await publish_results(
+            session, app.config, deps.catalog, stage, operator(), deps.clock.now()
+        )
+    if broadcast is None:
+        say("res_published_nobody", args.lang, stage=label)
+    else:
+        say("cli_published", args.lang, stage=label, count=broadcast.total, id=broadcast.id)
+    return 0
 
 
-async def _summary(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        catalog = app.conversation.deps.catalog
-        async with app.db.transaction() as session:
-            print(await results_summary_text(session, app.config, catalog, args.lang))
-        return 0
-
-    return await with_app(settings, work)
+@printed_command
+async def _summary(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    return await results_summary_text(session, app.config, app.conversation.deps.catalog, args.lang)
 
 
-async def _public_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        suffix = args.out.suffix.lower()
-        if suffix not in (".csv", ".xlsx"):
-            raise fail("cli_public_list_format")
-        async with app.db.transaction() as session:
-            rows = [
-                (number or "-", name or "-", _kecamatan_name(app, code))
-                for number, name, code in await StageResults(session).final_list()
-            ]
-            await Audit(session).record(
-                operator(),
-                "public_list_exported",
-                app.conversation.deps.clock.now(),
-                detail={"rows": len(rows), "file": args.out.name},
-            )
-        await asyncio.to_thread(_write_table, args.out, rows)
-        say("cli_public_list_written", count=len(rows), path=args.out)
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _public_list(app: App, args: argparse.Namespace) -> int:
+    suffix = args.out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise fail("cli_public_list_format")
+    async with app.db.transaction() as session:
+        rows = [
+            (number or "-", name or "-", _kecamatan_name(app, code))
+            for number, name, code in await StageResults(session).final_list()
+        ]
+        await Audit(session).record(
+            operator(),
+            "public_list_exported",
+            app.conversation.deps.clock.now(),
+            detail={"rows": len(rows), "file": args.out.name},
+        )
+    await asyncio.to_thread(_write_table, args.out, rows)
+    say("cli_public_list_written", count=len(rows), path=args.out)
+    return 0
 
 
 def _kecamatan_name(app: App, code: str | None) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.app import App
-from bot.cli_support import fail, say, text, wib, with_app
-from bot.settings import Settings
+from bot.cli_support import app_command, fail, printed_command, say, text, wib
 from scheduler.jobs import describe_jobs
 from storage.repositories import Applicants
 
@@ -28,53 +29,40 @@ def add_schedule_commands(commands: argparse._SubParsersAction) -> None:
     ids.set_defaults(action=_ids)
 
 
-async def _list(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        deps = app.conversation.deps
-        async with app.db.transaction() as session:
-            print(
-                await describe_jobs(session, app.config, deps.catalog, deps.clock.now(), args.lang)
-            )
-        return 0
-
-    return await with_app(settings, work)
+@printed_command
+async def _list(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    deps = app.conversation.deps
+    return await describe_jobs(session, app.config, deps.catalog, deps.clock.now(), args.lang)
 
 
-async def _ids(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        for job in app.jobs().planned():
-            when = (
-                wib(app.config, job.at)
-                if job.at
-                else text("cli_job_every", minutes=_minutes(job.every))
-            )
-            print(f"{job.id}\t{when}")
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _ids(app: App, args: argparse.Namespace) -> int:
+    for job in app.jobs().planned():
+        when = (
+            wib(app.config, job.at)
+            if job.at
+            else text("cli_job_every", minutes=_minutes(job.every))
+        )
+        print(f"{job.id}\t{when}")
+    return 0
 
 
-async def _optouts(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        async with app.db.transaction() as session:
-            rows = await Applicants(session).reminders_stopped()
-        for number, name, since in rows:
-            print(f"{number or '-'}\t{name or '-'}\t{wib(app.config, since)}")
-        say("cli_optouts_total", count=len(rows))
-        return 0
-
-    return await with_app(settings, work)
+@printed_command
+async def _optouts(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    rows = await Applicants(session).reminders_stopped()
+    lines = [
+        f"{number or '-'}\t{name or '-'}\t{wib(app.config, since)}" for number, name, since in rows
+    ]
+    return "\n".join([*lines, text("cli_optouts_total", count=len(rows))])
 
 
-async def _run(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        jobs = app.jobs()
-        if args.job not in {job.id for job in jobs.planned()}:
-            raise fail("cli_no_job", job=args.job)
-        say("cli_job_run", job=args.job, count=await jobs.run(args.job))
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _run(app: App, args: argparse.Namespace) -> int:
+    jobs = app.jobs()
+    if args.job not in {job.id for job in jobs.planned()}:
+        raise fail("cli_no_job", job=args.job)
+    say("cli_job_run", job=args.job, count=await jobs.run(args.job))
+    return 0
 
 
 def _minutes(every: timedelta | None) -> int:

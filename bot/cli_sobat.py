@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.app import App
-from bot.cli_support import operator, say, with_app
-from bot.settings import Settings
+from bot.cli_support import app_command, operator, printed_command, say
 from handlers.sobat_staff import answer_report, sobat_summary
 
 
@@ -22,33 +23,26 @@ def add_sobat_commands(commands: argparse._SubParsersAction) -> None:
     answer.set_defaults(action=_answer)
 
 
-async def _report(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        catalog = app.conversation.deps.catalog
-        async with app.db.transaction() as session:
-            print(await sobat_summary(session, app.config, catalog, args.lang))
-        return 0
-
-    return await with_app(settings, work)
+@printed_command
+async def _report(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+    return await sobat_summary(session, app.config, app.conversation.deps.catalog, args.lang)
 
 
-async def _answer(settings: Settings, args: argparse.Namespace) -> int:
-    async def work(app: App) -> int:
-        deps = app.conversation.deps
-        async with app.db.transaction() as session:
-            report = await answer_report(
-                session,
-                app.config,
-                deps.catalog,
-                args.id,
-                args.text.strip()[:1000],
-                operator(),
-                deps.clock.now(),
-            )
-        if report is None:
-            say("sobat_answer_not_found", id=args.id)
-            return 1
-        say("sobat_answer_sent", id=args.id)
-        return 0
-
-    return await with_app(settings, work)
+@app_command
+async def _answer(app: App, args: argparse.Namespace) -> int:
+    deps = app.conversation.deps
+    async with app.db.transaction() as session:
+        report = await answer_report(
+            session,
+            app.config,
+            deps.catalog,
+            args.id,
+            args.text.strip()[:1000],
+            operator(),
+            deps.clock.now(),
+        )
+    if report is None:
+        say("sobat_answer_not_found", id=args.id)
+        return 1
+    say("sobat_answer_sent", id=args.id)
+    return 0

@@ -8,6 +8,8 @@ import getpass
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.app import App, build_app
 from bot.recruitment import RecruitmentConfig
 from bot.settings import Settings
@@ -53,6 +55,10 @@ def operator() -> str:
     return f"cli:{getpass.getuser()}"
 
 
+Action = Callable[[Settings, argparse.Namespace], Awaitable[int]]
+"""What argparse runs for a command: settings and arguments in, exit code out."""
+
+
 async def with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
     """Build the app, run `work` with it, and close it whatever happens."""
     app = await build_app(settings)
@@ -60,3 +66,31 @@ async def with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) ->
         return await work(app)
     finally:
         await app.close()
+
+
+def app_command(work: Callable[[App, argparse.Namespace], Awaitable[int]]) -> Action:
+    """A command that runs `work` with the app built for it (closed whatever happens)."""
+
+    @functools.wraps(work)
+    async def action(settings: Settings, args: argparse.Namespace) -> int:
+        return await with_app(settings, functools.partial(work, args=args))
+
+    return action
+
+
+def printed_command(
+    work: Callable[[App, AsyncSession, argparse.Namespace], Awaitable[str]],
+) -> Action:
+    """A command that runs `work` in one transaction, then prints the text it returns (if any)
+    once that is committed; exit code 0."""
+
+    @app_command
+    @functools.wraps(work)
+    async def action(app: App, args: argparse.Namespace) -> int:
+        async with app.db.transaction() as session:
+            output = await work(app, session, args)
+        if output:
+            print(output)
+        return 0
+
+    return action

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 DEFAULT_CONFIG_PATH = Path(__file__).parent / "data" / "pamekasan-2024.yaml"
 
-Language = Literal["id", "en"]
 PreferredCheck = Literal["experience", "education", "domicile", "age", "gadget", "motorbike"]
 
 
@@ -209,6 +208,22 @@ class QuietHours(_Strict):
 
     start: time = time(21, 0)
     end: time = time(6, 0)
+
+    def is_quiet(self, moment: datetime) -> bool:
+        """True when `moment` (aware, local) falls inside the window."""
+        now = moment.timetz().replace(tzinfo=None)
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+    def next_allowed(self, moment: datetime) -> datetime:
+        """`moment` itself outside the window, else the window's end (next morning)."""
+        if not self.is_quiet(moment):
+            return moment
+        end = moment.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        return end if end > moment else end + timedelta(days=1)
 
 
 class Reminders(_Strict):

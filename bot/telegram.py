@@ -33,6 +33,7 @@ from telegram.ext import (
 )
 
 from handlers.conversation import Conversation
+from handlers.formatting import split_text
 from handlers.link import normalise_phone
 from handlers.types import (
     Button,
@@ -55,6 +56,8 @@ from scheduler.delivery import (
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH
+"""A text message's limit (4096 characters); longer texts go out in parts."""
 COMMANDS = {
     "id": [
         ("menu", "Menu utama"),
@@ -233,7 +236,7 @@ class TelegramSender:
         try:
             markup = keyboard(list(message.buttons))
             if message.file is None:
-                *first, last = split_text(message.text) or [message.text]
+                *first, last = split_text(message.text, MAX_TEXT)
                 for part in first:
                     await self.bot.send_message(chat_id, part)
                 sent = await self.bot.send_message(chat_id, last, reply_markup=markup)
@@ -245,7 +248,7 @@ class TelegramSender:
             else:
                 sent_file = await self.bot.send_document(chat_id, upload, caption=caption)
             if caption is None and message.text:
-                for part in split_text(message.text):
+                for part in split_text(message.text, MAX_TEXT):
                     await self.bot.send_message(chat_id, part)
             return str(sent_file.message_id)
         except TelegramError as error:
@@ -300,34 +303,12 @@ def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | ReplyKeyboardMarku
     return InlineKeyboardMarkup(rows)
 
 
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split a long text into messages at line breaks (or hard, for one huge line)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not parts:
-        parts.append(current)
-    return parts
-
-
 async def send_replies(
     application: Application, chat_id: int, replies: list[Reply], conversation: Conversation
 ) -> None:
     """Send replies in order; buttons go under the last part of a split text, files after it."""
     for reply in replies:
-        parts = split_text(reply.text)
+        parts = split_text(reply.text, MAX_TEXT)
         for index, part in enumerate(parts):
             markup = keyboard(reply.buttons) if index == len(parts) - 1 else None
             sent = await application.bot.send_message(chat_id, part, reply_markup=markup)

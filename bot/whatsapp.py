@@ -27,6 +27,7 @@ from pywa_async.types.templates import BodyText, TemplateLanguage
 from bot.recruitment import WhatsAppTemplate
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation
+from handlers.formatting import split_text
 from handlers.link import normalise_phone
 from handlers.types import (
     Button,
@@ -199,22 +200,6 @@ class WhatsAppFiles:
 # --------------------------------------------------------------------------- outbound
 
 
-def split_body(text: str, limit: int) -> list[str]:
-    """Split at paragraph, then line, then word breaks so every part fits `limit`."""
-    parts: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"))
-        if cut < limit // 3:
-            cut = window.rfind(" ")
-        if cut < limit // 3:
-            cut = limit
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    return [*parts, rest] if rest else parts or [""]
-
-
 def _shorten(label: str, limit: int) -> str:
     return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
 
@@ -254,10 +239,10 @@ class WhatsAppReplies:
         """Text with buttons in WhatsApp's shapes (long text first, choices under the end)."""
         if not buttons:
             sent = ""
-            for part in split_body(text, MAX_TEXT):
+            for part in split_text(text, MAX_TEXT):
                 sent = (await self.client.send_message(to=to, text=part)).id
             return sent
-        *leading, body = split_body(text or "-", MAX_BODY)
+        *leading, body = split_text(text or "-", MAX_BODY)
         for part in leading:
             await self.client.send_message(to=to, text=part)
         fits = len(buttons) <= MAX_BUTTONS and all(

@@ -16,7 +16,6 @@ from handlers.results import stage_keys, stage_label
 from handlers.rights import staff_only
 from handlers.types import Button, Reply
 from scheduler.progress import progress_text
-from scheduler.quiet import QuietHours
 from storage.broadcasts import Broadcasts
 from storage.outbox import Outbox
 from storage.results import Publications
@@ -257,7 +256,7 @@ async def _send(turn: Turn) -> None:
         audience=_audience(turn),
         created_by=turn.actor,
         now=turn.now,
-        quiet_hours=QuietHours(config.quiet_hours.start, config.quiet_hours.end),
+        quiet_hours=config.quiet_hours,
         attachment=attachment,
     )
     broadcast.progress_channel = turn.incoming.channel.value

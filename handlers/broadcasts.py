@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from scheduler.quiet import QuietHours
+from bot.recruitment import QuietHours
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
 from storage.models import Broadcast, ScheduledBroadcast
 from storage.outbox import Outbox
@@ -17,7 +17,6 @@ from storage.repositories import Audit
 
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
 CHANNELS = ("telegram", "whatsapp")
-PLACEHOLDERS = ("{nama}", "{nomor}")
 
 
 class AudienceError(ValueError):

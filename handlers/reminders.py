@@ -19,7 +19,6 @@ from handlers.formatting import format_datetime
 from handlers.profile import FIELDS
 from handlers.results import stage_keys
 from handlers.sobat import enrolment_steps
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import Applicant
 from storage.outbox import Outbox
@@ -212,8 +211,7 @@ async def send_reminder(
     """
     if not reminder.at <= now <= reminder.valid_until:
         return 0
-    hours = config.quiet_hours
-    not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+    not_before = config.quiet_hours.next_allowed(now)
     target = _target(config, reminder, now, staff)
     queued, after = 0, 0
     while True:

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
 from handlers.results import DECIDED, FINAL, stage_keys, stage_label
-from scheduler.quiet import QuietHours
 from storage.broadcasts import Broadcasts
 from storage.models import Broadcast
 from storage.outbox import Outbox
@@ -152,8 +151,7 @@ async def publish_results(
             total=len(rows),
         )
         await Broadcasts(session).add(broadcast)
-        hours = config.quiet_hours
-        not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+        not_before = config.quiet_hours.next_allowed(now)
         for row in rows:
             row.update(
                 broadcast_id=broadcast.id,

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
-from scheduler.quiet import QuietHours
 from storage.models import SobatReport
 from storage.outbox import Outbox
 from storage.repositories import Applicants, Audit, ChatIdentities
@@ -103,8 +102,7 @@ async def answer_report(
         question=report.text[:200],
         answer=answer,
     )
-    hours = config.quiet_hours
-    not_before = QuietHours(hours.start, hours.end).next_allowed(now)
+    not_before = config.quiet_hours.next_allowed(now)
     stamp = int(now.timestamp())
     await Outbox(session).enqueue(
         [

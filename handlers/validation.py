@@ -43,6 +43,8 @@ from datetime import MINYEAR, date
 
 from email_validator import validate_email
 
+from handlers.formatting import month_number
+
 __all__ = [
     "Invalid",
     "Nik",
@@ -253,22 +255,6 @@ def parse_nik(text: str) -> Nik:
 
 # --------------------------------------------------------------------------- dates
 
-_MONTH_NAMES: dict[int, tuple[str, ...]] = {
-    1: ("januari", "january", "jan"),
-    2: ("februari", "pebruari", "february", "feb", "peb"),
-    3: ("maret", "march", "mar"),
-    4: ("april", "apr"),
-    5: ("mei", "may"),
-    6: ("juni", "june", "jun"),
-    7: ("juli", "july", "jul"),
-    8: ("agustus", "august", "agu", "agt", "ags", "aug"),
-    9: ("september", "sep", "sept"),
-    10: ("oktober", "october", "okt", "oct"),
-    11: ("november", "nopember", "nov", "nop"),
-    12: ("desember", "december", "des", "dec"),
-}
-MONTHS: dict[str, int] = {name: number for number, names in _MONTH_NAMES.items() for name in names}
-
 _SEP = r"(?: ?[-/.,] ?| )"
 _ISO = re.compile(r"([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})")
 _NUMERIC_DMY = re.compile(rf"([0-9]{{1,2}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]+)")
@@ -301,7 +287,7 @@ def _read_date(cleaned: str) -> tuple[str, str | int, str]:
         name, day, year = match.groups()
     else:
         raise Invalid("date_format")
-    number = MONTHS.get(name.lower())
+    number = month_number(name)
     if number is None:
         raise Invalid("date_format")
     return day, number, year

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock
+from bot.recruitment import QuietHours
 from handlers.types import Button
-from scheduler.quiet import QuietHours
 from scheduler.ratelimit import RateLimiter
 from storage.db import Database
 from storage.delivery_lock import DeliveryLock

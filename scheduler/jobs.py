@@ -33,7 +33,6 @@ from handlers.reminders import (
 )
 from handlers.result_publish import announce_if_due
 from handlers.window import registration_window
-from scheduler.quiet import QuietHours
 from storage.broadcasts import ScheduledBroadcasts
 from storage.db import Database
 from storage.models import ScheduledBroadcast
@@ -167,8 +166,6 @@ class Jobs:
         self.config = config
         self.catalog = catalog
         self.clock = clock
-        hours = config.quiet_hours
-        self.quiet = QuietHours(hours.start, hours.end)
 
     def planned(self) -> list[PlannedJob]:
         """Every job of this recruitment."""
@@ -202,7 +199,7 @@ class Jobs:
         return await send_reminder(self.db, self.config, self.catalog, reminder, now, self.staff)
 
     async def _silent(self, job: PlannedJob, now: datetime) -> int:
-        if self.quiet.is_quiet(now) or not await self._registration_open(now):
+        if self.config.quiet_hours.is_quiet(now) or not await self._registration_open(now):
             return 0
         reminder = silent_reminder(self.config)
         return await send_reminder(self.db, self.config, self.catalog, reminder, now, self.staff)
@@ -214,7 +211,7 @@ class Jobs:
 
     async def _scheduled(self, job: PlannedJob, now: datetime) -> int:
         async with self.db.transaction() as session:
-            sent = await send_due_broadcasts(session, now, self.quiet)
+            sent = await send_due_broadcasts(session, now, self.config.quiet_hours)
         return sum(broadcast.total for broadcast in sent)
 
 

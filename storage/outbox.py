@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Broadcast, OutboxMessage
 from storage.results import CHUNK
 
-TERMINAL_STATES = ("sent", "failed", "unreachable", "cancelled")
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 """Delivery reports arrive out of order; a report only ever moves a message forward."""
 

@@ -16,7 +16,6 @@ from handlers.conversation import Conversation
 from handlers.types import FileKind
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from scheduler.progress import BroadcastProgress
-from scheduler.quiet import QuietHours
 from storage.models import Broadcast, OutboxMessage
 from storage.repositories import Staff
 from tests import images
@@ -216,7 +215,7 @@ async def test_delivery_edits_the_progress_message_and_reports_failures(
         )
         senders = {"telegram": TelegramSender(bot)}
         deps = conversation.deps
-        quiet = QuietHours(deps.config.quiet_hours.start, deps.config.quiet_hours.end)
+        quiet = deps.config.quiet_hours
         reporter = BroadcastProgress(
             conversation.db, senders, deps.catalog, clock, deps.files, every=0
         )

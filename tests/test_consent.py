@@ -12,7 +12,6 @@ from bot.recruitment import RecruitmentConfig
 from handlers.broadcasts import Audience, count_recipients, create_broadcast
 from handlers.conversation import Conversation
 from scheduler.jobs import Jobs
-from scheduler.quiet import QuietHours
 from storage.models import OutboxMessage
 from tests.chat import PROFILE_ANSWERS, Chat
 
@@ -105,7 +104,7 @@ async def test_who_declined_or_never_answered_gets_no_reminder_and_no_broadcast(
     clock.set(datetime(2023, 11, 23, 9, 0))  # D-7, and all three silent for long enough
     assert await jobs.run("reminder:registration:7") == 1
     assert await jobs.run("silent") == 1
-    quiet = QuietHours(deps.config.quiet_hours.start, deps.config.quiet_hours.end)
+    quiet = deps.config.quiet_hours
     async with conversation.db.transaction() as session:
         for audience in ("all", "incomplete", "channel:telegram"):
             assert await count_recipients(session, Audience.parse(audience, set())) == 1

@@ -20,9 +20,9 @@ from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.clock import FrozenClock
+from bot.recruitment import QuietHours
 from bot.telegram import TelegramSender
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing, RateLimited
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.files import FileStore
 from storage.models import OutboxMessage
@@ -30,7 +30,7 @@ from storage.outbox import Outbox
 from tests.fakes.telegram_api import FakeBotApi
 
 QUIET = QuietHours(
-    datetime.strptime("21:00", "%H:%M").time(), datetime.strptime("06:00", "%H:%M").time()
+    start=datetime.strptime("21:00", "%H:%M").time(), end=datetime.strptime("06:00", "%H:%M").time()
 )
 DAYTIME = datetime(2023, 11, 10, 9, 0)
 PATIENCE = 600

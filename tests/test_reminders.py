@@ -16,7 +16,6 @@ from handlers.catalog import Catalog
 from handlers.conversation import Conversation, Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from scheduler.jobs import Jobs, describe_jobs
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.chat import PROFILE_ANSWERS, Chat
@@ -301,7 +300,7 @@ async def test_a_reminder_arrives_on_telegram_with_its_buttons(
             {"telegram": TelegramSender(bot)},
             {"telegram": ChannelLimits(rate=100, per_chat=100)},
             clock,
-            QuietHours(deps.config.quiet_hours.start, deps.config.quiet_hours.end),
+            deps.config.quiet_hours,
             deps.files,
         )
         await worker.drain_once()

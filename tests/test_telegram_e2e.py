@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from telegram.ext import Application
 
-from bot.telegram import build_application, split_text, start_polling, stop_polling
+from bot.telegram import MAX_TEXT, build_application, start_polling, stop_polling
 from handlers.conversation import Conversation, Dependencies
+from handlers.formatting import split_text
 from storage.db import Database
 from storage.repositories import Applicants
 from tests import images
@@ -177,7 +178,18 @@ async def test_one_users_trouble_never_stops_the_bot_for_others(
 
 def test_long_texts_are_split_at_line_breaks_within_telegram_limits() -> None:
     text = "\n".join(f"baris {n} " + "x" * 90 for n in range(200))
-    parts = split_text(text)
+    parts = split_text(text, MAX_TEXT)
     assert len(parts) > 1 and all(len(part) <= 4096 for part in parts)
     assert "\n".join(parts) == text
-    assert split_text("y" * 9000) == ["y" * 4096, "y" * 4096, "y" * 808]
+    assert split_text("y" * 9000, MAX_TEXT) == ["y" * 4096, "y" * 4096, "y" * 808]
+
+
+def test_one_splitter_serves_every_platform_limit() -> None:
+    """WhatsApp's 1024-character bodies and Telegram's 4096 are cut by the same rule: at a line
+    break, else between words, never leaving a part under a third full."""
+    words = " ".join(["kata"] * 300)  # 1499 characters, no line break
+    parts = split_text(words, 1024)
+    assert all(len(part) <= 1024 and not part.endswith(" ") for part in parts)
+    assert " ".join(parts) == words
+    assert split_text("a\n" + "b" * 2000, 1024) == ["a\n" + "b" * 1022, "b" * 978]
+    assert split_text("", MAX_TEXT) == [""]

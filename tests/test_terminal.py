@@ -22,7 +22,6 @@ from handlers.broadcasts import Audience, create_broadcast
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation
 from handlers.types import Button, Reply
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import Applicant, Broadcast, OutboxMessage, SobatReport
 from storage.outbox import Outbox
@@ -98,7 +97,6 @@ async def _outbox(conversation: Conversation) -> list[OutboxMessage]:
 
 
 async def _broadcast(conversation: Conversation, config: RecruitmentConfig, text: str) -> int:
-    hours = config.quiet_hours
     async with conversation.db.transaction() as session:
         broadcast = await create_broadcast(
             session,
@@ -106,7 +104,7 @@ async def _broadcast(conversation: Conversation, config: RecruitmentConfig, text
             audience=Audience("complete"),
             created_by=f"telegram:{STAFF_ID}",
             now=conversation.deps.clock.now(),
-            quiet_hours=QuietHours(hours.start, hours.end),
+            quiet_hours=config.quiet_hours,
         )
         return broadcast.id
 

@@ -17,7 +17,6 @@ from bot.web import WHATSAPP_PATH, build_web_app
 from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
 from handlers.conversation import Conversation, Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
-from scheduler.quiet import QuietHours
 from storage.db import Database
 from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage
 from tests import images
@@ -248,7 +247,7 @@ def _worker(rig: WhatsAppRig, clock: FrozenClock) -> DeliveryWorker:
         {"whatsapp": sender},
         {"whatsapp": ChannelLimits(rate=100, per_chat=100)},
         clock,
-        QuietHours(deps.config.quiet_hours.start, deps.config.quiet_hours.end),
+        deps.config.quiet_hours,
         deps.files,
     )
 

@@ -12,7 +12,7 @@ from handlers.broadcasts import (
     create_broadcast,
     preview_message,
 )
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.profile import OUTSIDE
 from handlers.results import stage_keys, stage_label
 from handlers.rights import staff_only
@@ -28,7 +28,7 @@ MAX_BROADCAST_TEXT = 3500
 
 async def start_broadcast(turn: Turn) -> None:
     """`/siaran`: begin composing."""
-    await turn.goto("bc_compose")
+    await turn.goto(StepName.BC_COMPOSE)
 
 
 class _BroadcastStep(Step):
@@ -37,7 +37,7 @@ class _BroadcastStep(Step):
             return
         if choice == "bc:cancel":
             turn.say(turn.t("bc_cancelled"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await self.choose(turn, choice)
 
@@ -49,9 +49,7 @@ def _cancel_button(turn: Turn) -> Button:
     return turn.button("bc:cancel", "bc_cancel")
 
 
-@step
 class ComposeStep(_BroadcastStep):
-    name = "bc_compose"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -65,7 +63,7 @@ class ComposeStep(_BroadcastStep):
         if len(text) > MAX_BROADCAST_TEXT:
             turn.say(turn.t("too_long", length=len(text), limit=MAX_BROADCAST_TEXT))
             return
-        await turn.goto("bc_audience", text=text)
+        await turn.goto(StepName.BC_AUDIENCE, text=text)
 
     async def on_file(self, turn: Turn) -> None:
         if not await staff_only(turn):
@@ -87,16 +85,13 @@ class ComposeStep(_BroadcastStep):
             "mime_type": upload.checked.mime_type,
             "name": name or f"lampiran.{upload.checked.extension}",
         }
-        await turn.goto("bc_audience", text=caption, attachment=attachment)
+        await turn.goto(StepName.BC_AUDIENCE, text=caption, attachment=attachment)
 
 
 AUDIENCE_BUTTONS = ("all", "incomplete", "complete", "kecamatan", "channel", "stage")
 
 
-@step
 class AudienceStep(_BroadcastStep):
-    name = "bc_audience"
-
     async def prompt(self, turn: Turn) -> Reply:
         buttons = []
         for kind in AUDIENCE_BUTTONS:
@@ -112,22 +107,19 @@ class AudienceStep(_BroadcastStep):
         kind = choice.removeprefix("bca:")
         data = dict(turn.applicant.step_data)
         if kind in ("all", "incomplete", "complete"):
-            await turn.goto("bc_confirm", **data, audience=kind)
+            await turn.goto(StepName.BC_CONFIRM, **data, audience=kind)
         elif kind == "kecamatan":
-            await turn.goto("bc_kecamatan", **data)
+            await turn.goto(StepName.BC_KECAMATAN, **data)
         elif kind == "channel":
-            await turn.goto("bc_channel", **data)
+            await turn.goto(StepName.BC_CHANNEL, **data)
         elif kind == "stage":
-            await turn.goto("bc_stage", **data)
+            await turn.goto(StepName.BC_STAGE, **data)
         else:
             await super().choose(turn, choice)
 
 
-@step
 class StageStep(_BroadcastStep):
     """Those who passed (or did not pass) a stage whose results are published."""
-
-    name = "bc_stage"
 
     async def prompt(self, turn: Turn) -> Reply:
         config, catalog = turn.deps.config, turn.deps.catalog
@@ -156,15 +148,14 @@ class StageStep(_BroadcastStep):
         kind, _, stage = choice.removeprefix("bcs:").partition(":")
         published = await Publications(turn.session).all()
         if choice.startswith("bcs:") and kind in RESULT_KINDS and stage in published:
-            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"{kind}:{stage}")
+            await turn.goto(
+                StepName.BC_CONFIRM, **turn.applicant.step_data, audience=f"{kind}:{stage}"
+            )
         else:
             await super().choose(turn, choice)
 
 
-@step
 class KecamatanStep(_BroadcastStep):
-    name = "bc_kecamatan"
-
     async def prompt(self, turn: Turn) -> Reply:
         config = turn.deps.config
         buttons = [Button(id=f"bck:{k.code}", label=k.name) for k in config.kecamatan]
@@ -176,15 +167,14 @@ class KecamatanStep(_BroadcastStep):
         code = choice.removeprefix("bck:")
         codes = {k.code for k in turn.deps.config.kecamatan} | {OUTSIDE}
         if choice.startswith("bck:") and code in codes:
-            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"kecamatan:{code}")
+            await turn.goto(
+                StepName.BC_CONFIRM, **turn.applicant.step_data, audience=f"kecamatan:{code}"
+            )
         else:
             await super().choose(turn, choice)
 
 
-@step
 class ChannelStep(_BroadcastStep):
-    name = "bc_channel"
-
     async def prompt(self, turn: Turn) -> Reply:
         buttons = [
             Button(id="bcc:telegram", label="Telegram"),
@@ -196,7 +186,9 @@ class ChannelStep(_BroadcastStep):
     async def choose(self, turn: Turn, choice: str) -> None:
         channel = choice.removeprefix("bcc:")
         if choice.startswith("bcc:") and channel in ("telegram", "whatsapp"):
-            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"channel:{channel}")
+            await turn.goto(
+                StepName.BC_CONFIRM, **turn.applicant.step_data, audience=f"channel:{channel}"
+            )
         else:
             await super().choose(turn, choice)
 
@@ -216,10 +208,7 @@ def _audience_label(turn: Turn, audience: Audience) -> str:
     return f"{label} {audience.value}" if audience.value else label
 
 
-@step
 class ConfirmStep(_BroadcastStep):
-    name = "bc_confirm"
-
     async def prompt(self, turn: Turn) -> Reply:
         data = turn.applicant.step_data
         audience = _audience(turn)
@@ -242,7 +231,7 @@ class ConfirmStep(_BroadcastStep):
 
     async def choose(self, turn: Turn, choice: str) -> None:
         if choice == "bc:rewrite":
-            await turn.goto("bc_compose")
+            await turn.goto(StepName.BC_COMPOSE)
         elif choice == "bc:send":
             await _send(turn)
         else:
@@ -270,7 +259,7 @@ async def _send(turn: Turn) -> None:
             track=f"broadcast:{broadcast.id}",
         )
     )
-    await turn.goto("menu")
+    await turn.goto(StepName.MENU)
 
 
 async def broadcast_status(turn: Turn, argument: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.recruitment import Document, DocumentLimits
 from handlers.document_check import CheckedFile, attachment_type, check_document
 from handlers.document_status import checklist, missing_documents
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.profile import profile_complete
 from handlers.resume import resume_registration
 from handlers.types import (
@@ -86,11 +86,8 @@ async def prepare_attachment(
     return Upload("broadcast", None, CheckedFile(mime_type, extension), path, digest, len(content))
 
 
-@step
 class DocumentsStep(Step):
     """Asks for one document at a time (`doc`), or offers to replace one when all are in."""
-
-    name = "documents"
 
     async def prompt(self, turn: Turn) -> Reply:
         key = turn.applicant.step_data.get("doc")
@@ -136,7 +133,7 @@ class DocumentsStep(Step):
         if choice == "doc:later":
             await _after_documents(turn)
         elif choice.startswith("doc:replace:") and choice.removeprefix("doc:replace:") in keys:
-            await turn.goto("documents", doc=choice.removeprefix("doc:replace:"))
+            await turn.goto(StepName.DOCUMENTS, doc=choice.removeprefix("doc:replace:"))
         else:
             await super().on_choice(turn, choice)
 
@@ -169,7 +166,7 @@ class DocumentsStep(Step):
         turn.say(turn.t("documents_received", name=document.name.get(turn.language)) + note)
         missing = missing_documents(turn)
         if missing:
-            await turn.goto("documents", doc=missing[0].key, album=file.media_group_id)
+            await turn.goto(StepName.DOCUMENTS, doc=missing[0].key, album=file.media_group_id)
         else:
             await _after_documents(turn)
 
@@ -223,8 +220,8 @@ async def _save(turn: Turn, document: Document, upload: Upload, file: IncomingFi
 async def _after_documents(turn: Turn) -> None:
     if turn.applicant.registration_number and not missing_documents(turn):
         turn.say(turn.t("documents_complete", number=turn.applicant.registration_number))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
     elif profile_complete(turn.applicant):
-        await turn.goto("summary")
+        await turn.goto(StepName.SUMMARY)
     else:
         await resume_registration(turn)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.types import Button, Channel, Reply
 from storage.models import Applicant, ChatIdentity
 
@@ -50,10 +50,10 @@ async def start_link(turn: Turn) -> None:
     if identity is not None and identity.verified_phone:
         await offer_link(turn, identity.verified_phone, explain_none=True)
     elif turn.incoming.channel is Channel.TELEGRAM:
-        await turn.goto("link_phone")
+        await turn.goto(StepName.LINK_PHONE)
     else:
         turn.say(turn.t("link_unavailable"))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
 
 
 async def offer_link(turn: Turn, phone: str, explain_none: bool = False) -> bool:
@@ -62,17 +62,14 @@ async def offer_link(turn: Turn, phone: str, explain_none: bool = False) -> bool
     if other is None:
         if explain_none:
             turn.say(turn.t("link_none", phone=phone))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         return False
-    await turn.goto("link_confirm", identity=other.id, channel=other.channel)
+    await turn.goto(StepName.LINK_CONFIRM, identity=other.id, channel=other.channel)
     return True
 
 
-@step
 class SharePhoneStep(Step):
     """Telegram: the applicant shares their own contact, which proves their number."""
-
-    name = "link_phone"
 
     async def prompt(self, turn: Turn) -> Reply:
         return Reply(
@@ -98,11 +95,8 @@ class SharePhoneStep(Step):
         await offer_link(turn, phone, explain_none=True)
 
 
-@step
 class ConfirmLinkStep(Step):
     """Both chats proved the same number: the applicant says yes before anything moves."""
-
-    name = "link_confirm"
 
     async def prompt(self, turn: Turn) -> Reply:
         channel = CHANNEL_NAMES.get(turn.applicant.step_data.get("channel", ""), "-")
@@ -114,7 +108,7 @@ class ConfirmLinkStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "link:no":
             turn.say(turn.t("link_declined"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         elif choice == "link:yes":
             await self._link(turn)
         else:
@@ -125,14 +119,14 @@ class ConfirmLinkStep(Step):
         mine = await _identity(turn)
         if other is None or mine is None or other.applicant_id == turn.applicant.id:
             turn.say(turn.t("stale_button"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
             return
         theirs = await turn.session.get(Applicant, other.applicant_id)
         assert theirs is not None
         here = turn.applicant
         if _holds_registration(here) and _holds_registration(theirs):
             turn.say(turn.t("link_both_registered"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
             return
         keep, drop = (theirs, here) if _holds_registration(theirs) else (here, theirs)
         moving = mine if drop is here else other
@@ -150,4 +144,4 @@ class ConfirmLinkStep(Step):
         await turn.session.flush()
         turn.applicant = keep
         turn.say(turn.t("link_done", channel=CHANNEL_NAMES.get(other.channel, other.channel)))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from handlers.document_status import missing_documents
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_date, format_datetime
+from handlers.link import offer_link
 from handlers.results import FINAL
 from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import open_sobat
@@ -57,10 +58,23 @@ async def menu_buttons(turn: Turn) -> list[Button]:
     return buttons
 
 
-@step
-class MenuStep(Step):
-    name = "menu"
+class WelcomeStep(Step):
+    """A chat the bot has never seen: welcome it, then offer to link it to the other app's chat
+    of the same proven number, or show the menu; whatever the first message was."""
 
+    async def prompt(self, turn: Turn) -> Reply:
+        config = turn.deps.config
+        return Reply(text=turn.t("welcome", office=config.office.short_name, year=config.year))
+
+    async def on_any(self, turn: Turn) -> bool:
+        turn.replies.append(await self.prompt(turn))
+        phone = turn.incoming.verified_phone
+        if not (phone and await offer_link(turn, phone)):
+            await turn.goto(StepName.MENU)
+        return True
+
+
+class MenuStep(Step):
     async def prompt(self, turn: Turn) -> Reply:
         return Reply(text=turn.t("menu"), buttons=await menu_buttons(turn))
 
@@ -69,7 +83,7 @@ async def show_page(turn: Turn, text: str, actions: list[Button] | None = None) 
     """Show an information page with its own `actions` (if any) and one "Menu" button under
     it, not the whole menu again; the applicant is at the menu, so a typed menu item still
     opens it."""
-    turn.applicant.step = "menu"
+    turn.applicant.step = StepName.MENU
     turn.applicant.step_data = {}
     turn.say(text, [*(actions or []), turn.button("menu:home", "to_menu")])
 
@@ -95,13 +109,13 @@ async def open_menu_item(turn: Turn, item: str) -> None:
     elif item == "faq":
         await show_page(turn, faq_text(turn))
     elif item == "mydata":
-        await turn.goto("my_data")
+        await turn.goto(StepName.MY_DATA)
     elif item == "language":
         await switch_language(turn)
     elif item == "help":
         await show_page(turn, help_text(turn))
     elif item == "home":
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
     else:
         turn.say(turn.t("stale_button"))
         await turn.reprompt()
@@ -115,7 +129,7 @@ async def open_documents(turn: Turn) -> None:
     if await closed_for_registration(turn):
         return
     missing = missing_documents(turn)
-    await turn.goto("documents", doc=missing[0].key if missing else None)
+    await turn.goto(StepName.DOCUMENTS, doc=missing[0].key if missing else None)
 
 
 async def switch_language(turn: Turn) -> None:

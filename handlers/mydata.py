@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.document_status import checklist
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_datetime
 from handlers.link import CHANNEL_NAMES, start_link
 from handlers.profile import profile_complete
@@ -54,10 +54,7 @@ async def _chats_text(turn: Turn) -> str:
     return "\n".join(lines)
 
 
-@step
 class MyDataStep(Step):
-    name = "my_data"
-
     async def prompt(self, turn: Turn) -> Reply:
         applicant = turn.applicant
         tz = turn.deps.config.tz
@@ -99,21 +96,18 @@ class MyDataStep(Step):
             if await closed_for_registration(turn):
                 return
             if profile_complete(turn.applicant):
-                await turn.goto("edit_pick")
+                await turn.goto(StepName.EDIT_PICK)
             else:
                 await resume_registration(turn)
         elif choice == "md:link":
             await start_link(turn)
         elif choice == "md:delete":
-            await turn.goto("delete_confirm")
+            await turn.goto(StepName.DELETE_CONFIRM)
         else:
             await super().on_choice(turn, choice)
 
 
-@step
 class DeleteConfirmStep(Step):
-    name = "delete_confirm"
-
     async def prompt(self, turn: Turn) -> Reply:
         buttons = [turn.button("del:yes", "delete_yes"), turn.button("del:no", "delete_no")]
         return Reply(text=turn.t("delete_confirm"), buttons=buttons)
@@ -134,6 +128,6 @@ class DeleteConfirmStep(Step):
             turn.say(turn.t("deleted"))
         elif choice == "del:no":
             turn.say(turn.t("delete_cancelled"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await super().on_choice(turn, choice)

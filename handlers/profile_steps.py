@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.document_status import checklist, missing_documents
-from handlers.flow import Step, Turn, match_button, step
+from handlers.flow import Step, StepName, Turn, match_button
 from handlers.formatting import format_date
 from handlers.profile import (
     FIELDS,
@@ -33,9 +33,9 @@ async def _after_field(turn: Turn, name: str, before: str) -> None:
     if not turn.applicant.step_data.get("edit") or not profile_complete(turn.applicant):
         await resume_registration(turn)
     elif needs_guardian(turn):
-        await turn.goto("guardian", edit=True)
+        await turn.goto(StepName.GUARDIAN, edit=True)
     elif needs_nik_check(turn):
-        await turn.goto("nik_check", edit=True)
+        await turn.goto(StepName.NIK_CHECK, edit=True)
     else:
         _show_change(turn, name, before)
 
@@ -43,12 +43,10 @@ async def _after_field(turn: Turn, name: str, before: str) -> None:
 async def ask_to_fix(turn: Turn, name: str) -> None:
     """Ask field `name` again from a cross-check (NIK, guardian); the answer leads back where
     the applicant was: the summary when they were editing, else the next unanswered question."""
-    await turn.goto("field", field=name, edit=bool(turn.applicant.step_data.get("edit")))
+    await turn.goto(StepName.FIELD, field=name, edit=bool(turn.applicant.step_data.get("edit")))
 
 
-@step
 class FieldStep(Step):
-    name = "field"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -106,10 +104,7 @@ class FieldStep(Step):
         await _after_field(turn, spec.name, before)
 
 
-@step
 class NikCheckStep(Step):
-    name = "nik_check"
-
     async def prompt(self, turn: Turn) -> Reply:
         applicant = turn.applicant
         assert applicant.nik is not None
@@ -193,7 +188,7 @@ def _next_action(turn: Turn) -> tuple[str, list[Button]]:
 
 def _show_change(turn: Turn, name: str, before: str) -> None:
     """After one edit: only what changed and the next action, not the whole summary again."""
-    turn.applicant.step = "summary"
+    turn.applicant.step = StepName.SUMMARY
     turn.applicant.step_data = {}
     after = display_value(turn, name)
     field = turn.t(f"field_{name}")
@@ -210,10 +205,7 @@ def _show_change(turn: Turn, name: str, before: str) -> None:
     turn.say(f"{text}\n\n{note}", buttons)
 
 
-@step
 class SummaryStep(Step):
-    name = "summary"
-
     async def prompt(self, turn: Turn) -> Reply:
         preferred, legend = _preferred_text(turn)
         text = turn.t(
@@ -232,9 +224,9 @@ class SummaryStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "sum:edit":
             if not await closed_for_registration(turn):
-                await turn.goto("edit_pick")
+                await turn.goto(StepName.EDIT_PICK)
         elif choice == "sum:show":
-            await turn.goto("summary")
+            await turn.goto(StepName.SUMMARY)
         elif choice == "sum:confirm" and turn.applicant.registration_number is None:
             await _confirm(turn)
         else:
@@ -272,17 +264,14 @@ async def _confirm(turn: Turn) -> None:
     }
     if await sobat_enrolled(turn):
         turn.say(turn.t("confirmed_sobat_done", **params))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
         return
     # The bot's number is not the official registration: say so first, then open the guide.
     turn.say(turn.t("confirmed", **params))
     await open_sobat(turn)
 
 
-@step
 class EditPickStep(Step):
-    name = "edit_pick"
-
     async def prompt(self, turn: Turn) -> Reply:
         buttons = [turn.button(f"edit:{spec.name}", f"field_{spec.name}") for spec in FIELDS]
         buttons.append(turn.button("edit:back", "edit_back"))
@@ -291,8 +280,8 @@ class EditPickStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         name = choice.removeprefix("edit:")
         if name in FIELDS_BY_NAME and choice.startswith("edit:"):
-            await turn.goto("field", field=name, edit=True)
+            await turn.goto(StepName.FIELD, field=name, edit=True)
         elif choice == "edit:back":
-            await turn.goto("summary")
+            await turn.goto(StepName.SUMMARY)
         else:
             await super().on_choice(turn, choice)

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from bot.recruitment import Requirement
-from handlers.flow import NO, YES, Step, Turn, step
+from handlers.flow import NO, YES, Step, StepName, Turn
 from handlers.profile import applicant_age
 from handlers.profile_steps import ask_to_fix
 from handlers.resume import resume_registration
 from handlers.types import Button, Reply
 
 
-@step
 class ConsentStep(Step):
-    name = "consent"
-
     async def prompt(self, turn: Turn) -> Reply:
         config = turn.deps.config
         documents = ", ".join(document.name.get(turn.language) for document in config.documents)
@@ -45,7 +42,7 @@ class ConsentStep(Step):
             await resume_registration(turn)
         elif choice == "consent:no":
             turn.say(turn.t("consent_declined"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await super().on_choice(turn, choice)
 
@@ -64,10 +61,7 @@ def eligibility_buttons(turn: Turn, item: Requirement) -> list[Button]:
     ]
 
 
-@step
 class EligibilityStep(Step):
-    name = "eligibility"
-
     def _item(self, turn: Turn) -> tuple[int, Requirement]:
         items = turn.deps.config.required_items
         number = turn.applicant.step_data["number"]
@@ -97,10 +91,7 @@ class EligibilityStep(Step):
         await resume_registration(turn)
 
 
-@step
 class IneligibleStep(Step):
-    name = "ineligible"
-
     async def prompt(self, turn: Turn) -> Reply:
         number = turn.applicant.step_data["number"]
         item = next(i for i in turn.deps.config.required_items if i.number == number)
@@ -119,13 +110,10 @@ class IneligibleStep(Step):
         answers = dict(turn.applicant.eligibility)
         answers.pop(str(number), None)
         turn.applicant.eligibility = answers
-        await turn.goto("eligibility", number=number)
+        await turn.goto(StepName.ELIGIBILITY, number=number)
 
 
-@step
 class GuardianStep(Step):
-    name = "guardian"
-
     async def prompt(self, turn: Turn) -> Reply:
         text = turn.t("guardian", age=applicant_age(turn))
         buttons = [

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
 from handlers.catalog import Catalog
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_datetime
 from handlers.result_publish import PublicationPreview, preview_publication, publish_results
 from handlers.result_report import change_text, plan_report, problem_text
@@ -93,7 +93,7 @@ class _ResultStep(Step):
             return
         if choice == "res:cancel":
             turn.say(turn.t("res_cancelled"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await self.choose(turn, choice)
 
@@ -108,7 +108,7 @@ def _stage_argument(turn: Turn, argument: str) -> str | None:
     return stage
 
 
-async def _start_for_stage(turn: Turn, argument: str, step_name: str) -> bool:
+async def _start_for_stage(turn: Turn, argument: str, step_name: StepName) -> bool:
     """Go to `step_name` for the stage named in `argument`; False (usage given) when none."""
     stage = _stage_argument(turn, argument)
     if stage is None:
@@ -119,13 +119,10 @@ async def _start_for_stage(turn: Turn, argument: str, step_name: str) -> bool:
 
 async def start_import(turn: Turn, argument: str) -> bool:
     """`/hasil_impor 1`: wait for the results file of stage 1. False when not started."""
-    return await _start_for_stage(turn, argument, "res_upload")
+    return await _start_for_stage(turn, argument, StepName.RES_UPLOAD)
 
 
-@step
 class UploadStep(_ResultStep):
-    name = "res_upload"
-
     async def prompt(self, turn: Turn) -> Reply:
         label = stage_label(
             turn.deps.config, turn.deps.catalog, turn.language, turn.applicant.step_data["stage"]
@@ -143,7 +140,10 @@ class UploadStep(_ResultStep):
             return
         stage = turn.applicant.step_data["stage"]
         await turn.goto(
-            "res_confirm", stage=stage, file=table.file_name[:100], rows=_rows_to_data(table.rows)
+            StepName.RES_CONFIRM,
+            stage=stage,
+            file=table.file_name[:100],
+            rows=_rows_to_data(table.rows),
         )
 
 
@@ -154,10 +154,7 @@ async def _current_plan(turn: Turn) -> Any:
     )
 
 
-@step
 class ConfirmImportStep(_ResultStep):
-    name = "res_confirm"
-
     async def prompt(self, turn: Turn) -> Reply:
         plan = await _current_plan(turn)
         config, catalog = turn.deps.config, turn.deps.catalog
@@ -205,7 +202,7 @@ class ConfirmImportStep(_ResultStep):
             },
         )
         turn.say(await _applied_text(turn, plan.stage, changed))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
 
 
 async def _applied_text(turn: Turn, stage: str, changed: int) -> str:
@@ -298,13 +295,10 @@ async def set_single(turn: Turn, argument: str) -> None:
 
 async def start_publish(turn: Turn, argument: str) -> bool:
     """`/umumkan 1`: show what publishing stage 1 would do, and ask to confirm."""
-    return await _start_for_stage(turn, argument, "res_publish")
+    return await _start_for_stage(turn, argument, StepName.RES_PUBLISH)
 
 
-@step
 class PublishStep(_ResultStep):
-    name = "res_publish"
-
     async def prompt(self, turn: Turn) -> Reply:
         config, catalog = turn.deps.config, turn.deps.catalog
         stage = turn.applicant.step_data["stage"]
@@ -336,7 +330,7 @@ class PublishStep(_ResultStep):
                     track=f"broadcast:{broadcast.id}",
                 )
             )
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
 
 
 async def results_summary(turn: Turn) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.recruitment import RecruitmentConfig, SobatStep
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.resume import resume_registration
 from handlers.types import Reply
 from handlers.validation import Invalid, parse_email
@@ -81,9 +81,9 @@ async def open_sobat(turn: Turn) -> None:
         await resume_registration(turn)  # consent before the e-mail is asked
         return
     if applicant.sobat_path is None:
-        await turn.goto("sobat_account")
+        await turn.goto(StepName.SOBAT_ACCOUNT)
     elif applicant.sobat_email is None:
-        await turn.goto("sobat_email")
+        await turn.goto(StepName.SOBAT_EMAIL)
     else:
         await _show_next(turn)
 
@@ -94,16 +94,13 @@ async def _show_next(turn: Turn) -> None:
     if index is None:
         activity = turn.deps.config.sobat.activity
         turn.say(turn.t("sobat_all_done", checklist=checklist(turn, progress), activity=activity))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
         return
-    await turn.goto("sobat_step", index=index)
+    await turn.goto(StepName.SOBAT_STEP, index=index)
 
 
-@step
 class AccountStep(Step):
     """Has the applicant a SOBAT account already (B.2) or not (B.1)?"""
-
-    name = "sobat_account"
 
     async def prompt(self, turn: Turn) -> Reply:
         sobat = turn.deps.config.sobat
@@ -129,16 +126,14 @@ class AccountStep(Step):
         if changed:
             turn.say(turn.t("sobat_path_changed"))
         if turn.applicant.sobat_email is None:
-            await turn.goto("sobat_email")
+            await turn.goto(StepName.SOBAT_EMAIL)
         else:
             await _show_next(turn)
 
 
-@step
 class EmailStep(Step):
     """The e-mail of the SOBAT account (staff match SOBAT's lists by it)."""
 
-    name = "sobat_email"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -177,11 +172,8 @@ def _step_at(turn: Turn) -> tuple[int, SobatStep]:
     return index, path[index]
 
 
-@step
 class GuideStep(Step):
     """One SOBAT step: how to do it, and done / stuck / back."""
-
-    name = "sobat_step"
 
     async def prompt(self, turn: Turn) -> Reply:
         index, item = _step_at(turn)
@@ -216,13 +208,13 @@ class GuideStep(Step):
             )
             await _show_next(turn)
         elif choice == "sb:stuck":
-            await turn.goto("sobat_stuck", index=index)
+            await turn.goto(StepName.SOBAT_STUCK, index=index)
         elif choice == "sb:back" and index > 0:
-            await turn.goto("sobat_step", index=index - 1)
+            await turn.goto(StepName.SOBAT_STEP, index=index - 1)
         elif choice == "sb:change":
-            await turn.goto("sobat_account")
+            await turn.goto(StepName.SOBAT_ACCOUNT)
         elif choice == "sb:email":
-            await turn.goto("sobat_email")
+            await turn.goto(StepName.SOBAT_EMAIL)
         else:
             await super().on_choice(turn, choice)
 
@@ -236,11 +228,8 @@ def fixes_text(turn: Turn, key: str) -> str:
     )
 
 
-@step
 class StuckStep(Step):
     """Common fixes for the step; if none helps, a report for staff."""
-
-    name = "sobat_stuck"
 
     async def prompt(self, turn: Turn) -> Reply:
         _, item = _step_at(turn)
@@ -257,18 +246,16 @@ class StuckStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         index = turn.applicant.step_data.get("index", 0)
         if choice in ("sb:fixed", "sb:step"):
-            await turn.goto("sobat_step", index=index)
+            await turn.goto(StepName.SOBAT_STEP, index=index)
         elif choice == "sb:report":
-            await turn.goto("sobat_report", index=index)
+            await turn.goto(StepName.SOBAT_REPORT, index=index)
         else:
             await super().on_choice(turn, choice)
 
 
-@step
 class ReportStep(Step):
     """The applicant describes the problem; staff get it and answer in the applicant's chat."""
 
-    name = "sobat_report"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -282,7 +269,7 @@ class ReportStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if choice == "sb:step":
-            await turn.goto("sobat_step", index=turn.applicant.step_data.get("index", 0))
+            await turn.goto(StepName.SOBAT_STEP, index=turn.applicant.step_data.get("index", 0))
         else:
             await super().on_choice(turn, choice)
 
@@ -311,4 +298,4 @@ class ReportStep(Step):
             turn.say(
                 turn.t("sobat_reported_within", id=report.id, within=within.get(turn.language))
             )
-        await turn.goto("sobat_step", index=index)
+        await turn.goto(StepName.SOBAT_STEP, index=index)

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
+from handlers.callbacks import MenuButton, MenuItem, RemindButton
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
 from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import Expects, StepName, Turn, match_button
@@ -74,9 +75,10 @@ def _still_allowed(choice: str | None, text: str) -> bool:
         command = COMMAND_ALIASES.get(name)
         allowed = command is not None and command not in ONLY_FOR_REGISTRATION
         return allowed or name in STAFF_COMMANDS
-    if choice is not None and choice.startswith("menu:"):
-        return choice.removeprefix("menu:") not in ONLY_FOR_REGISTRATION
-    return choice == "remind:stop"
+    menu = MenuButton.unpack(choice)
+    if menu is not None:
+        return menu.item not in ONLY_FOR_REGISTRATION
+    return RemindButton.unpack(choice) is not None
 
 
 @dataclass(frozen=True)
@@ -227,9 +229,10 @@ class Conversation:
             await self._choice(turn, choice)
 
     async def _choice(self, turn: Turn, choice: str) -> None:
-        if choice.startswith("menu:"):
-            await open_menu_item(turn, choice.removeprefix("menu:"))
-        elif choice == "remind:stop":
+        menu = MenuButton.unpack(choice)
+        if menu is not None:
+            await open_menu_item(turn, menu.item)
+        elif RemindButton.unpack(choice) is not None:
             await stop_reminders(turn)
         else:
             await turn.step.on_choice(turn, choice)
@@ -275,7 +278,7 @@ class Conversation:
         elif command == "resume_reminders":
             await resume_reminders(turn)
         elif command in ("mydata", "register", "documents", "status"):
-            await open_menu_item(turn, command)
+            await open_menu_item(turn, MenuItem(command))
         elif name in STAFF_COMMANDS:
             await run_staff_command(turn, name, argument.strip())
         else:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.recruitment import Document, DocumentLimits
+from handlers.callbacks import DocumentAction, DocumentButton, MenuButton, MenuItem
 from handlers.document_check import CheckedFile, attachment_type, check_document
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, StepName, Turn
@@ -102,7 +103,7 @@ class DocumentsStep(Step):
         if document is None:
             buttons = [
                 Button(
-                    id=f"doc:replace:{doc.key}",
+                    id=DocumentButton(DocumentAction.REPLACE, doc.key).pack(),
                     label=turn.t("documents_replace", name=doc.name.get(turn.language)),
                     title=turn.t("documents_replace", name=doc.short_name.get(turn.language))
                     if doc.short_name
@@ -110,7 +111,7 @@ class DocumentsStep(Step):
                 )
                 for doc in turn.deps.config.documents
             ]
-            buttons.append(turn.button("menu:home", "to_menu"))
+            buttons.append(turn.button(MenuButton(MenuItem.HOME), "to_menu"))
             return Reply(text=f"{header}\n\n{turn.t('documents_all_in')}", buttons=buttons)
         accepted = (
             "documents_accepts_pdf" if "pdf" in document.accepts else "documents_accepts_image"
@@ -121,7 +122,7 @@ class DocumentsStep(Step):
             hint=document.hint.get(turn.language),
             accepted=turn.t(accepted),
         )
-        buttons = [turn.button("doc:later", "documents_later")]
+        buttons = [turn.button(DocumentButton(DocumentAction.LATER), "documents_later")]
         return Reply(text=f"{header}\n\n{ask}", buttons=buttons)
 
     async def on_text(self, turn: Turn, text: str) -> None:
@@ -130,10 +131,11 @@ class DocumentsStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         keys = {doc.key for doc in turn.deps.config.documents}
-        if choice == "doc:later":
+        button = DocumentButton.unpack(choice)
+        if button == DocumentButton(DocumentAction.LATER):
             await _after_documents(turn)
-        elif choice.startswith("doc:replace:") and choice.removeprefix("doc:replace:") in keys:
-            await turn.goto(StepName.DOCUMENTS, doc=choice.removeprefix("doc:replace:"))
+        elif button and button.action is DocumentAction.REPLACE and button.key in keys:
+            await turn.goto(StepName.DOCUMENTS, doc=button.key)
         else:
             await super().on_choice(turn, choice)
 

@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum, auto
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.callbacks import CallbackData
 from handlers.types import Button, Incoming, Reply
 from handlers.validation import parse_yes_no
 from handlers.window import RegistrationWindow, registration_window
@@ -126,10 +128,11 @@ class Turn:
         """A catalog text in the applicant's language."""
         return self.deps.catalog.text(self.language, key, **params)
 
-    def button(self, choice: str, key: str, **params: object) -> Button:
-        """A button whose label (and short title, if any) comes from the catalog."""
+    def button(self, data: CallbackData, key: str, **params: object) -> Button:
+        """A button carrying `data`, whose label (and short title, if any) comes from the
+        catalog."""
         title = self.deps.catalog.short(self.language, key, **params)
-        return Button(id=choice, label=self.t(key, **params), title=title)
+        return Button(id=data.pack(), label=self.t(key, **params), title=title)
 
     def say(self, text: str, buttons: list[Button] | None = None) -> None:
         """Queue a reply."""
@@ -149,6 +152,22 @@ class Turn:
     async def reprompt(self) -> None:
         """Ask the current step's question again."""
         self.replies.append(await self.step.prompt(self))
+
+
+class StepData(BaseModel):
+    """The typed `step_data` of a step that keeps more than a key or two. It is stored as the
+    same JSON object as before (`dump()`), so a conversation in progress survives an update."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def of(cls, turn: Turn) -> Self:
+        """The data the applicant's current step keeps."""
+        return cls.model_validate(turn.applicant.step_data)
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON object to store (`turn.goto(step, **data.dump())`)."""
+        return self.model_dump(mode="json")
 
 
 class Step:

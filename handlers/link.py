@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from handlers.callbacks import LinkAction, LinkButton, MenuButton, MenuItem
 from handlers.flow import Step, StepName, Turn
 from handlers.types import Button, Channel, Reply
 from storage.models import Applicant, ChatIdentity
@@ -75,13 +76,17 @@ class SharePhoneStep(Step):
         return Reply(
             text=turn.t("link_share_phone"),
             buttons=[
-                Button(id="link:phone", label=turn.t("link_share_button"), share_phone=True),
-                turn.button("menu:home", "to_menu"),
+                Button(
+                    id=LinkButton(LinkAction.PHONE).pack(),
+                    label=turn.t("link_share_button"),
+                    share_phone=True,
+                ),
+                turn.button(MenuButton(MenuItem.HOME), "to_menu"),
             ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice != "link:phone":
+        if LinkButton.unpack(choice) != LinkButton(LinkAction.PHONE):
             await super().on_choice(turn, choice)
             return
         phone = normalise_phone(turn.incoming.verified_phone or "")
@@ -102,14 +107,18 @@ class ConfirmLinkStep(Step):
         channel = CHANNEL_NAMES.get(turn.applicant.step_data.get("channel", ""), "-")
         return Reply(
             text=turn.t("link_confirm", channel=channel),
-            buttons=[turn.button("link:yes", "link_yes"), turn.button("link:no", "link_no")],
+            buttons=[
+                turn.button(LinkButton(LinkAction.YES), "link_yes"),
+                turn.button(LinkButton(LinkAction.NO), "link_no"),
+            ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "link:no":
+        button = LinkButton.unpack(choice)
+        if button == LinkButton(LinkAction.NO):
             turn.say(turn.t("link_declined"))
             await turn.goto(StepName.MENU)
-        elif choice == "link:yes":
+        elif button == LinkButton(LinkAction.YES):
             await self._link(turn)
         else:
             await super().on_choice(turn, choice)

@@ -11,13 +11,20 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.recruitment import RecruitmentConfig, SobatStep
+from handlers.callbacks import (
+    MenuButton,
+    MenuItem,
+    SobatAction,
+    SobatButton,
+    SobatPath,
+    SobatPathButton,
+)
 from handlers.flow import Step, StepName, Turn
 from handlers.resume import resume_registration
 from handlers.types import Reply
 from handlers.validation import Invalid, parse_email
 from storage.models import SobatProgress, SobatReport
 
-PATHS = ("new", "existing")
 MAX_REPORT_LENGTH = 500
 
 
@@ -107,17 +114,18 @@ class AccountStep(Step):
         return Reply(
             text=turn.t("sobat_account", portal=sobat.portal, activity=sobat.activity),
             buttons=[
-                turn.button("sb:path:new", "sobat_path_new"),
-                turn.button("sb:path:existing", "sobat_path_existing"),
-                turn.button("menu:home", "to_menu"),
+                turn.button(SobatPathButton(SobatPath.NEW), "sobat_path_new"),
+                turn.button(SobatPathButton(SobatPath.EXISTING), "sobat_path_existing"),
+                turn.button(MenuButton(MenuItem.HOME), "to_menu"),
             ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        path = choice.removeprefix("sb:path:")
-        if not choice.startswith("sb:path:") or path not in PATHS:
+        button = SobatPathButton.unpack(choice)
+        if button is None:
             await super().on_choice(turn, choice)
             return
+        path = button.path
         changed = turn.applicant.sobat_path not in (None, path)
         turn.applicant.sobat_path = path
         await turn.audit.record(
@@ -140,13 +148,17 @@ class EmailStep(Step):
         buttons = []
         if turn.applicant.email:
             buttons.append(
-                turn.button("sb:email:same", "sobat_email_same", email=turn.applicant.email)
+                turn.button(
+                    SobatButton(SobatAction.EMAIL_SAME),
+                    "sobat_email_same",
+                    email=turn.applicant.email,
+                )
             )
-        buttons.append(turn.button("menu:home", "to_menu"))
+        buttons.append(turn.button(MenuButton(MenuItem.HOME), "to_menu"))
         return Reply(text=turn.t("sobat_email"), buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "sb:email:same" and turn.applicant.email:
+        if _action(choice) is SobatAction.EMAIL_SAME and turn.applicant.email:
             await self._save(turn, turn.applicant.email)
         else:
             await super().on_choice(turn, choice)
@@ -164,6 +176,12 @@ class EmailStep(Step):
         turn.applicant.sobat_email = email
         turn.say(turn.t("sobat_email_saved", email=email))
         await _show_next(turn)
+
+
+def _action(choice: str) -> SobatAction | None:
+    """The guide's button pressed, if `choice` is one."""
+    button = SobatButton.unpack(choice)
+    return button.action if button else None
 
 
 def _step_at(turn: Turn) -> tuple[int, SobatStep]:
@@ -189,31 +207,35 @@ class GuideStep(Step):
             checklist=checklist(turn, progress),
             done=done,
         )
-        buttons = [turn.button("sb:done", "sobat_done"), turn.button("sb:stuck", "sobat_stuck")]
+        buttons = [
+            turn.button(SobatButton(SobatAction.DONE), "sobat_done"),
+            turn.button(SobatButton(SobatAction.STUCK), "sobat_stuck"),
+        ]
         if index > 0:
-            buttons.append(turn.button("sb:back", "sobat_back"))
+            buttons.append(turn.button(SobatButton(SobatAction.BACK), "sobat_back"))
         buttons += [
-            turn.button("sb:change", "sobat_change_path"),
-            turn.button("sb:email", "sobat_change_email"),
-            turn.button("menu:home", "to_menu"),
+            turn.button(SobatButton(SobatAction.CHANGE), "sobat_change_path"),
+            turn.button(SobatButton(SobatAction.EMAIL), "sobat_change_email"),
+            turn.button(MenuButton(MenuItem.HOME), "to_menu"),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         index, item = _step_at(turn)
-        if choice == "sb:done":
+        action = _action(choice)
+        if action is SobatAction.DONE:
             await _set_progress(turn, item.key, "done")
             await turn.audit.record(
                 turn.actor, "sobat_step_done", turn.now, turn.applicant.id, {"step": item.key}
             )
             await _show_next(turn)
-        elif choice == "sb:stuck":
+        elif action is SobatAction.STUCK:
             await turn.goto(StepName.SOBAT_STUCK, index=index)
-        elif choice == "sb:back" and index > 0:
+        elif action is SobatAction.BACK and index > 0:
             await turn.goto(StepName.SOBAT_STEP, index=index - 1)
-        elif choice == "sb:change":
+        elif action is SobatAction.CHANGE:
             await turn.goto(StepName.SOBAT_ACCOUNT)
-        elif choice == "sb:email":
+        elif action is SobatAction.EMAIL:
             await turn.goto(StepName.SOBAT_EMAIL)
         else:
             await super().on_choice(turn, choice)
@@ -237,17 +259,18 @@ class StuckStep(Step):
         return Reply(
             text=turn.t("sobat_fixes", title=item.title.get(turn.language), fixes=fixes),
             buttons=[
-                turn.button("sb:fixed", "sobat_fixed"),
-                turn.button("sb:report", "sobat_report"),
-                turn.button("sb:step", "sobat_back_to_step"),
+                turn.button(SobatButton(SobatAction.FIXED), "sobat_fixed"),
+                turn.button(SobatButton(SobatAction.REPORT), "sobat_report"),
+                turn.button(SobatButton(SobatAction.STEP), "sobat_back_to_step"),
             ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         index = turn.applicant.step_data.get("index", 0)
-        if choice in ("sb:fixed", "sb:step"):
+        action = _action(choice)
+        if action in (SobatAction.FIXED, SobatAction.STEP):
             await turn.goto(StepName.SOBAT_STEP, index=index)
-        elif choice == "sb:report":
+        elif action is SobatAction.REPORT:
             await turn.goto(StepName.SOBAT_REPORT, index=index)
         else:
             await super().on_choice(turn, choice)
@@ -264,11 +287,11 @@ class ReportStep(Step):
             text=turn.t(
                 "sobat_report_ask", title=item.title.get(turn.language), limit=MAX_REPORT_LENGTH
             ),
-            buttons=[turn.button("sb:step", "sobat_back_to_step")],
+            buttons=[turn.button(SobatButton(SobatAction.STEP), "sobat_back_to_step")],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "sb:step":
+        if _action(choice) is SobatAction.STEP:
             await turn.goto(StepName.SOBAT_STEP, index=turn.applicant.step_data.get("index", 0))
         else:
             await super().on_choice(turn, choice)

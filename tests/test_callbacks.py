@@ -1,0 +1,54 @@
+"""Button ids: every family packs the ids buttons already carry, and reads bad ones as None."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.callbacks import (
+    AudienceStageButton,
+    CallbackData,
+    DocumentAction,
+    DocumentButton,
+    FieldButton,
+    MenuButton,
+    MenuItem,
+    SobatAction,
+    SobatButton,
+    SobatPath,
+    SobatPathButton,
+)
+
+
+@pytest.mark.parametrize(
+    ("button", "packed"),
+    [
+        (MenuButton(MenuItem.STATUS), "menu:status"),
+        (DocumentButton(DocumentAction.LATER), "doc:later"),
+        (DocumentButton(DocumentAction.REPLACE, "ktp"), "doc:replace:ktp"),
+        (FieldButton("kecamatan", "3528:x"), "f:kecamatan:3528:x"),
+        (SobatButton(SobatAction.EMAIL_SAME), "sb:email:same"),
+        (SobatPathButton(SobatPath.NEW), "sb:path:new"),
+        (AudienceStageButton("passed", "1"), "bcs:passed:1"),
+    ],
+)
+def test_pack_and_unpack_are_inverse(button: CallbackData, packed: str) -> None:
+    assert button.pack() == packed
+    assert type(button).unpack(packed) == button
+
+
+@pytest.mark.parametrize(
+    ("family", "data"),
+    [
+        (MenuButton, "menu:nothing"),
+        (MenuButton, "menu"),
+        (MenuButton, None),
+        (MenuButton, ""),
+        (DocumentButton, "doc:"),
+        (FieldButton, "f:sex"),
+        (SobatButton, "sb:path:new"),
+        (SobatPathButton, "sb:path:maybe"),
+        (AudienceStageButton, "bca:passed"),
+    ],
+)
+def test_other_old_or_malformed_ids_are_none(family: type[CallbackData], data: str | None) -> None:
+    assert family.unpack(data) is None

@@ -60,6 +60,13 @@ class ConsentStep(Step):
             await super().on_choice(turn, choice)
 
 
+def _answers(item: Requirement) -> tuple[EligibilityAnswer, EligibilityAnswer]:
+    """(meets, fails) of a required item: yes/no, or met/unmet when it has its own labels."""
+    if item.answers is None:
+        return EligibilityAnswer.YES, EligibilityAnswer.NO
+    return EligibilityAnswer.MET, EligibilityAnswer.UNMET
+
+
 def eligibility_buttons(turn: Turn, item: Requirement) -> list[Button]:
     """The two answers to a required item: "Ya"/"Tidak", or the item's own labels (then the
     ids do not end in yes/no, so a typed "ya" is not read as an answer it may not mean)."""
@@ -99,13 +106,14 @@ class EligibilityStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         _, item = self._item(turn)
-        meets, fails = (button.id for button in eligibility_buttons(turn, item))
-        if choice not in (meets, fails):
+        meets, fails = _answers(item)
+        answer = button.answer if (button := EligibilityButton.unpack(choice)) else None
+        if answer not in (meets, fails):
             await super().on_choice(turn, choice)
             return
         turn.applicant.eligibility = {
             **turn.applicant.eligibility,
-            str(item.number): choice == meets,
+            str(item.number): answer is meets,
         }
         await resume_registration(turn)
 

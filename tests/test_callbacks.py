@@ -17,6 +17,7 @@ from handlers.callbacks import (
     SobatPath,
     SobatPathButton,
 )
+from tests.chat import Chat
 
 
 @pytest.mark.parametrize(
@@ -52,3 +53,16 @@ def test_pack_and_unpack_are_inverse(button: CallbackData, packed: str) -> None:
 )
 def test_other_old_or_malformed_ids_are_none(family: type[CallbackData], data: str | None) -> None:
     assert family.unpack(data) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["menu:nothing", "menu", "doc:replace:passport", "f:sex", "sb:path:maybe", "bcs:", "x" * 64],
+)
+async def test_an_old_or_malformed_button_gets_the_polite_answer(chat: Chat, data: str) -> None:
+    await chat.send("halo")
+    await chat.press("menu:register")
+    await chat.press("consent:yes")
+    replies = await chat.press(data)
+    assert "sudah tidak berlaku" in replies[0].text
+    assert (await chat.applicant()).step == "eligibility"

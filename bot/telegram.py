@@ -32,6 +32,7 @@ from telegram.ext import (
     filters,
 )
 
+from handlers.callbacks import LinkAction, LinkButton
 from handlers.conversation import Conversation
 from handlers.formatting import split_text
 from handlers.link import normalise_phone
@@ -167,7 +168,11 @@ def to_incoming(update: Update) -> Incoming | None:
     if message.contact is not None:  # the "share my number" button
         own = message.contact.user_id == user.id
         phone = message.contact.phone_number if own else None
-        return Incoming(**common, choice="link:phone", verified_phone=normalise_phone(phone or ""))
+        return Incoming(
+            **common,
+            choice=LinkButton(LinkAction.PHONE).pack(),
+            verified_phone=normalise_phone(phone or ""),
+        )
     return Incoming(**common, text=message.caption, file=_file_of(message))
 
 

@@ -10,7 +10,15 @@ from handlers.broadcasts import (
     create_broadcast,
     preview_message,
 )
-from handlers.flow import Step, Turn, step
+from handlers.callbacks import (
+    AudienceButton,
+    AudienceChannelButton,
+    AudienceKecamatanButton,
+    AudienceStageButton,
+    BroadcastAction,
+    BroadcastButton,
+)
+from handlers.flow import Step, StepData, StepName, Turn
 from handlers.profile import OUTSIDE
 from handlers.results import stage_keys, stage_label
 from handlers.rights import staff_only
@@ -23,18 +31,27 @@ from storage.results import Publications
 MAX_BROADCAST_TEXT = 3500
 
 
+class BroadcastDraft(StepData):
+    """What staff composed so far: the text, an attachment, then the audience."""
+
+    text: str
+    attachment: Attachment | None = None
+    audience: str | None = None
+    """As `Audience.parse` reads it: `all`, `kecamatan:3528010`, `passed:1` …"""
+
+
 async def start_broadcast(turn: Turn) -> None:
     """`/siaran`: begin composing."""
-    await turn.goto("bc_compose")
+    await turn.goto(StepName.BC_COMPOSE)
 
 
 class _BroadcastStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if not await staff_only(turn):
             return
-        if choice == "bc:cancel":
+        if BroadcastButton.unpack(choice) == BroadcastButton(BroadcastAction.CANCEL):
             turn.say(turn.t("bc_cancelled"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await self.choose(turn, choice)
 
@@ -43,12 +60,10 @@ class _BroadcastStep(Step):
 
 
 def _cancel_button(turn: Turn) -> Button:
-    return turn.button("bc:cancel", "bc_cancel")
+    return turn.button(BroadcastButton(BroadcastAction.CANCEL), "bc_cancel")
 
 
-@step
 class ComposeStep(_BroadcastStep):
-    name = "bc_compose"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -62,7 +77,7 @@ class ComposeStep(_BroadcastStep):
         if len(text) > MAX_BROADCAST_TEXT:
             turn.say(turn.t("too_long", length=len(text), limit=MAX_BROADCAST_TEXT))
             return
-        await turn.goto("bc_audience", text=text)
+        await turn.goto(StepName.BC_AUDIENCE, **BroadcastDraft(text=text).dump())
 
     async def on_file(self, turn: Turn) -> None:
         if not await staff_only(turn):
@@ -79,21 +94,19 @@ class ComposeStep(_BroadcastStep):
             return
         turn.upload_saved = True
         name = turn.incoming.file.file_name if turn.incoming.file else None
-        attachment = {
-            "path": upload.path,
-            "mime_type": upload.checked.mime_type,
-            "name": name or f"lampiran.{upload.checked.extension}",
-        }
-        await turn.goto("bc_audience", text=caption, attachment=attachment)
+        attachment = Attachment(
+            path=upload.path,
+            name=name or f"lampiran.{upload.checked.extension}",
+            mime_type=upload.checked.mime_type,
+        )
+        draft = BroadcastDraft(text=caption, attachment=attachment)
+        await turn.goto(StepName.BC_AUDIENCE, **draft.dump())
 
 
 AUDIENCE_BUTTONS = ("all", "incomplete", "complete", "kecamatan", "channel", "stage")
 
 
-@step
 class AudienceStep(_BroadcastStep):
-    name = "bc_audience"
-
     async def prompt(self, turn: Turn) -> Reply:
         buttons = []
         for kind in AUDIENCE_BUTTONS:
@@ -101,30 +114,27 @@ class AudienceStep(_BroadcastStep):
             if kind in ("all", "incomplete", "complete"):
                 count = await count_recipients(turn.session, Audience(kind))
                 label = f"{label} ({count})"
-            buttons.append(Button(id=f"bca:{kind}", label=label))
+            buttons.append(Button(id=AudienceButton(kind).pack(), label=label))
         buttons.append(_cancel_button(turn))
         return Reply(text=turn.t("bc_audience"), buttons=buttons)
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        kind = choice.removeprefix("bca:")
-        data = dict(turn.applicant.step_data)
+        kind = button.kind if (button := AudienceButton.unpack(choice)) else None
+        draft = BroadcastDraft.of(turn)
         if kind in ("all", "incomplete", "complete"):
-            await turn.goto("bc_confirm", **data, audience=kind)
+            await _confirm(turn, draft, kind)
         elif kind == "kecamatan":
-            await turn.goto("bc_kecamatan", **data)
+            await turn.goto(StepName.BC_KECAMATAN, **draft.dump())
         elif kind == "channel":
-            await turn.goto("bc_channel", **data)
+            await turn.goto(StepName.BC_CHANNEL, **draft.dump())
         elif kind == "stage":
-            await turn.goto("bc_stage", **data)
+            await turn.goto(StepName.BC_STAGE, **draft.dump())
         else:
             await super().choose(turn, choice)
 
 
-@step
 class StageStep(_BroadcastStep):
     """Those who passed (or did not pass) a stage whose results are published."""
-
-    name = "bc_stage"
 
     async def prompt(self, turn: Turn) -> Reply:
         config, catalog = turn.deps.config, turn.deps.catalog
@@ -141,7 +151,7 @@ class StageStep(_BroadcastStep):
                 title = turn.t(f"bc_audience_{kind}_title", stage=short)
                 buttons.append(
                     Button(
-                        id=f"bcs:{kind}:{stage}",
+                        id=AudienceStageButton(kind, stage).pack(),
                         label=f"{text} ({count})",
                         title=f"{title} ({count})",
                     )
@@ -150,58 +160,65 @@ class StageStep(_BroadcastStep):
         return Reply(text=turn.t(key), buttons=[*buttons, _cancel_button(turn)])
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        kind, _, stage = choice.removeprefix("bcs:").partition(":")
+        button = AudienceStageButton.unpack(choice)
         published = await Publications(turn.session).all()
-        if choice.startswith("bcs:") and kind in RESULT_KINDS and stage in published:
-            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"{kind}:{stage}")
+        if button and button.kind in RESULT_KINDS and button.stage in published:
+            await _confirm(turn, BroadcastDraft.of(turn), f"{button.kind}:{button.stage}")
         else:
             await super().choose(turn, choice)
 
 
-@step
 class KecamatanStep(_BroadcastStep):
-    name = "bc_kecamatan"
-
     async def prompt(self, turn: Turn) -> Reply:
         config = turn.deps.config
-        buttons = [Button(id=f"bck:{k.code}", label=k.name) for k in config.kecamatan]
+        buttons = [
+            Button(id=AudienceKecamatanButton(k.code).pack(), label=k.name)
+            for k in config.kecamatan
+        ]
         outside = turn.t("kecamatan_outside", regency=config.office.regency_name)
-        buttons += [Button(id=f"bck:{OUTSIDE}", label=outside), _cancel_button(turn)]
+        buttons += [
+            Button(id=AudienceKecamatanButton(OUTSIDE).pack(), label=outside),
+            _cancel_button(turn),
+        ]
         return Reply(text=turn.t("bc_pick_kecamatan"), buttons=buttons)
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        code = choice.removeprefix("bck:")
+        code = button.code if (button := AudienceKecamatanButton.unpack(choice)) else None
         codes = {k.code for k in turn.deps.config.kecamatan} | {OUTSIDE}
-        if choice.startswith("bck:") and code in codes:
-            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"kecamatan:{code}")
+        if code in codes:
+            await _confirm(turn, BroadcastDraft.of(turn), f"kecamatan:{code}")
         else:
             await super().choose(turn, choice)
 
 
-@step
 class ChannelStep(_BroadcastStep):
-    name = "bc_channel"
-
     async def prompt(self, turn: Turn) -> Reply:
         buttons = [
-            Button(id="bcc:telegram", label="Telegram"),
-            Button(id="bcc:whatsapp", label="WhatsApp"),
+            Button(id=AudienceChannelButton("telegram").pack(), label="Telegram"),
+            Button(id=AudienceChannelButton("whatsapp").pack(), label="WhatsApp"),
             _cancel_button(turn),
         ]
         return Reply(text=turn.t("bc_pick_channel"), buttons=buttons)
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        channel = choice.removeprefix("bcc:")
-        if choice.startswith("bcc:") and channel in ("telegram", "whatsapp"):
-            await turn.goto("bc_confirm", **turn.applicant.step_data, audience=f"channel:{channel}")
+        channel = button.channel if (button := AudienceChannelButton.unpack(choice)) else None
+        if channel in ("telegram", "whatsapp"):
+            await _confirm(turn, BroadcastDraft.of(turn), f"channel:{channel}")
         else:
             await super().choose(turn, choice)
 
 
-def _audience(turn: Turn) -> Audience:
+async def _confirm(turn: Turn, draft: BroadcastDraft, audience: str) -> None:
+    """The audience is chosen: show the preview and the count, and ask to send."""
+    chosen = draft.model_copy(update={"audience": audience})
+    await turn.goto(StepName.BC_CONFIRM, **chosen.dump())
+
+
+def _audience(turn: Turn, draft: BroadcastDraft) -> Audience:
     config = turn.deps.config
     codes = {k.code for k in config.kecamatan}
-    return Audience.parse(turn.applicant.step_data["audience"], codes, stage_keys(config))
+    assert draft.audience is not None  # the confirm step is reached with one
+    return Audience.parse(draft.audience, codes, stage_keys(config))
 
 
 def _audience_label(turn: Turn, audience: Audience) -> str:
@@ -213,51 +230,48 @@ def _audience_label(turn: Turn, audience: Audience) -> str:
     return f"{label} {audience.value}" if audience.value else label
 
 
-@step
 class ConfirmStep(_BroadcastStep):
-    name = "bc_confirm"
-
     async def prompt(self, turn: Turn) -> Reply:
-        data = turn.applicant.step_data
-        audience = _audience(turn)
+        draft = BroadcastDraft.of(turn)
+        audience = _audience(turn, draft)
         count = await count_recipients(turn.session, audience)
-        preview = await preview_message(turn.session, audience, data["text"]) or "-"
-        attachment = data.get("attachment")
+        preview = await preview_message(turn.session, audience, draft.text) or "-"
+        attachment = draft.attachment
         text = turn.t(
             "bc_confirm",
             preview=preview,
             count=count,
             audience=_audience_label(turn, audience),
-            attachment=attachment["name"] if attachment else "-",
+            attachment=attachment.name if attachment else "-",
         )
         buttons = [
-            turn.button("bc:send", "bc_send", count=count),
-            turn.button("bc:rewrite", "bc_rewrite"),
+            turn.button(BroadcastButton(BroadcastAction.SEND), "bc_send", count=count),
+            turn.button(BroadcastButton(BroadcastAction.REWRITE), "bc_rewrite"),
             _cancel_button(turn),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        if choice == "bc:rewrite":
-            await turn.goto("bc_compose")
-        elif choice == "bc:send":
+        action = button.action if (button := BroadcastButton.unpack(choice)) else None
+        if action is BroadcastAction.REWRITE:
+            await turn.goto(StepName.BC_COMPOSE)
+        elif action is BroadcastAction.SEND:
             await _send(turn)
         else:
             await super().choose(turn, choice)
 
 
 async def _send(turn: Turn) -> None:
-    data = turn.applicant.step_data
+    draft = BroadcastDraft.of(turn)
     config = turn.deps.config
-    attachment = Attachment(**data["attachment"]) if data.get("attachment") else None
     broadcast = await create_broadcast(
         turn.session,
-        text=data["text"],
-        audience=_audience(turn),
+        text=draft.text,
+        audience=_audience(turn, draft),
         created_by=turn.actor,
         now=turn.now,
         quiet_hours=config.quiet_hours,
-        attachment=attachment,
+        attachment=draft.attachment,
     )
     broadcast.progress_channel = turn.incoming.channel.value
     broadcast.progress_chat = turn.incoming.user_id
@@ -267,7 +281,7 @@ async def _send(turn: Turn) -> None:
             track=f"broadcast:{broadcast.id}",
         )
     )
-    await turn.goto("menu")
+    await turn.goto(StepName.MENU)
 
 
 async def broadcast_status(turn: Turn, argument: str) -> None:

@@ -10,22 +10,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-import handlers.broadcast_steps
-import handlers.mydata
-import handlers.profile_steps
-import handlers.registration
-import handlers.result_steps  # noqa: F401  (registers the steps)
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
+from handlers.callbacks import MenuButton, MenuItem, RemindButton
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
 from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
-from handlers.flow import STEPS, Turn, match_button
-from handlers.link import offer_link
+from handlers.flow import Expects, StepName, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.reminder_prefs import resume_reminders, stop_reminders
 from handlers.result_steps import TableUpload, prepare_table
-from handlers.resume import REGISTRATION_STEPS, in_registration, say_registration_closed
+from handlers.resume import say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
+from handlers.steps import FLOW, in_registration, spec_of
 from handlers.types import Channel, FileSource, Incoming, Reply
 from storage.broadcasts import Broadcasts
 from storage.db import Database
@@ -79,9 +75,10 @@ def _still_allowed(choice: str | None, text: str) -> bool:
         command = COMMAND_ALIASES.get(name)
         allowed = command is not None and command not in ONLY_FOR_REGISTRATION
         return allowed or name in STAFF_COMMANDS
-    if choice is not None and choice.startswith("menu:"):
-        return choice.removeprefix("menu:") not in ONLY_FOR_REGISTRATION
-    return choice == "remind:stop"
+    menu = MenuButton.unpack(choice)
+    if menu is not None:
+        return menu.item not in ONLY_FOR_REGISTRATION
+    return RemindButton.unpack(choice) is not None
 
 
 @dataclass(frozen=True)
@@ -140,12 +137,15 @@ class Conversation:
             return None
         async with self.db.transaction() as session:
             applicant = await Applicants(session).by_chat(incoming.channel.value, incoming.user_id)
+        if applicant is None:
+            return None
         limits = self.deps.config.document_limits
-        if applicant is not None and applicant.step == "bc_compose":
+        expects = spec_of(applicant).expects
+        if expects is Expects.ATTACHMENT:
             return await prepare_attachment(file, limits, files, self.deps.files)
-        if applicant is not None and applicant.step == "res_upload":
+        if expects is Expects.RESULTS_TABLE:
             return await prepare_table(file, files, self.deps.clock.now().date())
-        if applicant is None or applicant.step != "documents":
+        if expects is not Expects.DOCUMENT:
             return None
         key = applicant.step_data.get("doc")
         document = self.deps.config.document_by_key(key) if key else None
@@ -184,18 +184,12 @@ class Conversation:
             await applicants.touch_identity(
                 channel, incoming.user_id, now, incoming.address, incoming.verified_phone
             )
-        turn = Turn(applicant, session, self.deps, incoming, now)
+        turn = Turn(applicant, session, self.deps, incoming, now, FLOW)
         if isinstance(upload, TableUpload):
             turn.table = upload
         else:
             turn.upload = upload
-        if applicant.step == "new":
-            config = self.deps.config
-            turn.say(turn.t("welcome", office=config.office.short_name, year=config.year))
-            phone = incoming.verified_phone
-            if not (phone and await offer_link(turn, phone)):
-                await turn.goto("menu")
-        else:
+        if not await turn.step.on_any(turn):
             await self._dispatch(turn)
         if not turn.deleted:
             turn.applicant.updated_at = now
@@ -217,14 +211,14 @@ class Conversation:
         elif text:
             await self._text(turn, text)
         elif incoming.file is not None:
-            await STEPS[turn.applicant.step].on_file(turn)
+            await turn.step.on_file(turn)
         else:
             turn.say(turn.t("not_understood"))
             await turn.reprompt()
 
     async def _text(self, turn: Turn, text: str) -> None:
         """Typed text: an answer for free-text steps, otherwise the button it names."""
-        step = STEPS[turn.applicant.step]
+        step = turn.step
         if step.free_text:
             await step.on_text(turn, text)
             return
@@ -235,12 +229,13 @@ class Conversation:
             await self._choice(turn, choice)
 
     async def _choice(self, turn: Turn, choice: str) -> None:
-        if choice.startswith("menu:"):
-            await open_menu_item(turn, choice.removeprefix("menu:"))
-        elif choice == "remind:stop":
+        menu = MenuButton.unpack(choice)
+        if menu is not None:
+            await open_menu_item(turn, menu.item)
+        elif RemindButton.unpack(choice) is not None:
             await stop_reminders(turn)
         else:
-            await STEPS[turn.applicant.step].on_choice(turn, choice)
+            await turn.step.on_choice(turn, choice)
 
     async def _registration_closed_under(self, turn: Turn, text: str) -> bool:
         """Registration closed (or is not open yet) under an applicant in the middle of it.
@@ -258,9 +253,9 @@ class Conversation:
             return False
         say_registration_closed(turn, window)
         if _still_allowed(turn.incoming.choice, text):
-            turn.applicant.step, turn.applicant.step_data = "menu", {}
+            turn.applicant.step, turn.applicant.step_data = StepName.MENU, {}
             return False
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
         return True
 
     async def _command(self, turn: Turn, text: str) -> None:
@@ -270,7 +265,7 @@ class Conversation:
             turn.say(turn.t("welcome_back"))
             await turn.reprompt()
         elif command == "menu":
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         elif command == "cancel":
             await self._cancel(turn)
         elif command == "help":
@@ -283,7 +278,7 @@ class Conversation:
         elif command == "resume_reminders":
             await resume_reminders(turn)
         elif command in ("mydata", "register", "documents", "status"):
-            await open_menu_item(turn, command)
+            await open_menu_item(turn, MenuItem(command))
         elif name in STAFF_COMMANDS:
             await run_staff_command(turn, name, argument.strip())
         else:
@@ -291,15 +286,13 @@ class Conversation:
             await turn.reprompt()
 
     async def _cancel(self, turn: Turn) -> None:
-        step = turn.applicant.step
-        if step == "field" and turn.applicant.step_data.get("edit"):
-            turn.say(turn.t("edit_cancelled"))
-            await turn.goto("summary")
-        elif step == "delete_confirm":
-            turn.say(turn.t("delete_cancelled"))
-            await turn.goto("menu")
-        elif step in REGISTRATION_STEPS or step == "summary":
-            turn.say(turn.t("registration_paused"))
-            await turn.goto("menu")
-        else:
+        """/batal: what the table says for this step (its `cancel_edit` while one answer is
+        being changed), or that there is nothing to cancel."""
+        spec = spec_of(turn.applicant)
+        editing = spec.cancel_edit is not None and turn.applicant.step_data.get("edit")
+        cancel = spec.cancel_edit if editing else spec.cancel
+        if cancel is None:
             await show_page(turn, turn.t("nothing_to_cancel"))
+            return
+        turn.say(turn.t(cancel.text))
+        await turn.goto(cancel.to)

@@ -6,9 +6,10 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.recruitment import Document, DocumentLimits
+from handlers.callbacks import DocumentAction, DocumentButton, MenuButton, MenuItem
 from handlers.document_check import CheckedFile, attachment_type, check_document
 from handlers.document_status import checklist, missing_documents
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.profile import profile_complete
 from handlers.resume import resume_registration
 from handlers.types import (
@@ -86,11 +87,8 @@ async def prepare_attachment(
     return Upload("broadcast", None, CheckedFile(mime_type, extension), path, digest, len(content))
 
 
-@step
 class DocumentsStep(Step):
     """Asks for one document at a time (`doc`), or offers to replace one when all are in."""
-
-    name = "documents"
 
     async def prompt(self, turn: Turn) -> Reply:
         key = turn.applicant.step_data.get("doc")
@@ -105,7 +103,7 @@ class DocumentsStep(Step):
         if document is None:
             buttons = [
                 Button(
-                    id=f"doc:replace:{doc.key}",
+                    id=DocumentButton(DocumentAction.REPLACE, doc.key).pack(),
                     label=turn.t("documents_replace", name=doc.name.get(turn.language)),
                     title=turn.t("documents_replace", name=doc.short_name.get(turn.language))
                     if doc.short_name
@@ -113,7 +111,7 @@ class DocumentsStep(Step):
                 )
                 for doc in turn.deps.config.documents
             ]
-            buttons.append(turn.button("menu:home", "to_menu"))
+            buttons.append(turn.button(MenuButton(MenuItem.HOME), "to_menu"))
             return Reply(text=f"{header}\n\n{turn.t('documents_all_in')}", buttons=buttons)
         accepted = (
             "documents_accepts_pdf" if "pdf" in document.accepts else "documents_accepts_image"
@@ -124,7 +122,7 @@ class DocumentsStep(Step):
             hint=document.hint.get(turn.language),
             accepted=turn.t(accepted),
         )
-        buttons = [turn.button("doc:later", "documents_later")]
+        buttons = [turn.button(DocumentButton(DocumentAction.LATER), "documents_later")]
         return Reply(text=f"{header}\n\n{ask}", buttons=buttons)
 
     async def on_text(self, turn: Turn, text: str) -> None:
@@ -133,10 +131,11 @@ class DocumentsStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         keys = {doc.key for doc in turn.deps.config.documents}
-        if choice == "doc:later":
+        button = DocumentButton.unpack(choice)
+        if button == DocumentButton(DocumentAction.LATER):
             await _after_documents(turn)
-        elif choice.startswith("doc:replace:") and choice.removeprefix("doc:replace:") in keys:
-            await turn.goto("documents", doc=choice.removeprefix("doc:replace:"))
+        elif button and button.action is DocumentAction.REPLACE and button.key in keys:
+            await turn.goto(StepName.DOCUMENTS, doc=button.key)
         else:
             await super().on_choice(turn, choice)
 
@@ -169,7 +168,7 @@ class DocumentsStep(Step):
         turn.say(turn.t("documents_received", name=document.name.get(turn.language)) + note)
         missing = missing_documents(turn)
         if missing:
-            await turn.goto("documents", doc=missing[0].key, album=file.media_group_id)
+            await turn.goto(StepName.DOCUMENTS, doc=missing[0].key, album=file.media_group_id)
         else:
             await _after_documents(turn)
 
@@ -223,8 +222,8 @@ async def _save(turn: Turn, document: Document, upload: Upload, file: IncomingFi
 async def _after_documents(turn: Turn) -> None:
     if turn.applicant.registration_number and not missing_documents(turn):
         turn.say(turn.t("documents_complete", number=turn.applicant.registration_number))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
     elif profile_complete(turn.applicant):
-        await turn.goto("summary")
+        await turn.goto(StepName.SUMMARY)
     else:
         await resume_registration(turn)

@@ -1,14 +1,22 @@
-"""The pieces every step uses: the turn being answered and the step registry."""
+"""The pieces every step uses: the step names, the turn being answered, and what a step is.
+
+The table of every step (its class, the file it expects, whether it registers, where /batal
+goes) is `handlers/steps.py`; a turn reaches it through `Turn.flow`.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from enum import Enum, StrEnum, auto
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.callbacks import CallbackData
 from handlers.types import Button, Incoming, Reply
 from handlers.validation import parse_yes_no
 from handlers.window import RegistrationWindow, registration_window
@@ -23,6 +31,40 @@ if TYPE_CHECKING:
 YES, NO = "yes", "no"
 
 
+class StepName(StrEnum):
+    """Every place in the conversation; the value is what `Applicant.step` stores."""
+
+    NEW = "new"
+    MENU = "menu"
+    LINK_PHONE = "link_phone"
+    LINK_CONFIRM = "link_confirm"
+    CONSENT = "consent"
+    ELIGIBILITY = "eligibility"
+    INELIGIBLE = "ineligible"
+    GUARDIAN = "guardian"
+    FIELD = "field"
+    NIK_CHECK = "nik_check"
+    DOCUMENTS = "documents"
+    SUMMARY = "summary"
+    EDIT_PICK = "edit_pick"
+    MY_DATA = "my_data"
+    DELETE_CONFIRM = "delete_confirm"
+    SOBAT_ACCOUNT = "sobat_account"
+    SOBAT_EMAIL = "sobat_email"
+    SOBAT_STEP = "sobat_step"
+    SOBAT_STUCK = "sobat_stuck"
+    SOBAT_REPORT = "sobat_report"
+    BC_COMPOSE = "bc_compose"
+    BC_AUDIENCE = "bc_audience"
+    BC_STAGE = "bc_stage"
+    BC_KECAMATAN = "bc_kecamatan"
+    BC_CHANNEL = "bc_channel"
+    BC_CONFIRM = "bc_confirm"
+    RES_UPLOAD = "res_upload"
+    RES_CONFIRM = "res_confirm"
+    RES_PUBLISH = "res_publish"
+
+
 @dataclass
 class Turn:
     """One incoming message being answered: who, what they sent, and the replies so far."""
@@ -32,6 +74,8 @@ class Turn:
     deps: Dependencies
     incoming: Incoming
     now: datetime
+    flow: Mapping[StepName, StepSpec]
+    """The table of steps (`handlers.steps.FLOW`)."""
     replies: list[Reply] = field(default_factory=list)
     deleted: bool = False
     """Set when the applicant erased their data during this turn."""
@@ -84,30 +128,51 @@ class Turn:
         """A catalog text in the applicant's language."""
         return self.deps.catalog.text(self.language, key, **params)
 
-    def button(self, choice: str, key: str, **params: object) -> Button:
-        """A button whose label (and short title, if any) comes from the catalog."""
+    def button(self, data: CallbackData, key: str, **params: object) -> Button:
+        """A button carrying `data`, whose label (and short title, if any) comes from the
+        catalog."""
         title = self.deps.catalog.short(self.language, key, **params)
-        return Button(id=choice, label=self.t(key, **params), title=title)
+        return Button(id=data.pack(), label=self.t(key, **params), title=title)
 
     def say(self, text: str, buttons: list[Button] | None = None) -> None:
         """Queue a reply."""
         self.replies.append(Reply(text=text, buttons=buttons or []))
 
-    async def goto(self, step: str, **data: Any) -> None:
+    @property
+    def step(self) -> Step:
+        """The step the applicant is at."""
+        return self.flow[StepName(self.applicant.step)].step
+
+    async def goto(self, step: StepName, **data: Any) -> None:
         """Move to `step` and ask its question."""
         self.applicant.step = step
         self.applicant.step_data = data
-        self.replies.append(await STEPS[step].prompt(self))
+        self.replies.append(await self.flow[step].step.prompt(self))
 
     async def reprompt(self) -> None:
         """Ask the current step's question again."""
-        self.replies.append(await STEPS[self.applicant.step].prompt(self))
+        self.replies.append(await self.step.prompt(self))
+
+
+class StepData(BaseModel):
+    """The typed `step_data` of a step that keeps more than a key or two. It is stored as the
+    same JSON object as before (`dump()`), so a conversation in progress survives an update."""
+
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def of(cls, turn: Turn) -> Self:
+        """The data the applicant's current step keeps."""
+        return cls.model_validate(turn.applicant.step_data)
+
+    def dump(self) -> dict[str, Any]:
+        """The JSON object to store (`turn.goto(step, **data.dump())`)."""
+        return self.model_dump(mode="json")
 
 
 class Step:
     """One place in the conversation: it asks a question and interprets the answer."""
 
-    name: ClassVar[str]
     free_text: ClassVar[bool] = False
     """True when the step reads typed answers itself; otherwise typed text picks a button."""
 
@@ -126,18 +191,55 @@ class Step:
         await turn.reprompt()
 
     async def on_file(self, turn: Turn) -> None:
-        """A file, photo or sticker (only the documents step wants one)."""
+        """A file, photo or sticker (only the steps that expect one want it)."""
         turn.say(turn.t("file_not_expected"))
         await turn.reprompt()
 
+    async def on_any(self, turn: Turn) -> bool:
+        """Answer any message before commands, buttons, text or files are looked at; True when
+        that was the whole answer (a step that only passes through, like the first contact)."""
+        return False
 
-STEPS: dict[str, Step] = {}
+
+class Expects(Enum):
+    """The file a step waits for, checked and stored before the turn's transaction."""
+
+    DOCUMENT = auto()
+    """One of the applicant's documents (`step_data`: which one, the album already seen)."""
+    ATTACHMENT = auto()
+    """A staff broadcast's attachment."""
+    RESULTS_TABLE = auto()
+    """A staff results file (CSV or XLSX)."""
 
 
-def step(cls: type[Step]) -> type[Step]:
-    """Register a step class under its `name`."""
-    STEPS[cls.name] = cls()
-    return cls
+class Registers(Enum):
+    """Whether a step registers or changes the registration (refused once it is closed)."""
+
+    NO = auto()
+    YES = auto()
+    UNTIL_NUMBERED = auto()
+    """Only until the applicant has a registration number (the summary)."""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """What /batal does at a step: say `text` (a catalog key) and go to `to`."""
+
+    text: str
+    to: StepName
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One row of the table of steps."""
+
+    step: Step
+    expects: Expects | None = None
+    registers: Registers = Registers.NO
+    cancel: Cancel | None = None
+    """Where /batal goes; None: there is nothing to cancel (the menu's page says so)."""
+    cancel_edit: Cancel | None = None
+    """Where /batal goes instead when the step was opened to change one answer (`edit`)."""
 
 
 def _normalize(text: str) -> str:

@@ -7,7 +7,8 @@ when one side holds no registration yet (its chat then joins the other); never o
 
 from __future__ import annotations
 
-from handlers.flow import Step, Turn, step
+from handlers.callbacks import LinkAction, LinkButton, MenuButton, MenuItem
+from handlers.flow import Step, StepName, Turn
 from handlers.types import Button, Channel, Reply
 from storage.models import Applicant, ChatIdentity
 from storage.repositories import ChatIdentities
@@ -44,10 +45,10 @@ async def start_link(turn: Turn) -> None:
     if identity is not None and identity.verified_phone:
         await offer_link(turn, identity.verified_phone, explain_none=True)
     elif turn.incoming.channel is Channel.TELEGRAM:
-        await turn.goto("link_phone")
+        await turn.goto(StepName.LINK_PHONE)
     else:
         turn.say(turn.t("link_unavailable"))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
 
 
 async def offer_link(turn: Turn, phone: str, explain_none: bool = False) -> bool:
@@ -56,29 +57,30 @@ async def offer_link(turn: Turn, phone: str, explain_none: bool = False) -> bool
     if other is None:
         if explain_none:
             turn.say(turn.t("link_none", phone=phone))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         return False
-    await turn.goto("link_confirm", identity=other.id, channel=other.channel)
+    await turn.goto(StepName.LINK_CONFIRM, identity=other.id, channel=other.channel)
     return True
 
 
-@step
 class SharePhoneStep(Step):
     """Telegram: the applicant shares their own contact, which proves their number."""
-
-    name = "link_phone"
 
     async def prompt(self, turn: Turn) -> Reply:
         return Reply(
             text=turn.t("link_share_phone"),
             buttons=[
-                Button(id="link:phone", label=turn.t("link_share_button"), share_phone=True),
-                turn.button("menu:home", "to_menu"),
+                Button(
+                    id=LinkButton(LinkAction.PHONE).pack(),
+                    label=turn.t("link_share_button"),
+                    share_phone=True,
+                ),
+                turn.button(MenuButton(MenuItem.HOME), "to_menu"),
             ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice != "link:phone":
+        if LinkButton.unpack(choice) != LinkButton(LinkAction.PHONE):
             await super().on_choice(turn, choice)
             return
         phone = normalise_phone(turn.incoming.verified_phone or "")
@@ -92,24 +94,25 @@ class SharePhoneStep(Step):
         await offer_link(turn, phone, explain_none=True)
 
 
-@step
 class ConfirmLinkStep(Step):
     """Both chats proved the same number: the applicant says yes before anything moves."""
-
-    name = "link_confirm"
 
     async def prompt(self, turn: Turn) -> Reply:
         channel = CHANNEL_NAMES.get(turn.applicant.step_data.get("channel", ""), "-")
         return Reply(
             text=turn.t("link_confirm", channel=channel),
-            buttons=[turn.button("link:yes", "link_yes"), turn.button("link:no", "link_no")],
+            buttons=[
+                turn.button(LinkButton(LinkAction.YES), "link_yes"),
+                turn.button(LinkButton(LinkAction.NO), "link_no"),
+            ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "link:no":
+        button = LinkButton.unpack(choice)
+        if button == LinkButton(LinkAction.NO):
             turn.say(turn.t("link_declined"))
-            await turn.goto("menu")
-        elif choice == "link:yes":
+            await turn.goto(StepName.MENU)
+        elif button == LinkButton(LinkAction.YES):
             await self._link(turn)
         else:
             await super().on_choice(turn, choice)
@@ -119,14 +122,14 @@ class ConfirmLinkStep(Step):
         mine = await _identity(turn)
         if other is None or mine is None or other.applicant_id == turn.applicant.id:
             turn.say(turn.t("stale_button"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
             return
         theirs = await turn.applicants.get(other.applicant_id)
         assert theirs is not None
         here = turn.applicant
         if _holds_registration(here) and _holds_registration(theirs):
             turn.say(turn.t("link_both_registered"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
             return
         keep, drop = (theirs, here) if _holds_registration(theirs) else (here, theirs)
         await turn.applicants.merge(keep, drop, mine if drop is here else other)
@@ -139,4 +142,4 @@ class ConfirmLinkStep(Step):
         )
         turn.applicant = keep
         turn.say(turn.t("link_done", channel=CHANNEL_NAMES.get(other.channel, other.channel)))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from handlers.callbacks import MenuButton, MenuItem
 from handlers.document_status import missing_documents
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_date, format_datetime
+from handlers.link import offer_link
 from handlers.results import FINAL
 from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import open_sobat
@@ -14,16 +16,16 @@ from handlers.window import WindowState
 from storage.results import Publications
 
 MENU_ITEMS = (
-    "status",
-    "sobat",
-    "documents",
-    "requirements",
-    "howto",
-    "schedule",
-    "faq",
-    "mydata",
-    "language",
-    "help",
+    MenuItem.STATUS,
+    MenuItem.SOBAT,
+    MenuItem.DOCUMENTS,
+    MenuItem.REQUIREMENTS,
+    MenuItem.HOWTO,
+    MenuItem.SCHEDULE,
+    MenuItem.FAQ,
+    MenuItem.MYDATA,
+    MenuItem.LANGUAGE,
+    MenuItem.HELP,
 )
 
 
@@ -40,7 +42,7 @@ async def register_button(turn: Turn) -> Button | None:
         register_key = "menu_register_continue"
     else:
         register_key = "menu_register_start"
-    return turn.button("menu:register", register_key) if register_key else None
+    return turn.button(MenuButton(MenuItem.REGISTER), register_key) if register_key else None
 
 
 async def menu_buttons(turn: Turn) -> list[Button]:
@@ -52,15 +54,28 @@ async def menu_buttons(turn: Turn) -> list[Button]:
     register = await register_button(turn)
     over = (await turn.registration_window()).is_over
     buttons = [register] if register else []
-    items = [item for item in MENU_ITEMS if not (over and item == "documents")]
-    buttons += [turn.button(f"menu:{item}", f"menu_{item}") for item in items]
+    items = [item for item in MENU_ITEMS if not (over and item is MenuItem.DOCUMENTS)]
+    buttons += [turn.button(MenuButton(item), f"menu_{item}") for item in items]
     return buttons
 
 
-@step
-class MenuStep(Step):
-    name = "menu"
+class WelcomeStep(Step):
+    """A chat the bot has never seen: welcome it, then offer to link it to the other app's chat
+    of the same proven number, or show the menu; whatever the first message was."""
 
+    async def prompt(self, turn: Turn) -> Reply:
+        config = turn.deps.config
+        return Reply(text=turn.t("welcome", office=config.office.short_name, year=config.year))
+
+    async def on_any(self, turn: Turn) -> bool:
+        turn.replies.append(await self.prompt(turn))
+        phone = turn.incoming.verified_phone
+        if not (phone and await offer_link(turn, phone)):
+            await turn.goto(StepName.MENU)
+        return True
+
+
+class MenuStep(Step):
     async def prompt(self, turn: Turn) -> Reply:
         return Reply(text=turn.t("menu"), buttons=await menu_buttons(turn))
 
@@ -69,42 +84,39 @@ async def show_page(turn: Turn, text: str, actions: list[Button] | None = None) 
     """Show an information page with its own `actions` (if any) and one "Menu" button under
     it, not the whole menu again; the applicant is at the menu, so a typed menu item still
     opens it."""
-    turn.applicant.step = "menu"
+    turn.applicant.step = StepName.MENU
     turn.applicant.step_data = {}
-    turn.say(text, [*(actions or []), turn.button("menu:home", "to_menu")])
+    turn.say(text, [*(actions or []), turn.button(MenuButton(MenuItem.HOME), "to_menu")])
 
 
-async def open_menu_item(turn: Turn, item: str) -> None:
+async def open_menu_item(turn: Turn, item: MenuItem) -> None:
     """Act on a main-menu button, from wherever the applicant is."""
-    if item == "register":
+    if item is MenuItem.REGISTER:
         await resume_registration(turn)
-    elif item == "documents":
+    elif item is MenuItem.DOCUMENTS:
         await open_documents(turn)
-    elif item == "sobat":
+    elif item is MenuItem.SOBAT:
         await open_sobat(turn)
-    elif item == "status":
+    elif item is MenuItem.STATUS:
         unfinished = turn.applicant.registration_number is None
         register = await register_button(turn) if unfinished else None
         await show_page(turn, await status_text(turn), [register] if register else [])
-    elif item == "requirements":
+    elif item is MenuItem.REQUIREMENTS:
         await show_page(turn, requirements_text(turn))
-    elif item == "howto":
+    elif item is MenuItem.HOWTO:
         await show_page(turn, howto_text(turn))
-    elif item == "schedule":
+    elif item is MenuItem.SCHEDULE:
         await show_page(turn, await schedule_text(turn))
-    elif item == "faq":
+    elif item is MenuItem.FAQ:
         await show_page(turn, faq_text(turn))
-    elif item == "mydata":
-        await turn.goto("my_data")
-    elif item == "language":
+    elif item is MenuItem.MYDATA:
+        await turn.goto(StepName.MY_DATA)
+    elif item is MenuItem.LANGUAGE:
         await switch_language(turn)
-    elif item == "help":
+    elif item is MenuItem.HELP:
         await show_page(turn, help_text(turn))
-    elif item == "home":
-        await turn.goto("menu")
     else:
-        turn.say(turn.t("stale_button"))
-        await turn.reprompt()
+        await turn.goto(StepName.MENU)
 
 
 async def open_documents(turn: Turn) -> None:
@@ -115,7 +127,7 @@ async def open_documents(turn: Turn) -> None:
     if await closed_for_registration(turn):
         return
     missing = missing_documents(turn)
-    await turn.goto("documents", doc=missing[0].key if missing else None)
+    await turn.goto(StepName.DOCUMENTS, doc=missing[0].key if missing else None)
 
 
 async def switch_language(turn: Turn) -> None:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from handlers.callbacks import (
+    Answer,
+    DeleteButton,
+    MenuButton,
+    MenuItem,
+    MyDataAction,
+    MyDataButton,
+)
 from handlers.document_status import checklist
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_datetime
 from handlers.link import CHANNEL_NAMES, start_link
 from handlers.profile import profile_complete
@@ -51,10 +59,7 @@ async def _chats_text(turn: Turn) -> str:
     return "\n".join(lines)
 
 
-@step
 class MyDataStep(Step):
-    name = "my_data"
-
     async def prompt(self, turn: Turn) -> Reply:
         applicant = turn.applicant
         tz = turn.deps.config.tz
@@ -83,40 +88,42 @@ class MyDataStep(Step):
             )
         buttons = []
         if applicant.consent_at is not None and not (await turn.registration_window()).is_over:
-            buttons.append(turn.button("md:edit", "mydata_edit"))
+            buttons.append(turn.button(MyDataButton(MyDataAction.EDIT), "mydata_edit"))
         buttons += [
-            turn.button("md:link", "mydata_link"),
-            turn.button("md:delete", "mydata_delete"),
-            turn.button("menu:home", "to_menu"),
+            turn.button(MyDataButton(MyDataAction.LINK), "mydata_link"),
+            turn.button(MyDataButton(MyDataAction.DELETE), "mydata_delete"),
+            turn.button(MenuButton(MenuItem.HOME), "to_menu"),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "md:edit" and turn.applicant.consent_at is not None:
+        action = button.action if (button := MyDataButton.unpack(choice)) else None
+        if action is MyDataAction.EDIT and turn.applicant.consent_at is not None:
             if await closed_for_registration(turn):
                 return
             if profile_complete(turn.applicant):
-                await turn.goto("edit_pick")
+                await turn.goto(StepName.EDIT_PICK)
             else:
                 await resume_registration(turn)
-        elif choice == "md:link":
+        elif action is MyDataAction.LINK:
             await start_link(turn)
-        elif choice == "md:delete":
-            await turn.goto("delete_confirm")
+        elif action is MyDataAction.DELETE:
+            await turn.goto(StepName.DELETE_CONFIRM)
         else:
             await super().on_choice(turn, choice)
 
 
-@step
 class DeleteConfirmStep(Step):
-    name = "delete_confirm"
-
     async def prompt(self, turn: Turn) -> Reply:
-        buttons = [turn.button("del:yes", "delete_yes"), turn.button("del:no", "delete_no")]
+        buttons = [
+            turn.button(DeleteButton(Answer.YES), "delete_yes"),
+            turn.button(DeleteButton(Answer.NO), "delete_no"),
+        ]
         return Reply(text=turn.t("delete_confirm"), buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "del:yes":
+        button = DeleteButton.unpack(choice)
+        if button == DeleteButton(Answer.YES):
             applicant = turn.applicant
             await turn.audit.record(
                 turn.actor,
@@ -129,8 +136,8 @@ class DeleteConfirmStep(Step):
             await turn.applicants.delete(applicant)
             turn.deleted = True
             turn.say(turn.t("deleted"))
-        elif choice == "del:no":
+        elif button == DeleteButton(Answer.NO):
             turn.say(turn.t("delete_cancelled"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await super().on_choice(turn, choice)

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from handlers.callbacks import (
+    EDIT_BACK,
+    EditButton,
+    FieldButton,
+    MenuButton,
+    MenuItem,
+    NikAction,
+    NikButton,
+    SummaryAction,
+    SummaryButton,
+)
 from handlers.document_status import checklist, missing_documents
-from handlers.flow import Step, Turn, match_button, step
+from handlers.flow import Step, StepName, Turn, match_button
 from handlers.formatting import format_date
 from handlers.profile import (
     FIELDS,
@@ -33,9 +44,9 @@ async def _after_field(turn: Turn, name: str, before: str) -> None:
     if not turn.applicant.step_data.get("edit") or not profile_complete(turn.applicant):
         await resume_registration(turn)
     elif needs_guardian(turn):
-        await turn.goto("guardian", edit=True)
+        await turn.goto(StepName.GUARDIAN, edit=True)
     elif needs_nik_check(turn):
-        await turn.goto("nik_check", edit=True)
+        await turn.goto(StepName.NIK_CHECK, edit=True)
     else:
         _show_change(turn, name, before)
 
@@ -43,12 +54,10 @@ async def _after_field(turn: Turn, name: str, before: str) -> None:
 async def ask_to_fix(turn: Turn, name: str) -> None:
     """Ask field `name` again from a cross-check (NIK, guardian); the answer leads back where
     the applicant was: the summary when they were editing, else the next unanswered question."""
-    await turn.goto("field", field=name, edit=bool(turn.applicant.step_data.get("edit")))
+    await turn.goto(StepName.FIELD, field=name, edit=bool(turn.applicant.step_data.get("edit")))
 
 
-@step
 class FieldStep(Step):
-    name = "field"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -59,7 +68,7 @@ class FieldStep(Step):
         buttons = []
         if spec.options is not None:
             buttons = [
-                Button(id=f"f:{spec.name}:{option.value}", label=option.label)
+                Button(id=FieldButton(spec.name, option.value).pack(), label=option.label)
                 for option in spec.options(turn)
             ]
         return Reply(text=text, buttons=buttons)
@@ -82,7 +91,7 @@ class FieldStep(Step):
         options = spec.options(turn)
         typed = text.strip().casefold()
         alias = next((o for o in options if typed in (a.casefold() for a in o.aliases)), None)
-        choice = f"f:{spec.name}:{alias.value}" if alias else None
+        choice = FieldButton(spec.name, alias.value).pack() if alias else None
         choice = choice or match_button(text, (await self.prompt(turn)).buttons)
         if choice is None:
             await super().on_text(turn, text)
@@ -91,12 +100,12 @@ class FieldStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         spec = _spec(turn)
-        prefix = f"f:{spec.name}:"
         values = {option.value for option in spec.options(turn)} if spec.options else set()
-        if not choice.startswith(prefix) or choice.removeprefix(prefix) not in values:
+        button = FieldButton.unpack(choice)
+        if button is None or button.field != spec.name or button.value not in values:
             await super().on_choice(turn, choice)
             return
-        await self._save(turn, spec, spec.from_choice(choice.removeprefix(prefix)))
+        await self._save(turn, spec, spec.from_choice(button.value))
 
     async def _save(self, turn: Turn, spec: FieldSpec, value: object) -> None:
         before = display_value(turn, spec.name)
@@ -106,10 +115,7 @@ class FieldStep(Step):
         await _after_field(turn, spec.name, before)
 
 
-@step
 class NikCheckStep(Step):
-    name = "nik_check"
-
     async def prompt(self, turn: Turn) -> Reply:
         applicant = turn.applicant
         assert applicant.nik is not None
@@ -131,18 +137,26 @@ class NikCheckStep(Step):
             lines.append(
                 turn.t("nik_mismatch_sex", nik_sex=nik_sex, typed=display_value(turn, "sex"))
             )
-        buttons = [turn.button("nik:fix_date", "nik_fix_date")]
+        buttons = [turn.button(NikButton(NikAction.FIX_DATE), "nik_fix_date")]
         if "sex" in mismatches:
-            buttons.append(turn.button("nik:fix_sex", "nik_fix_sex"))
-        buttons += [turn.button("nik:fix_nik", "nik_fix_nik"), turn.button("nik:ok", "nik_ok")]
+            buttons.append(turn.button(NikButton(NikAction.FIX_SEX), "nik_fix_sex"))
+        buttons += [
+            turn.button(NikButton(NikAction.FIX_NIK), "nik_fix_nik"),
+            turn.button(NikButton(NikAction.OK), "nik_ok"),
+        ]
         text = turn.t("nik_mismatch", nik=applicant.nik, details="\n".join(lines))
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        targets = {"nik:fix_date": "birth_date", "nik:fix_sex": "sex", "nik:fix_nik": "nik"}
-        if choice in targets:
-            await ask_to_fix(turn, targets[choice])
-        elif choice == "nik:ok":
+        action = button.action if (button := NikButton.unpack(choice)) else None
+        targets = {
+            NikAction.FIX_DATE: "birth_date",
+            NikAction.FIX_SEX: "sex",
+            NikAction.FIX_NIK: "nik",
+        }
+        if action in targets:
+            await ask_to_fix(turn, targets[action])
+        elif action is NikAction.OK:
             turn.applicant.nik_check_ack = nik_fingerprint(turn.applicant)
             await turn.audit.record(
                 turn.actor,
@@ -186,14 +200,16 @@ def _next_action(turn: Turn) -> tuple[str, list[Button]]:
         return turn.t("summary_registered", number=applicant.registration_number), []
     if missing_documents(turn):
         return turn.t("summary_documents_missing"), [
-            turn.button("menu:documents", "summary_documents")
+            turn.button(MenuButton(MenuItem.DOCUMENTS), "summary_documents")
         ]
-    return turn.t("summary_check"), [turn.button("sum:confirm", "summary_confirm")]
+    return turn.t("summary_check"), [
+        turn.button(SummaryButton(SummaryAction.CONFIRM), "summary_confirm")
+    ]
 
 
 def _show_change(turn: Turn, name: str, before: str) -> None:
     """After one edit: only what changed and the next action, not the whole summary again."""
-    turn.applicant.step = "summary"
+    turn.applicant.step = StepName.SUMMARY
     turn.applicant.step_data = {}
     after = display_value(turn, name)
     field = turn.t(f"field_{name}")
@@ -204,16 +220,13 @@ def _show_change(turn: Turn, name: str, before: str) -> None:
     note, action = _next_action(turn)
     buttons = [
         *action,
-        turn.button("sum:edit", "summary_edit_more"),
-        turn.button("sum:show", "summary_show"),
+        turn.button(SummaryButton(SummaryAction.EDIT), "summary_edit_more"),
+        turn.button(SummaryButton(SummaryAction.SHOW), "summary_show"),
     ]
     turn.say(f"{text}\n\n{note}", buttons)
 
 
-@step
 class SummaryStep(Step):
-    name = "summary"
-
     async def prompt(self, turn: Turn) -> Reply:
         preferred, legend = _preferred_text(turn)
         text = turn.t(
@@ -225,17 +238,18 @@ class SummaryStep(Step):
         )
         note, action = _next_action(turn)
         over = (await turn.registration_window()).is_over  # nothing can be changed any more
-        edit = [] if over else [turn.button("sum:edit", "summary_edit")]
-        buttons = [*action, *edit, turn.button("menu:home", "to_menu")]
+        edit = [] if over else [turn.button(SummaryButton(SummaryAction.EDIT), "summary_edit")]
+        buttons = [*action, *edit, turn.button(MenuButton(MenuItem.HOME), "to_menu")]
         return Reply(text=f"{text}\n\n{note}", buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "sum:edit":
+        action = button.action if (button := SummaryButton.unpack(choice)) else None
+        if action is SummaryAction.EDIT:
             if not await closed_for_registration(turn):
-                await turn.goto("edit_pick")
-        elif choice == "sum:show":
-            await turn.goto("summary")
-        elif choice == "sum:confirm" and turn.applicant.registration_number is None:
+                await turn.goto(StepName.EDIT_PICK)
+        elif action is SummaryAction.SHOW:
+            await turn.goto(StepName.SUMMARY)
+        elif action is SummaryAction.CONFIRM and turn.applicant.registration_number is None:
             await _confirm(turn)
         else:
             await super().on_choice(turn, choice)
@@ -272,27 +286,24 @@ async def _confirm(turn: Turn) -> None:
     }
     if await sobat_enrolled(turn):
         turn.say(turn.t("confirmed_sobat_done", **params))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
         return
     # The bot's number is not the official registration: say so first, then open the guide.
     turn.say(turn.t("confirmed", **params))
     await open_sobat(turn)
 
 
-@step
 class EditPickStep(Step):
-    name = "edit_pick"
-
     async def prompt(self, turn: Turn) -> Reply:
-        buttons = [turn.button(f"edit:{spec.name}", f"field_{spec.name}") for spec in FIELDS]
-        buttons.append(turn.button("edit:back", "edit_back"))
+        buttons = [turn.button(EditButton(spec.name), f"field_{spec.name}") for spec in FIELDS]
+        buttons.append(turn.button(EditButton(EDIT_BACK), "edit_back"))
         return Reply(text=turn.t("edit_pick"), buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        name = choice.removeprefix("edit:")
-        if name in FIELDS_BY_NAME and choice.startswith("edit:"):
-            await turn.goto("field", field=name, edit=True)
-        elif choice == "edit:back":
-            await turn.goto("summary")
+        name = button.field if (button := EditButton.unpack(choice)) else None
+        if name in FIELDS_BY_NAME:
+            await turn.goto(StepName.FIELD, field=name, edit=True)
+        elif name == EDIT_BACK:
+            await turn.goto(StepName.SUMMARY)
         else:
             await super().on_choice(turn, choice)

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from bot.recruitment import Requirement
-from handlers.flow import NO, YES, Step, Turn, step
+from handlers.callbacks import (
+    Answer,
+    ConsentButton,
+    EligibilityAnswer,
+    EligibilityButton,
+    GuardianAction,
+    GuardianButton,
+    IneligibleAction,
+    IneligibleButton,
+    MenuButton,
+    MenuItem,
+)
+from handlers.flow import Step, StepName, Turn
 from handlers.profile import applicant_age
 from handlers.profile_steps import ask_to_fix
 from handlers.resume import resume_registration
 from handlers.types import Button, Reply
 
 
-@step
 class ConsentStep(Step):
-    name = "consent"
-
     async def prompt(self, turn: Turn) -> Reply:
         config = turn.deps.config
         documents = ", ".join(document.name.get(turn.language) for document in config.documents)
@@ -25,13 +34,14 @@ class ConsentStep(Step):
             version=config.consent.version,
         )
         buttons = [
-            turn.button("consent:yes", "consent_yes"),
-            turn.button("consent:no", "consent_no"),
+            turn.button(ConsentButton(Answer.YES), "consent_yes"),
+            turn.button(ConsentButton(Answer.NO), "consent_no"),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "consent:yes":
+        button = ConsentButton.unpack(choice)
+        if button == ConsentButton(Answer.YES):
             turn.applicant.consent_at = turn.now
             turn.applicant.consent_version = turn.deps.config.consent.version
             await turn.audit.record(
@@ -43,31 +53,41 @@ class ConsentStep(Step):
             )
             turn.say(turn.t("consent_thanks"))
             await resume_registration(turn)
-        elif choice == "consent:no":
+        elif button == ConsentButton(Answer.NO):
             turn.say(turn.t("consent_declined"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await super().on_choice(turn, choice)
 
 
-MEETS, FAILS = "met", "unmet"
+def _answers(item: Requirement) -> tuple[EligibilityAnswer, EligibilityAnswer]:
+    """(meets, fails) of a required item: yes/no, or met/unmet when it has its own labels."""
+    if item.answers is None:
+        return EligibilityAnswer.YES, EligibilityAnswer.NO
+    return EligibilityAnswer.MET, EligibilityAnswer.UNMET
 
 
 def eligibility_buttons(turn: Turn, item: Requirement) -> list[Button]:
     """The two answers to a required item: "Ya"/"Tidak", or the item's own labels (then the
     ids do not end in yes/no, so a typed "ya" is not read as an answer it may not mean)."""
     if item.answers is None:
-        return [turn.button(f"elig:{YES}", "answer_yes"), turn.button(f"elig:{NO}", "answer_no")]
+        return [
+            turn.button(EligibilityButton(EligibilityAnswer.YES), "answer_yes"),
+            turn.button(EligibilityButton(EligibilityAnswer.NO), "answer_no"),
+        ]
     return [
-        Button(id=f"elig:{MEETS}", label=item.answers.meets.get(turn.language)),
-        Button(id=f"elig:{FAILS}", label=item.answers.fails.get(turn.language)),
+        Button(
+            id=EligibilityButton(EligibilityAnswer.MET).pack(),
+            label=item.answers.meets.get(turn.language),
+        ),
+        Button(
+            id=EligibilityButton(EligibilityAnswer.UNMET).pack(),
+            label=item.answers.fails.get(turn.language),
+        ),
     ]
 
 
-@step
 class EligibilityStep(Step):
-    name = "eligibility"
-
     def _item(self, turn: Turn) -> tuple[int, Requirement]:
         items = turn.deps.config.required_items
         number = turn.applicant.step_data["number"]
@@ -86,63 +106,59 @@ class EligibilityStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         _, item = self._item(turn)
-        meets, fails = (button.id for button in eligibility_buttons(turn, item))
-        if choice not in (meets, fails):
+        meets, fails = _answers(item)
+        answer = button.answer if (button := EligibilityButton.unpack(choice)) else None
+        if answer not in (meets, fails):
             await super().on_choice(turn, choice)
             return
         turn.applicant.eligibility = {
             **turn.applicant.eligibility,
-            str(item.number): choice == meets,
+            str(item.number): answer is meets,
         }
         await resume_registration(turn)
 
 
-@step
 class IneligibleStep(Step):
-    name = "ineligible"
-
     async def prompt(self, turn: Turn) -> Reply:
         number = turn.applicant.step_data["number"]
         item = next(i for i in turn.deps.config.required_items if i.number == number)
         text = turn.t("ineligible", requirement=item.text.get(turn.language))
         buttons = [
-            turn.button("inel:retry", "ineligible_retry"),
-            turn.button("menu:home", "to_menu"),
+            turn.button(IneligibleButton(IneligibleAction.RETRY), "ineligible_retry"),
+            turn.button(MenuButton(MenuItem.HOME), "to_menu"),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice != "inel:retry":
+        if IneligibleButton.unpack(choice) != IneligibleButton(IneligibleAction.RETRY):
             await super().on_choice(turn, choice)
             return
         number = turn.applicant.step_data["number"]
         answers = dict(turn.applicant.eligibility)
         answers.pop(str(number), None)
         turn.applicant.eligibility = answers
-        await turn.goto("eligibility", number=number)
+        await turn.goto(StepName.ELIGIBILITY, number=number)
 
 
-@step
 class GuardianStep(Step):
-    name = "guardian"
-
     async def prompt(self, turn: Turn) -> Reply:
         text = turn.t("guardian", age=applicant_age(turn))
         buttons = [
-            turn.button("guard:yes", "guardian_yes"),
-            turn.button("guard:fix", "guardian_fix"),
-            turn.button("menu:home", "to_menu"),
+            turn.button(GuardianButton(GuardianAction.YES), "guardian_yes"),
+            turn.button(GuardianButton(GuardianAction.FIX), "guardian_fix"),
+            turn.button(MenuButton(MenuItem.HOME), "to_menu"),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "guard:yes":
+        button = GuardianButton.unpack(choice)
+        if button == GuardianButton(GuardianAction.YES):
             turn.applicant.guardian_consent_at = turn.now
             await turn.audit.record(
                 turn.actor, "guardian_consent_given", turn.now, turn.applicant.id
             )
             await resume_registration(turn)
-        elif choice == "guard:fix":
+        elif button == GuardianButton(GuardianAction.FIX):
             await ask_to_fix(turn, "birth_date")
         else:
             await super().on_choice(turn, choice)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import Event, RecruitmentConfig
 from handlers.broadcasts import Audience
+from handlers.callbacks import MenuButton, MenuItem, RemindAction, RemindButton
 from handlers.catalog import Catalog
 from handlers.formatting import format_datetime
 from handlers.profile import FIELDS
@@ -188,10 +189,22 @@ def reminder_buttons(catalog: Catalog, language: str, kind: str) -> list[dict[st
     """Under a reminder: continue registering (when that is the point) and stop reminders."""
     buttons = []
     if kind == "sobat":
-        buttons.append({"id": "menu:sobat", "label": catalog.text(language, "rem_sobat_open")})
+        buttons.append(
+            {
+                "id": MenuButton(MenuItem.SOBAT).pack(),
+                "label": catalog.text(language, "rem_sobat_open"),
+            }
+        )
     elif kind != "event":
-        buttons.append({"id": "menu:register", "label": catalog.text(language, "rem_continue")})
-    buttons.append({"id": "remind:stop", "label": catalog.text(language, "rem_stop")})
+        buttons.append(
+            {
+                "id": MenuButton(MenuItem.REGISTER).pack(),
+                "label": catalog.text(language, "rem_continue"),
+            }
+        )
+    buttons.append(
+        {"id": RemindButton(RemindAction.STOP).pack(), "label": catalog.text(language, "rem_stop")}
+    )
     return buttons
 
 

@@ -7,7 +7,7 @@ only when staff confirm and it is still valid at that moment.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
+from handlers.callbacks import ResultAction, ResultButton
 from handlers.catalog import Catalog
-from handlers.flow import Step, Turn, step
+from handlers.flow import Step, StepData, StepName, Turn
 from handlers.formatting import format_datetime
 from handlers.result_publish import PublicationPreview, preview_publication, publish_results
 from handlers.result_report import change_text, plan_report, problem_text
@@ -66,34 +67,25 @@ async def prepare_table(file: IncomingFile, source: FileSource, today: date) -> 
     return TableUpload(name, rows=rows)
 
 
-def _rows_to_data(rows: list[TableRow]) -> list[dict[str, Any]]:
-    data = []
-    for row in rows:
-        item = asdict(row)
-        item["birth_date"] = row.birth_date.isoformat() if row.birth_date else None
-        data.append(item)
-    return data
+class ImportDraft(StepData):
+    """A results file read in chat, waiting for staff to apply it."""
 
-
-def _rows_from_data(data: list[dict[str, Any]]) -> list[TableRow]:
-    rows = []
-    for item in data:
-        born = item.get("birth_date")
-        rows.append(TableRow(**{**item, "birth_date": date.fromisoformat(born) if born else None}))
-    return rows
+    stage: str
+    file: str
+    rows: list[TableRow]
 
 
 def _cancel(turn: Turn) -> Any:
-    return turn.button("res:cancel", "res_cancel")
+    return turn.button(ResultButton(ResultAction.CANCEL), "res_cancel")
 
 
 class _ResultStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if not await staff_only(turn):
             return
-        if choice == "res:cancel":
+        if ResultButton.unpack(choice) == ResultButton(ResultAction.CANCEL):
             turn.say(turn.t("res_cancelled"))
-            await turn.goto("menu")
+            await turn.goto(StepName.MENU)
         else:
             await self.choose(turn, choice)
 
@@ -108,7 +100,7 @@ def _stage_argument(turn: Turn, argument: str) -> str | None:
     return stage
 
 
-async def _start_for_stage(turn: Turn, argument: str, step_name: str) -> bool:
+async def _start_for_stage(turn: Turn, argument: str, step_name: StepName) -> bool:
     """Go to `step_name` for the stage named in `argument`; False (usage given) when none."""
     stage = _stage_argument(turn, argument)
     if stage is None:
@@ -119,13 +111,10 @@ async def _start_for_stage(turn: Turn, argument: str, step_name: str) -> bool:
 
 async def start_import(turn: Turn, argument: str) -> bool:
     """`/hasil_impor 1`: wait for the results file of stage 1. False when not started."""
-    return await _start_for_stage(turn, argument, "res_upload")
+    return await _start_for_stage(turn, argument, StepName.RES_UPLOAD)
 
 
-@step
 class UploadStep(_ResultStep):
-    name = "res_upload"
-
     async def prompt(self, turn: Turn) -> Reply:
         label = stage_label(
             turn.deps.config, turn.deps.catalog, turn.language, turn.applicant.step_data["stage"]
@@ -142,33 +131,28 @@ class UploadStep(_ResultStep):
             await turn.reprompt()
             return
         stage = turn.applicant.step_data["stage"]
-        await turn.goto(
-            "res_confirm", stage=stage, file=table.file_name[:100], rows=_rows_to_data(table.rows)
-        )
+        draft = ImportDraft(stage=stage, file=table.file_name[:100], rows=table.rows)
+        await turn.goto(StepName.RES_CONFIRM, **draft.dump())
 
 
-async def _current_plan(turn: Turn) -> Any:
-    data = turn.applicant.step_data
-    return await plan_results(
-        turn.session, turn.deps.config, data["stage"], _rows_from_data(data["rows"])
-    )
+async def _current_plan(turn: Turn, draft: ImportDraft) -> Any:
+    return await plan_results(turn.session, turn.deps.config, draft.stage, draft.rows)
 
 
-@step
 class ConfirmImportStep(_ResultStep):
-    name = "res_confirm"
-
     async def prompt(self, turn: Turn) -> Reply:
-        plan = await _current_plan(turn)
+        plan = await _current_plan(turn, ImportDraft.of(turn))
         config, catalog = turn.deps.config, turn.deps.catalog
         report = plan_report(config, catalog, turn.language, plan, REPORT_LINES)
         buttons = []
         if plan.ready() and plan.changes:
-            buttons.append(turn.button("res:apply", "res_apply", count=len(plan.changes)))
+            buttons.append(
+                turn.button(ResultButton(ResultAction.APPLY), "res_apply", count=len(plan.changes))
+            )
         elif plan.ready(skip_unknown=True) and plan.changes:
             buttons.append(
                 turn.button(
-                    "res:apply_known",
+                    ResultButton(ResultAction.APPLY_KNOWN),
                     "res_apply_known",
                     count=len(plan.changes),
                     unknown=len(plan.unknown),
@@ -181,16 +165,17 @@ class ConfirmImportStep(_ResultStep):
         return Reply(text=f"{report}\n\n{turn.t(footer)}", buttons=buttons)
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        if choice not in ("res:apply", "res:apply_known"):
+        action = button.action if (button := ResultButton.unpack(choice)) else None
+        if action not in (ResultAction.APPLY, ResultAction.APPLY_KNOWN):
             await super().choose(turn, choice)
             return
-        plan = await _current_plan(turn)
-        if not plan.ready(skip_unknown=choice == "res:apply_known") or not plan.changes:
+        draft = ImportDraft.of(turn)
+        plan = await _current_plan(turn, draft)
+        if not plan.ready(skip_unknown=action is ResultAction.APPLY_KNOWN) or not plan.changes:
             turn.say(turn.t("res_changed_meanwhile"))
             await turn.reprompt()
             return
-        data = turn.applicant.step_data
-        source = f"import:{data['file']}"
+        source = f"import:{draft.file}"
         changed = await apply_plan(turn.session, plan, turn.actor, turn.now, source)
         await turn.audit.record(
             turn.actor,
@@ -198,14 +183,14 @@ class ConfirmImportStep(_ResultStep):
             turn.now,
             detail={
                 "stage": plan.stage,
-                "file": data["file"],
+                "file": draft.file,
                 "rows": plan.rows,
                 "changes": changed,
                 "skipped_unknown": len(plan.unknown),
             },
         )
         turn.say(await _applied_text(turn, plan.stage, changed))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
 
 
 async def _applied_text(turn: Turn, stage: str, changed: int) -> str:
@@ -298,23 +283,23 @@ async def set_single(turn: Turn, argument: str) -> None:
 
 async def start_publish(turn: Turn, argument: str) -> bool:
     """`/umumkan 1`: show what publishing stage 1 would do, and ask to confirm."""
-    return await _start_for_stage(turn, argument, "res_publish")
+    return await _start_for_stage(turn, argument, StepName.RES_PUBLISH)
 
 
-@step
 class PublishStep(_ResultStep):
-    name = "res_publish"
-
     async def prompt(self, turn: Turn) -> Reply:
         config, catalog = turn.deps.config, turn.deps.catalog
         stage = turn.applicant.step_data["stage"]
         preview = await preview_publication(turn.session, config, catalog, stage)
         text = publish_preview_text(config, catalog, turn.language, preview)
-        buttons = [turn.button("res:publish", "res_publish", count=preview.to_tell), _cancel(turn)]
+        publish = turn.button(
+            ResultButton(ResultAction.PUBLISH), "res_publish", count=preview.to_tell
+        )
+        buttons = [publish, _cancel(turn)]
         return Reply(text=text, buttons=buttons)
 
     async def choose(self, turn: Turn, choice: str) -> None:
-        if choice != "res:publish":
+        if ResultButton.unpack(choice) != ResultButton(ResultAction.PUBLISH):
             await super().choose(turn, choice)
             return
         stage = turn.applicant.step_data["stage"]
@@ -336,7 +321,7 @@ class PublishStep(_ResultStep):
                     track=f"broadcast:{broadcast.id}",
                 )
             )
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
 
 
 async def results_summary(turn: Turn) -> None:

@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 from handlers.document_status import missing_documents
-from handlers.flow import Turn
+from handlers.flow import StepName, Turn
 from handlers.formatting import format_date, format_datetime
 from handlers.profile import FIELDS, needs_guardian, needs_nik_check
 from handlers.window import RegistrationWindow, WindowState
-from storage.models import Applicant
-
-REGISTRATION_STEPS = frozenset(
-    {
-        "consent",
-        "eligibility",
-        "ineligible",
-        "guardian",
-        "field",
-        "nik_check",
-        "edit_pick",
-        "documents",
-    }
-)
 
 
 async def resume_registration(turn: Turn) -> None:
@@ -30,38 +16,31 @@ async def resume_registration(turn: Turn) -> None:
     if applicant.registration_number is None and await closed_for_registration(turn):
         return
     if applicant.consent_at is None:
-        await turn.goto("consent")
+        await turn.goto(StepName.CONSENT)
         return
     for item in config.required_items:
         answer = applicant.eligibility.get(str(item.number))
         if answer is None:
-            await turn.goto("eligibility", number=item.number)
+            await turn.goto(StepName.ELIGIBILITY, number=item.number)
             return
         if answer is False:
-            await turn.goto("ineligible", number=item.number)
+            await turn.goto(StepName.INELIGIBLE, number=item.number)
             return
     if needs_guardian(turn):
-        await turn.goto("guardian")
+        await turn.goto(StepName.GUARDIAN)
         return
     if needs_nik_check(turn):
-        await turn.goto("nik_check")
+        await turn.goto(StepName.NIK_CHECK)
         return
     missing = next((spec for spec in FIELDS if getattr(applicant, spec.name) is None), None)
     if missing is not None:
-        await turn.goto("field", field=missing.name)
+        await turn.goto(StepName.FIELD, field=missing.name)
         return
     documents = missing_documents(turn)
-    if documents and applicant.step != "documents":
-        await turn.goto("documents", doc=documents[0].key)
+    if documents and applicant.step != StepName.DOCUMENTS:
+        await turn.goto(StepName.DOCUMENTS, doc=documents[0].key)
         return
-    await turn.goto("summary")
-
-
-def in_registration(applicant: Applicant) -> bool:
-    """True at a step that registers or changes the registration (refused once it is closed)."""
-    return applicant.step in REGISTRATION_STEPS or (
-        applicant.step == "summary" and applicant.registration_number is None
-    )
+    await turn.goto(StepName.SUMMARY)
 
 
 async def closed_for_registration(turn: Turn) -> bool:
@@ -70,7 +49,7 @@ async def closed_for_registration(turn: Turn) -> bool:
     if window.is_open:
         return False
     say_registration_closed(turn, window)
-    await turn.goto("menu")
+    await turn.goto(StepName.MENU)
     return True
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.flow import Turn
+from handlers.flow import StepName, Turn
 
 
 async def is_staff(turn: Turn) -> bool:
@@ -20,5 +20,5 @@ async def staff_only(turn: Turn) -> bool:
         turn.actor, "staff_command_refused", turn.now, detail={"command": turn.applicant.step}
     )
     turn.say(turn.t("staff_only"))
-    await turn.goto("menu")
+    await turn.goto(StepName.MENU)
     return False

@@ -9,13 +9,20 @@ Progress is stored per step, so the checklist survives restarts and a change of 
 from __future__ import annotations
 
 from bot.recruitment import RecruitmentConfig, SobatStep
-from handlers.flow import Step, Turn, step
+from handlers.callbacks import (
+    MenuButton,
+    MenuItem,
+    SobatAction,
+    SobatButton,
+    SobatPath,
+    SobatPathButton,
+)
+from handlers.flow import Step, StepName, Turn
 from handlers.resume import resume_registration
 from handlers.types import Reply
 from handlers.validation import Invalid, parse_email
 from storage.sobat import SobatReports, SobatSteps
 
-PATHS = ("new", "existing")
 MAX_REPORT_LENGTH = 500
 
 
@@ -64,9 +71,9 @@ async def open_sobat(turn: Turn) -> None:
         await resume_registration(turn)  # consent before the e-mail is asked
         return
     if applicant.sobat_path is None:
-        await turn.goto("sobat_account")
+        await turn.goto(StepName.SOBAT_ACCOUNT)
     elif applicant.sobat_email is None:
-        await turn.goto("sobat_email")
+        await turn.goto(StepName.SOBAT_EMAIL)
     else:
         await _show_next(turn)
 
@@ -77,33 +84,31 @@ async def _show_next(turn: Turn) -> None:
     if index is None:
         activity = turn.deps.config.sobat.activity
         turn.say(turn.t("sobat_all_done", checklist=checklist(turn, progress), activity=activity))
-        await turn.goto("menu")
+        await turn.goto(StepName.MENU)
         return
-    await turn.goto("sobat_step", index=index)
+    await turn.goto(StepName.SOBAT_STEP, index=index)
 
 
-@step
 class AccountStep(Step):
     """Has the applicant a SOBAT account already (B.2) or not (B.1)?"""
-
-    name = "sobat_account"
 
     async def prompt(self, turn: Turn) -> Reply:
         sobat = turn.deps.config.sobat
         return Reply(
             text=turn.t("sobat_account", portal=sobat.portal, activity=sobat.activity),
             buttons=[
-                turn.button("sb:path:new", "sobat_path_new"),
-                turn.button("sb:path:existing", "sobat_path_existing"),
-                turn.button("menu:home", "to_menu"),
+                turn.button(SobatPathButton(SobatPath.NEW), "sobat_path_new"),
+                turn.button(SobatPathButton(SobatPath.EXISTING), "sobat_path_existing"),
+                turn.button(MenuButton(MenuItem.HOME), "to_menu"),
             ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        path = choice.removeprefix("sb:path:")
-        if not choice.startswith("sb:path:") or path not in PATHS:
+        button = SobatPathButton.unpack(choice)
+        if button is None:
             await super().on_choice(turn, choice)
             return
+        path = button.path
         changed = turn.applicant.sobat_path not in (None, path)
         turn.applicant.sobat_path = path
         await turn.audit.record(
@@ -112,29 +117,31 @@ class AccountStep(Step):
         if changed:
             turn.say(turn.t("sobat_path_changed"))
         if turn.applicant.sobat_email is None:
-            await turn.goto("sobat_email")
+            await turn.goto(StepName.SOBAT_EMAIL)
         else:
             await _show_next(turn)
 
 
-@step
 class EmailStep(Step):
     """The e-mail of the SOBAT account (staff match SOBAT's lists by it)."""
 
-    name = "sobat_email"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
         buttons = []
         if turn.applicant.email:
             buttons.append(
-                turn.button("sb:email:same", "sobat_email_same", email=turn.applicant.email)
+                turn.button(
+                    SobatButton(SobatAction.EMAIL_SAME),
+                    "sobat_email_same",
+                    email=turn.applicant.email,
+                )
             )
-        buttons.append(turn.button("menu:home", "to_menu"))
+        buttons.append(turn.button(MenuButton(MenuItem.HOME), "to_menu"))
         return Reply(text=turn.t("sobat_email"), buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "sb:email:same" and turn.applicant.email:
+        if _action(choice) is SobatAction.EMAIL_SAME and turn.applicant.email:
             await self._save(turn, turn.applicant.email)
         else:
             await super().on_choice(turn, choice)
@@ -154,17 +161,20 @@ class EmailStep(Step):
         await _show_next(turn)
 
 
+def _action(choice: str) -> SobatAction | None:
+    """The guide's button pressed, if `choice` is one."""
+    button = SobatButton.unpack(choice)
+    return button.action if button else None
+
+
 def _step_at(turn: Turn) -> tuple[int, SobatStep]:
     path = _path(turn)
     index = min(max(int(turn.applicant.step_data.get("index", 0)), 0), len(path) - 1)
     return index, path[index]
 
 
-@step
 class GuideStep(Step):
     """One SOBAT step: how to do it, and done / stuck / back."""
-
-    name = "sobat_step"
 
     async def prompt(self, turn: Turn) -> Reply:
         index, item = _step_at(turn)
@@ -180,32 +190,36 @@ class GuideStep(Step):
             checklist=checklist(turn, progress),
             done=done,
         )
-        buttons = [turn.button("sb:done", "sobat_done"), turn.button("sb:stuck", "sobat_stuck")]
+        buttons = [
+            turn.button(SobatButton(SobatAction.DONE), "sobat_done"),
+            turn.button(SobatButton(SobatAction.STUCK), "sobat_stuck"),
+        ]
         if index > 0:
-            buttons.append(turn.button("sb:back", "sobat_back"))
+            buttons.append(turn.button(SobatButton(SobatAction.BACK), "sobat_back"))
         buttons += [
-            turn.button("sb:change", "sobat_change_path"),
-            turn.button("sb:email", "sobat_change_email"),
-            turn.button("menu:home", "to_menu"),
+            turn.button(SobatButton(SobatAction.CHANGE), "sobat_change_path"),
+            turn.button(SobatButton(SobatAction.EMAIL), "sobat_change_email"),
+            turn.button(MenuButton(MenuItem.HOME), "to_menu"),
         ]
         return Reply(text=text, buttons=buttons)
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         index, item = _step_at(turn)
-        if choice == "sb:done":
+        action = _action(choice)
+        if action is SobatAction.DONE:
             await _set_progress(turn, item.key, "done")
             await turn.audit.record(
                 turn.actor, "sobat_step_done", turn.now, turn.applicant.id, {"step": item.key}
             )
             await _show_next(turn)
-        elif choice == "sb:stuck":
-            await turn.goto("sobat_stuck", index=index)
-        elif choice == "sb:back" and index > 0:
-            await turn.goto("sobat_step", index=index - 1)
-        elif choice == "sb:change":
-            await turn.goto("sobat_account")
-        elif choice == "sb:email":
-            await turn.goto("sobat_email")
+        elif action is SobatAction.STUCK:
+            await turn.goto(StepName.SOBAT_STUCK, index=index)
+        elif action is SobatAction.BACK and index > 0:
+            await turn.goto(StepName.SOBAT_STEP, index=index - 1)
+        elif action is SobatAction.CHANGE:
+            await turn.goto(StepName.SOBAT_ACCOUNT)
+        elif action is SobatAction.EMAIL:
+            await turn.goto(StepName.SOBAT_EMAIL)
         else:
             await super().on_choice(turn, choice)
 
@@ -219,11 +233,8 @@ def fixes_text(turn: Turn, key: str) -> str:
     )
 
 
-@step
 class StuckStep(Step):
     """Common fixes for the step; if none helps, a report for staff."""
-
-    name = "sobat_stuck"
 
     async def prompt(self, turn: Turn) -> Reply:
         _, item = _step_at(turn)
@@ -231,27 +242,26 @@ class StuckStep(Step):
         return Reply(
             text=turn.t("sobat_fixes", title=item.title.get(turn.language), fixes=fixes),
             buttons=[
-                turn.button("sb:fixed", "sobat_fixed"),
-                turn.button("sb:report", "sobat_report"),
-                turn.button("sb:step", "sobat_back_to_step"),
+                turn.button(SobatButton(SobatAction.FIXED), "sobat_fixed"),
+                turn.button(SobatButton(SobatAction.REPORT), "sobat_report"),
+                turn.button(SobatButton(SobatAction.STEP), "sobat_back_to_step"),
             ],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         index = turn.applicant.step_data.get("index", 0)
-        if choice in ("sb:fixed", "sb:step"):
-            await turn.goto("sobat_step", index=index)
-        elif choice == "sb:report":
-            await turn.goto("sobat_report", index=index)
+        action = _action(choice)
+        if action in (SobatAction.FIXED, SobatAction.STEP):
+            await turn.goto(StepName.SOBAT_STEP, index=index)
+        elif action is SobatAction.REPORT:
+            await turn.goto(StepName.SOBAT_REPORT, index=index)
         else:
             await super().on_choice(turn, choice)
 
 
-@step
 class ReportStep(Step):
     """The applicant describes the problem; staff get it and answer in the applicant's chat."""
 
-    name = "sobat_report"
     free_text = True
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -260,12 +270,12 @@ class ReportStep(Step):
             text=turn.t(
                 "sobat_report_ask", title=item.title.get(turn.language), limit=MAX_REPORT_LENGTH
             ),
-            buttons=[turn.button("sb:step", "sobat_back_to_step")],
+            buttons=[turn.button(SobatButton(SobatAction.STEP), "sobat_back_to_step")],
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        if choice == "sb:step":
-            await turn.goto("sobat_step", index=turn.applicant.step_data.get("index", 0))
+        if _action(choice) is SobatAction.STEP:
+            await turn.goto(StepName.SOBAT_STEP, index=turn.applicant.step_data.get("index", 0))
         else:
             await super().on_choice(turn, choice)
 
@@ -287,4 +297,4 @@ class ReportStep(Step):
             turn.say(
                 turn.t("sobat_reported_within", id=report.id, within=within.get(turn.language))
             )
-        await turn.goto("sobat_step", index=index)
+        await turn.goto(StepName.SOBAT_STEP, index=index)

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from handlers.conversation import Conversation
-from handlers.flow import STEPS
 from handlers.profile import FIELDS
+from handlers.steps import FLOW
 from handlers.types import FileKind, IncomingFile
 from handlers.validation import parse_nik
 from storage.models import Applicant
@@ -107,7 +107,7 @@ async def _valid_answer(chat: Chat, rng: random.Random) -> str:
 
 
 def _assert_valid(applicant: Applicant) -> None:
-    assert applicant.step in STEPS
+    assert applicant.step in FLOW
     assert applicant.language in ("id", "en")
     if applicant.nik is not None:
         assert parse_nik(applicant.nik).value == applicant.nik

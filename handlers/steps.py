@@ -1,0 +1,96 @@
+"""The table of the conversation: every step, what it expects, and where /batal goes from it.
+
+One row per `StepName`: the step's class (its question and how it reads the answer), the file
+it waits for (if any), whether it registers (refused once registration is closed), and what
+/batal says and where it goes (no entry: "nothing to cancel"). The dispatcher
+(`handlers/conversation.py`) reads only this table; no step is special-cased there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from handlers.broadcast_steps import (
+    AudienceStep,
+    ChannelStep,
+    ComposeStep,
+    ConfirmStep,
+    KecamatanStep,
+    StageStep,
+)
+from handlers.documents import DocumentsStep
+from handlers.flow import Cancel, Expects, Registers, StepName, StepSpec
+from handlers.link import ConfirmLinkStep, SharePhoneStep
+from handlers.menu import MenuStep, WelcomeStep
+from handlers.mydata import DeleteConfirmStep, MyDataStep
+from handlers.profile_steps import EditPickStep, FieldStep, NikCheckStep, SummaryStep
+from handlers.registration import ConsentStep, EligibilityStep, GuardianStep, IneligibleStep
+from handlers.result_steps import ConfirmImportStep, PublishStep, UploadStep
+from handlers.sobat import AccountStep, EmailStep, GuideStep, ReportStep, StuckStep
+from storage.models import Applicant
+
+PAUSE = Cancel("registration_paused", StepName.MENU)
+"""/batal in the middle of registering: the answers so far stay, the menu comes back."""
+
+FLOW: Mapping[StepName, StepSpec] = MappingProxyType(
+    {
+        # First contact and the menu (information pages are shown at the menu step).
+        StepName.NEW: StepSpec(WelcomeStep()),
+        StepName.MENU: StepSpec(MenuStep()),
+        StepName.LINK_PHONE: StepSpec(SharePhoneStep()),
+        StepName.LINK_CONFIRM: StepSpec(ConfirmLinkStep()),
+        # Registration: consent, the self-check, the profile, the documents, the summary.
+        StepName.CONSENT: StepSpec(ConsentStep(), registers=Registers.YES, cancel=PAUSE),
+        StepName.ELIGIBILITY: StepSpec(EligibilityStep(), registers=Registers.YES, cancel=PAUSE),
+        StepName.INELIGIBLE: StepSpec(IneligibleStep(), registers=Registers.YES, cancel=PAUSE),
+        StepName.GUARDIAN: StepSpec(GuardianStep(), registers=Registers.YES, cancel=PAUSE),
+        StepName.FIELD: StepSpec(
+            FieldStep(),
+            registers=Registers.YES,
+            cancel=PAUSE,
+            cancel_edit=Cancel("edit_cancelled", StepName.SUMMARY),
+        ),
+        StepName.NIK_CHECK: StepSpec(NikCheckStep(), registers=Registers.YES, cancel=PAUSE),
+        StepName.DOCUMENTS: StepSpec(
+            DocumentsStep(), expects=Expects.DOCUMENT, registers=Registers.YES, cancel=PAUSE
+        ),
+        StepName.SUMMARY: StepSpec(SummaryStep(), registers=Registers.UNTIL_NUMBERED, cancel=PAUSE),
+        StepName.EDIT_PICK: StepSpec(EditPickStep(), registers=Registers.YES, cancel=PAUSE),
+        # The applicant's own data.
+        StepName.MY_DATA: StepSpec(MyDataStep()),
+        StepName.DELETE_CONFIRM: StepSpec(
+            DeleteConfirmStep(), cancel=Cancel("delete_cancelled", StepName.MENU)
+        ),
+        # The SOBAT guide.
+        StepName.SOBAT_ACCOUNT: StepSpec(AccountStep()),
+        StepName.SOBAT_EMAIL: StepSpec(EmailStep()),
+        StepName.SOBAT_STEP: StepSpec(GuideStep()),
+        StepName.SOBAT_STUCK: StepSpec(StuckStep()),
+        StepName.SOBAT_REPORT: StepSpec(ReportStep()),
+        # Staff: a broadcast.
+        StepName.BC_COMPOSE: StepSpec(ComposeStep(), expects=Expects.ATTACHMENT),
+        StepName.BC_AUDIENCE: StepSpec(AudienceStep()),
+        StepName.BC_STAGE: StepSpec(StageStep()),
+        StepName.BC_KECAMATAN: StepSpec(KecamatanStep()),
+        StepName.BC_CHANNEL: StepSpec(ChannelStep()),
+        StepName.BC_CONFIRM: StepSpec(ConfirmStep()),
+        # Staff: selection results.
+        StepName.RES_UPLOAD: StepSpec(UploadStep(), expects=Expects.RESULTS_TABLE),
+        StepName.RES_CONFIRM: StepSpec(ConfirmImportStep()),
+        StepName.RES_PUBLISH: StepSpec(PublishStep()),
+    }
+)
+
+
+def spec_of(applicant: Applicant) -> StepSpec:
+    """The table's row for the step the applicant is at."""
+    return FLOW[StepName(applicant.step)]
+
+
+def in_registration(applicant: Applicant) -> bool:
+    """True at a step that registers or changes the registration (refused once it is closed)."""
+    registers = spec_of(applicant).registers
+    return registers is Registers.YES or (
+        registers is Registers.UNTIL_NUMBERED and applicant.registration_number is None
+    )

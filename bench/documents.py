@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PIL import Image
 
-from bot.recruitment import load_recruitment
-from handlers.document_check import check_document
-from handlers.documents import prepare_upload
-from handlers.types import FileKind, IncomingFile
+from core.recruitment import load_recruitment
+from core.types import FileKind, IncomingFile
+from services.document_check import check_document
+from services.uploads import prepare_upload
 from storage.files import FileStore
 from tests import images
 

@@ -53,8 +53,8 @@ if str(ROOT) not in sys.path:  # `tests` is not an installed package
 from sqlalchemy import func, select, text  # noqa: E402
 
 from bench.databases import fresh_database, usable_backends  # noqa: E402
-from bot.clock import Clock  # noqa: E402
-from bot.recruitment import QuietHours  # noqa: E402
+from core.clock import Clock  # noqa: E402
+from core.recruitment import QuietHours  # noqa: E402
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.files import FileStore  # noqa: E402

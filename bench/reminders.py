@@ -61,13 +61,13 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
 
-import handlers.reminders  # noqa: E402
+import services.reminders  # noqa: E402
 import storage.reminders  # noqa: E402
 from bench.databases import fresh_database, usable_backends  # noqa: E402
-from bot.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
-from handlers.catalog import Catalog  # noqa: E402
+from core.catalog import Catalog  # noqa: E402
+from core.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
 from handlers.profile import FIELDS  # noqa: E402
-from handlers.reminders import (  # noqa: E402
+from services.reminders import (  # noqa: E402
     Reminder,
     count_reach,
     planned_reminders,
@@ -337,7 +337,7 @@ def statement_timer(database: Database) -> Iterator[StatementTimes]:
 
 STEPS: dict[str, tuple[Any, str]] = {
     "Reminders.claim_receipts": (storage.reminders.Reminders, "claim_receipts"),
-    "_enqueue": (handlers.reminders, "_enqueue"),
+    "_enqueue": (services.reminders, "_enqueue"),
 }
 """Steps of `send_reminder` (called once per batch) timed in the job: name → (owner, attribute)."""
 

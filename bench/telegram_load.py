@@ -68,12 +68,13 @@ from telegram.ext import (  # noqa: E402
     filters,
 )
 
-from bot.clock import FrozenClock  # noqa: E402
-from bot.recruitment import load_recruitment  # noqa: E402
 from bot.telegram import ALLOWED_UPDATES, build_application, start_polling, stop_polling  # noqa: E402
-from handlers.catalog import Catalog  # noqa: E402
-from handlers.conversation import Conversation, Dependencies  # noqa: E402
-from handlers.types import Reply  # noqa: E402
+from core.catalog import Catalog  # noqa: E402
+from core.clock import FrozenClock  # noqa: E402
+from core.recruitment import load_recruitment  # noqa: E402
+from core.types import Reply  # noqa: E402
+from handlers.conversation import Conversation  # noqa: E402
+from handlers.flow import Dependencies  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.files import FileStore  # noqa: E402
 from tests import images  # noqa: E402

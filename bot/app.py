@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.clock import Clock
-from bot.recruitment import RecruitmentConfig, load_recruitment
 from bot.settings import Settings
-from handlers.catalog import Catalog
-from handlers.conversation import Conversation, Dependencies
+from core.catalog import Catalog
+from core.clock import Clock
+from core.recruitment import RecruitmentConfig, load_recruitment
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender
 from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress

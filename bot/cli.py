@@ -30,24 +30,25 @@ from bot.cli_support import (
     wib,
     with_app,
 )
-from bot.recruitment import ConfigError, load_recruitment
 from bot.settings import Settings
-from handlers.broadcasts import (
+from core.recruitment import ConfigError, load_recruitment
+from handlers.staff import registration_status_text
+from scheduler.delivery import Sender
+from scheduler.jobs import start_scheduler
+from services.broadcasts import (
     RESULT_KINDS,
     Attachment,
     Audience,
     AudienceError,
     count_recipients,
     create_broadcast,
+    failures_csv,
     preview_message,
+    progress_text,
     schedule_broadcast,
 )
-from handlers.document_check import attachment_type
-from handlers.results import stage_keys, stage_label
-from handlers.staff import registration_status_text
-from scheduler.delivery import Sender
-from scheduler.jobs import start_scheduler
-from scheduler.progress import failures_csv, progress_text
+from services.document_check import attachment_type
+from services.results import stage_keys, stage_label
 from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox

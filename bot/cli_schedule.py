@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.cli_support import app_command, fail, printed_command, say, text, wib
-from scheduler.jobs import describe_jobs
+from services.schedule import describe_jobs
 from storage.repositories import Applicants
 
 

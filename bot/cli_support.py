@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App, build_app
-from bot.recruitment import RecruitmentConfig
 from bot.settings import Settings
-from handlers.catalog import DEFAULT_LANGUAGE, Catalog
-from handlers.formatting import format_datetime
+from core.catalog import DEFAULT_LANGUAGE, Catalog
+from core.formatting import format_datetime
+from core.recruitment import RecruitmentConfig
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.recruitment import DEFAULT_CONFIG_PATH
+from core.recruitment import DEFAULT_CONFIG_PATH
 
 
 class Settings(BaseSettings):

@@ -32,11 +32,9 @@ from telegram.ext import (
     filters,
 )
 
-from handlers.callbacks import LinkAction, LinkButton
-from handlers.conversation import Conversation
-from handlers.formatting import split_text
-from handlers.link import normalise_phone
-from handlers.types import (
+from core.callbacks import LinkAction, LinkButton
+from core.formatting import split_text
+from core.types import (
     Button,
     Channel,
     FileKind,
@@ -46,6 +44,8 @@ from handlers.types import (
     IncomingFile,
     Reply,
 )
+from handlers.conversation import Conversation
+from handlers.link import normalise_phone
 from scheduler.delivery import (
     Outgoing,
     PermanentFailure,

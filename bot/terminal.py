@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot.app import App
-from handlers.types import (
+from core.types import (
     Button,
     Channel,
     FileKind,

@@ -24,12 +24,10 @@ from pywa_async.types import Button as WaButton
 from pywa_async.types import Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
 
-from bot.recruitment import WhatsAppTemplate
-from handlers.catalog import Catalog
-from handlers.conversation import Conversation
-from handlers.formatting import split_text
-from handlers.link import normalise_phone
-from handlers.types import (
+from core.catalog import Catalog
+from core.formatting import split_text
+from core.recruitment import WhatsAppTemplate
+from core.types import (
     Button,
     Channel,
     FileKind,
@@ -38,6 +36,8 @@ from handlers.types import (
     Incoming,
     IncomingFile,
 )
+from handlers.conversation import Conversation
+from handlers.link import normalise_phone
 from scheduler.delivery import (
     Outgoing,
     PermanentFailure,

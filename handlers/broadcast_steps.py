@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.broadcasts import (
-    RESULT_KINDS,
-    Attachment,
-    Audience,
-    count_recipients,
-    create_broadcast,
-    preview_message,
-)
-from handlers.callbacks import (
+from core.callbacks import (
     AudienceButton,
     AudienceChannelButton,
     AudienceKecamatanButton,
@@ -18,12 +10,20 @@ from handlers.callbacks import (
     BroadcastAction,
     BroadcastButton,
 )
+from core.types import Button, Reply
 from handlers.flow import Step, StepData, StepName, Turn
 from handlers.profile import OUTSIDE
-from handlers.results import stage_keys, stage_label
 from handlers.rights import staff_only
-from handlers.types import Button, Reply
-from scheduler.progress import progress_text
+from services.broadcasts import (
+    RESULT_KINDS,
+    Attachment,
+    Audience,
+    count_recipients,
+    create_broadcast,
+    preview_message,
+    progress_text,
+)
+from services.results import stage_keys, stage_label
 from storage.broadcasts import Broadcasts
 from storage.outbox import Outbox
 from storage.results import Publications

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.clock import Clock
-from bot.recruitment import RecruitmentConfig
-from handlers.callbacks import MenuButton, MenuItem, RemindButton
-from handlers.catalog import DEFAULT_LANGUAGE, Catalog
-from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
-from handlers.flow import Expects, StepName, Turn, match_button
+from core.callbacks import MenuButton, MenuItem, RemindButton
+from core.catalog import DEFAULT_LANGUAGE
+from core.types import Channel, FileSource, Incoming, Reply
+from handlers.flow import Dependencies, Expects, StepName, Turn, match_button
 from handlers.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.reminder_prefs import resume_reminders, stop_reminders
-from handlers.result_steps import TableUpload, prepare_table
 from handlers.resume import say_registration_closed
 from handlers.staff import STAFF_COMMANDS, run_staff_command
 from handlers.steps import FLOW, in_registration, spec_of
-from handlers.types import Channel, FileSource, Incoming, Reply
+from services.uploads import (
+    ACCEPTED_KINDS,
+    TableUpload,
+    Upload,
+    prepare_attachment,
+    prepare_table,
+    prepare_upload,
+)
 from storage.broadcasts import Broadcasts
 from storage.db import Database
-from storage.files import FileStore, forget_unreferenced
+from storage.files import forget_unreferenced
 from storage.repositories import Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
@@ -79,17 +82,6 @@ def _still_allowed(choice: str | None, text: str) -> bool:
     if menu is not None:
         return menu.item not in ONLY_FOR_REGISTRATION
     return RemindButton.unpack(choice) is not None
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    """What every turn may read: the recruitment, the texts, the clock, staff named in settings."""
-
-    config: RecruitmentConfig
-    catalog: Catalog
-    clock: Clock
-    files: FileStore
-    staff_identities: frozenset[str] = frozenset()
 
 
 class Conversation:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.recruitment import Document
+from core.recruitment import Document
 from handlers.flow import Turn
 from storage.models import Applicant
 

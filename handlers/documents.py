@@ -2,89 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
-
-from bot.recruitment import Document, DocumentLimits
-from handlers.callbacks import DocumentAction, DocumentButton, MenuButton, MenuItem
-from handlers.document_check import CheckedFile, attachment_type, check_document
-from handlers.document_status import checklist, missing_documents
-from handlers.flow import Step, StepName, Turn
-from handlers.profile import profile_complete
-from handlers.resume import resume_registration
-from handlers.types import (
+from core.callbacks import DocumentAction, DocumentButton, MenuButton, MenuItem
+from core.recruitment import Document
+from core.types import (
     Button,
-    FileKind,
-    FileSource,
-    FileTooLarge,
-    FileUnavailable,
     IncomingFile,
     Reply,
 )
-from handlers.validation import Invalid
-from storage.files import FileStore
+from handlers.document_status import checklist, missing_documents
+from handlers.flow import Step, StepName, Turn
+from handlers.resume import resume_registration
+from services.profile import profile_complete
+from services.uploads import ACCEPTED_KINDS, Upload
 from storage.models import Applicant, DocumentFile
-
-ACCEPTED_KINDS = (FileKind.PHOTO, FileKind.DOCUMENT)
-
-
-@dataclass(frozen=True)
-class Upload:
-    """A file received for one document: checked off the event loop, and stored when good."""
-
-    key: str
-    refusal: Invalid | None = None
-    checked: CheckedFile | None = None
-    path: str | None = None
-    sha256: str | None = None
-    size: int = 0
-
-
-async def prepare_upload(
-    file: IncomingFile,
-    document: Document,
-    limits: DocumentLimits,
-    source: FileSource,
-    store: FileStore,
-    checks: asyncio.Semaphore,
-) -> Upload:
-    """Fetch, check and store a file for `document`; a refusal is returned, not raised."""
-    if file.size is not None and file.size > limits.max_bytes:
-        return Upload(document.key, Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
-    try:
-        content = await source.fetch(file, limits.max_bytes)
-    except FileTooLarge:
-        return Upload(document.key, Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
-    except FileUnavailable:
-        return Upload(document.key, Invalid("doc_download_failed"))
-    try:
-        async with checks:
-            checked = await asyncio.to_thread(check_document, content, document, limits)
-    except Invalid as refusal:
-        return Upload(document.key, refusal)
-    path, digest = await asyncio.to_thread(store.put, content, checked.extension)
-    return Upload(document.key, None, checked, path, digest, len(content))
-
-
-async def prepare_attachment(
-    file: IncomingFile, limits: DocumentLimits, source: FileSource, store: FileStore
-) -> Upload:
-    """Fetch and store a broadcast attachment (a photo or a PDF, by content)."""
-    refusal = Invalid("doc_type", accepted="JPG/PNG / PDF")
-    if file.size is not None and file.size > limits.max_bytes:
-        return Upload("broadcast", Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
-    try:
-        content = await source.fetch(file, limits.max_bytes)
-    except FileTooLarge:
-        return Upload("broadcast", Invalid("doc_too_large", max_mb=limits.max_bytes // 2**20))
-    except FileUnavailable:
-        return Upload("broadcast", Invalid("doc_download_failed"))
-    kind = attachment_type(content)
-    if kind is None:
-        return Upload("broadcast", refusal)
-    mime_type, extension = kind
-    path, digest = await asyncio.to_thread(store.put, content, extension)
-    return Upload("broadcast", None, CheckedFile(mime_type, extension), path, digest, len(content))
 
 
 class DocumentsStep(Step):

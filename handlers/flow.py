@@ -11,22 +11,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, StrEnum, auto
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.callbacks import CallbackData
-from handlers.types import Button, Incoming, Reply
-from handlers.validation import parse_yes_no
-from handlers.window import RegistrationWindow, registration_window
+from core.callbacks import CallbackData
+from core.catalog import Catalog
+from core.clock import Clock
+from core.recruitment import RecruitmentConfig
+from core.types import Button, Incoming, Reply
+from core.validation import parse_yes_no
+from services.uploads import TableUpload, Upload
+from services.window import RegistrationWindow, registration_window
+from storage.files import FileStore
 from storage.models import Applicant
 from storage.repositories import Applicants, Audit, Counters, Flags, Staff
-
-if TYPE_CHECKING:
-    from handlers.conversation import Dependencies
-    from handlers.documents import Upload
-    from handlers.result_steps import TableUpload
 
 YES, NO = "yes", "no"
 
@@ -63,6 +63,17 @@ class StepName(StrEnum):
     RES_UPLOAD = "res_upload"
     RES_CONFIRM = "res_confirm"
     RES_PUBLISH = "res_publish"
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What every turn may read: the recruitment, the texts, the clock, staff named in settings."""
+
+    config: RecruitmentConfig
+    catalog: Catalog
+    clock: Clock
+    files: FileStore
+    staff_identities: frozenset[str] = frozenset()
 
 
 @dataclass

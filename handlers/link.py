@@ -7,9 +7,9 @@ when one side holds no registration yet (its chat then joins the other); never o
 
 from __future__ import annotations
 
-from handlers.callbacks import LinkAction, LinkButton, MenuButton, MenuItem
+from core.callbacks import LinkAction, LinkButton, MenuButton, MenuItem
+from core.types import Button, Channel, Reply
 from handlers.flow import Step, StepName, Turn
-from handlers.types import Button, Channel, Reply
 from storage.models import Applicant, ChatIdentity
 from storage.repositories import ChatIdentities
 

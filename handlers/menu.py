@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from handlers.callbacks import MenuButton, MenuItem
+from core.callbacks import MenuButton, MenuItem
+from core.formatting import format_date, format_datetime
+from core.types import Button, Reply
 from handlers.document_status import missing_documents
 from handlers.flow import Step, StepName, Turn
-from handlers.formatting import format_date, format_datetime
 from handlers.link import offer_link
-from handlers.results import FINAL
 from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import open_sobat
 from handlers.status import expectation, status_text
-from handlers.types import Button, Reply
-from handlers.window import WindowState
+from services.results import FINAL
+from services.window import WindowState
 from storage.results import Publications
 
 MENU_ITEMS = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.callbacks import (
+from core.callbacks import (
     Answer,
     DeleteButton,
     MenuButton,
@@ -10,16 +10,16 @@ from handlers.callbacks import (
     MyDataAction,
     MyDataButton,
 )
+from core.formatting import format_datetime
+from core.types import Reply
 from handlers.document_status import checklist
 from handlers.flow import Step, StepName, Turn
-from handlers.formatting import format_datetime
 from handlers.link import CHANNEL_NAMES, start_link
-from handlers.profile import profile_complete
 from handlers.profile_steps import profile_text
 from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import checklist as sobat_checklist
 from handlers.sobat import progress_of
-from handlers.types import Reply
+from services.profile import profile_complete
 from storage.repositories import ChatIdentities
 from storage.sobat import SobatReports
 

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from handlers.flow import NO, YES, Turn
-from handlers.formatting import format_date
-from handlers.validation import (
+from core.formatting import format_date
+from core.validation import (
     Invalid,
     age_on,
     parse_address,
@@ -20,6 +19,8 @@ from handlers.validation import (
     parse_phone,
     parse_place,
 )
+from handlers.flow import NO, YES, Turn
+from services.profile import PROFILE_FIELDS
 from storage.models import Applicant
 
 OUTSIDE = "luar"
@@ -87,7 +88,7 @@ def _as_bool(value: str) -> bool:
     return value == YES
 
 
-FIELDS: tuple[FieldSpec, ...] = (
+_SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("full_name", parse=_plain(parse_name)),
     FieldSpec("nik", parse=_nik),
     FieldSpec("birth_place", parse=_plain(parse_place)),
@@ -102,12 +103,9 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("gadget", options=_yes_no_options, from_choice=_as_bool),
     FieldSpec("motorbike", options=_yes_no_options, from_choice=_as_bool),
 )
-FIELDS_BY_NAME = {spec.name: spec for spec in FIELDS}
-
-
-def profile_complete(applicant: Applicant) -> bool:
-    """True when every profile field has an answer."""
-    return all(getattr(applicant, spec.name) is not None for spec in FIELDS)
+FIELDS_BY_NAME = {spec.name: spec for spec in _SPECS}
+FIELDS: tuple[FieldSpec, ...] = tuple(FIELDS_BY_NAME[name] for name in PROFILE_FIELDS)
+"""How each profile answer is asked and read, in the profile's own order."""
 
 
 def applicant_age(turn: Turn) -> int | None:

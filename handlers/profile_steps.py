@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.callbacks import (
+from core.callbacks import (
     EDIT_BACK,
     EditButton,
     FieldButton,
@@ -13,9 +13,11 @@ from handlers.callbacks import (
     SummaryAction,
     SummaryButton,
 )
+from core.formatting import format_date
+from core.types import Button, Reply
+from core.validation import Invalid, parse_nik
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, StepName, Turn, match_button
-from handlers.formatting import format_date
 from handlers.profile import (
     FIELDS,
     FIELDS_BY_NAME,
@@ -26,12 +28,10 @@ from handlers.profile import (
     nik_fingerprint,
     nik_mismatches,
     preferred_status,
-    profile_complete,
 )
 from handlers.resume import closed_for_registration, resume_registration
 from handlers.sobat import open_sobat, sobat_enrolled
-from handlers.types import Button, Reply
-from handlers.validation import Invalid, parse_nik
+from services.profile import profile_complete
 
 
 def _spec(turn: Turn) -> FieldSpec:

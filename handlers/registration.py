@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bot.recruitment import Requirement
-from handlers.callbacks import (
+from core.callbacks import (
     Answer,
     ConsentButton,
     EligibilityAnswer,
@@ -15,11 +14,12 @@ from handlers.callbacks import (
     MenuButton,
     MenuItem,
 )
+from core.recruitment import Requirement
+from core.types import Button, Reply
 from handlers.flow import Step, StepName, Turn
 from handlers.profile import applicant_age
 from handlers.profile_steps import ask_to_fix
 from handlers.resume import resume_registration
-from handlers.types import Button, Reply
 
 
 class ConsentStep(Step):

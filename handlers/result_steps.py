@@ -6,23 +6,22 @@ only when staff confirm and it is still valid at that moment.
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass
-from datetime import date, datetime
-from functools import partial
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import RecruitmentConfig
-from handlers.callbacks import ResultAction, ResultButton
-from handlers.catalog import Catalog
+from core.callbacks import ResultAction, ResultButton
+from core.catalog import Catalog
+from core.formatting import format_datetime
+from core.recruitment import RecruitmentConfig
+from core.types import Reply
 from handlers.flow import Step, StepData, StepName, Turn
-from handlers.formatting import format_datetime
-from handlers.result_publish import PublicationPreview, preview_publication, publish_results
-from handlers.result_report import change_text, plan_report, problem_text
-from handlers.result_table import TableProblem, TableRow, parse_outcome, read_table
-from handlers.results import (
+from handlers.rights import staff_only
+from services.result_publish import PublicationPreview, preview_publication, publish_results
+from services.result_report import change_text, plan_report, problem_text
+from services.result_table import TableProblem, TableRow, parse_outcome
+from services.results import (
     apply_plan,
     parse_stage,
     plan_results,
@@ -30,41 +29,10 @@ from handlers.results import (
     stage_keys,
     stage_label,
 )
-from handlers.rights import staff_only
-from handlers.types import FileSource, FileTooLarge, FileUnavailable, IncomingFile, Reply
 from storage.results import Publications, StageResults
 
-MAX_TABLE_BYTES = 5 * 1024 * 1024
 REPORT_LINES = 25
 """Lines of each section shown in chat; the CLI prints the whole report."""
-
-
-@dataclass(frozen=True)
-class TableUpload:
-    """A results file received in chat: its rows, or why it cannot be read."""
-
-    file_name: str
-    rows: list[TableRow] | None = None
-    problem: TableProblem | None = None
-
-
-async def prepare_table(file: IncomingFile, source: FileSource, today: date) -> TableUpload:
-    """Fetch and read a results file (off the event loop); a problem is returned, not raised.
-    `today` is the bot's date (birth dates after it stay text)."""
-    name = file.file_name or "hasil"
-    if file.size is not None and file.size > MAX_TABLE_BYTES:
-        return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
-    try:
-        content = await source.fetch(file, MAX_TABLE_BYTES)
-    except FileTooLarge:
-        return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
-    except FileUnavailable:
-        return TableUpload(name, problem=TableProblem("table_download_failed"))
-    try:
-        rows = await asyncio.to_thread(partial(read_table, content, name, today=today))
-    except TableProblem as problem:
-        return TableUpload(name, problem=problem)
-    return TableUpload(name, rows=rows)
 
 
 class ImportDraft(StepData):

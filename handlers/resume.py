@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from core.formatting import format_date, format_datetime
 from handlers.document_status import missing_documents
 from handlers.flow import StepName, Turn
-from handlers.formatting import format_date, format_datetime
 from handlers.profile import FIELDS, needs_guardian, needs_nik_check
-from handlers.window import RegistrationWindow, WindowState
+from services.window import RegistrationWindow, WindowState
 
 
 async def resume_registration(turn: Turn) -> None:

@@ -8,8 +8,7 @@ Progress is stored per step, so the checklist survives restarts and a change of 
 
 from __future__ import annotations
 
-from bot.recruitment import RecruitmentConfig, SobatStep
-from handlers.callbacks import (
+from core.callbacks import (
     MenuButton,
     MenuItem,
     SobatAction,
@@ -17,10 +16,12 @@ from handlers.callbacks import (
     SobatPath,
     SobatPathButton,
 )
+from core.recruitment import SobatStep
+from core.types import Reply
+from core.validation import Invalid, parse_email
 from handlers.flow import Step, StepName, Turn
 from handlers.resume import resume_registration
-from handlers.types import Reply
-from handlers.validation import Invalid, parse_email
+from services.sobat import enrolment_steps
 from storage.sobat import SobatReports, SobatSteps
 
 MAX_REPORT_LENGTH = 500
@@ -33,12 +34,6 @@ async def progress_of(turn: Turn) -> dict[str, str]:
 
 async def _set_progress(turn: Turn, key: str, state: str) -> None:
     await SobatSteps(turn.session).set(turn.applicant.id, key, state, turn.now)
-
-
-def enrolment_steps(config: RecruitmentConfig) -> set[str]:
-    """The last step of each path (enrolling in the activity): marked done, the applicant has
-    registered on SOBAT, the official registration."""
-    return {config.sobat.new_account[-1].key, config.sobat.existing_account[-1].key}
 
 
 async def sobat_enrolled(turn: Turn) -> bool:

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import RecruitmentConfig
-from handlers.catalog import Catalog
+from core.catalog import Catalog
+from core.recruitment import RecruitmentConfig
 from storage.models import SobatReport
 from storage.outbox import Outbox
 from storage.repositories import Applicants, Audit, ChatIdentities

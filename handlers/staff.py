@@ -7,17 +7,17 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import RecruitmentConfig
+from core.catalog import Catalog
+from core.recruitment import RecruitmentConfig
+from core.types import OutgoingFile, Reply
 from handlers.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
-from handlers.catalog import Catalog
 from handlers.document_status import checklist
 from handlers.flow import Turn
 from handlers.result_steps import results_summary, set_single, start_import, start_publish
 from handlers.rights import is_staff
 from handlers.sobat_staff import answer_report, sobat_summary
-from handlers.types import OutgoingFile, Reply
-from handlers.window import registration_window
-from scheduler.jobs import describe_jobs
+from services.schedule import describe_jobs
+from services.window import registration_window
 from storage.files import export_name
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Flags
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.clock import Clock
-from bot.recruitment import QuietHours
-from handlers.types import Button
+from core.clock import Clock
+from core.recruitment import QuietHours
+from core.types import Button
 from scheduler.ratelimit import RateLimiter
 from storage.db import Database
 from storage.delivery_lock import DeliveryLock

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 
-from bot.clock import Clock
-from handlers.catalog import Catalog
-from handlers.types import Channel
+from core.catalog import Catalog
+from core.clock import Clock
+from core.types import Channel
 from scheduler.delivery import Sender
+from services.broadcasts import STAFF_LANGUAGE, failures_csv, progress_text
 from storage.broadcasts import Broadcasts
 from storage.db import Database
 from storage.files import FileStore
@@ -18,36 +17,7 @@ from storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-LANGUAGE = "id"
 CHANNELS = frozenset(channel.value for channel in Channel)
-
-
-def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]) -> str:
-    """'Siaran #3: 120 dari 300 terkirim …' from the outbox counts."""
-    done = sum(counts.get(state, 0) for state in ("sent", "failed", "unreachable", "cancelled"))
-    width = 20
-    filled = round(width * done / broadcast.total) if broadcast.total else width
-    return catalog.text(
-        LANGUAGE,
-        "broadcast_progress",
-        id=broadcast.id,
-        bar="█" * filled + "░" * (width - filled),
-        sent=counts.get("sent", 0),
-        total=broadcast.total,
-        failed=counts.get("failed", 0),
-        unreachable=counts.get("unreachable", 0),
-        waiting=counts.get("queued", 0) + counts.get("sending", 0),
-        state=catalog.text(LANGUAGE, f"broadcast_state_{broadcast.state}"),
-    )
-
-
-def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
-    """The failures of a broadcast as CSV (channel, recipient, state, error)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["channel", "recipient", "state", "error"])
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8-sig")
 
 
 class BroadcastProgress:
@@ -121,7 +91,7 @@ class BroadcastProgress:
             path, _ = self.files.put(content, "csv")
             name, mime = f"siaran-{broadcast.id}-gagal.csv", "text/csv"
         text = self.catalog.text(
-            LANGUAGE,
+            STAFF_LANGUAGE,
             "broadcast_report",
             id=broadcast.id,
             sent=counts.get("sent", 0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.clock import Clock
+from core.clock import Clock
 
 
 class RateLimiter:

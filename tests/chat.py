@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from handlers.conversation import Conversation
-from handlers.types import (
+from core.types import (
     Channel,
     FileKind,
     FileTooLarge,
@@ -17,6 +16,7 @@ from handlers.types import (
     IncomingFile,
     Reply,
 )
+from handlers.conversation import Conversation
 from storage.models import Applicant, AuditEntry, ChatIdentity
 from tests import images
 

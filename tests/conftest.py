@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.clock import FrozenClock
-from bot.recruitment import RecruitmentConfig, load_recruitment
-from handlers.catalog import Catalog
-from handlers.conversation import Conversation, Dependencies
+from core.catalog import Catalog
+from core.clock import FrozenClock
+from core.recruitment import RecruitmentConfig, load_recruitment
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from storage.db import Database
 from storage.files import FileStore
 from tests.chat import Chat

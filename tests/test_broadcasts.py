@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 from telegram import Bot
 
-from bot.clock import FrozenClock
 from bot.telegram import TelegramSender
+from core.clock import FrozenClock
+from core.types import FileKind
 from handlers.conversation import Conversation
-from handlers.types import FileKind
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from scheduler.progress import BroadcastProgress
 from storage.models import Broadcast, OutboxMessage

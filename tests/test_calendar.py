@@ -9,11 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.recruitment import DEFAULT_CONFIG_PATH, RecruitmentConfig, load_recruitment
-from handlers.catalog import Catalog
-from handlers.conversation import Conversation, Dependencies
-from handlers.formatting import MONTHS
+from core.catalog import Catalog
+from core.clock import FrozenClock
+from core.formatting import MONTHS
+from core.recruitment import DEFAULT_CONFIG_PATH, RecruitmentConfig, load_recruitment
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from scheduler.jobs import Jobs
 from storage.db import Database
 from storage.files import FileStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.callbacks import (
+from core.callbacks import (
     AudienceStageButton,
     CallbackData,
     DocumentAction,

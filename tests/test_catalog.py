@@ -5,12 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from handlers import validation
-from handlers.catalog import LANGUAGES, TITLE_SUFFIX, Catalog
+from core import validation
+from core.catalog import LANGUAGES, TITLE_SUFFIX, Catalog
 from handlers.menu import MENU_ITEMS
 from handlers.profile import FIELDS
 
-HANDLERS_DIR = Path(validation.__file__).parent
+ROOT = Path(__file__).resolve().parent.parent
+CODE = ("core", "services", "handlers", "scheduler", "bot")
+
+
+def _source() -> str:
+    """All product code, where catalog keys are named."""
+    return "\n".join(path.read_text() for folder in CODE for path in (ROOT / folder).rglob("*.py"))
 
 
 def test_both_languages_have_the_same_keys_and_placeholders(catalog: Catalog) -> None:
@@ -21,7 +27,7 @@ def test_both_languages_have_the_same_keys_and_placeholders(catalog: Catalog) ->
 
 
 def test_every_key_named_in_the_code_exists(catalog: Catalog) -> None:
-    source = "\n".join(path.read_text() for path in HANDLERS_DIR.glob("*.py"))
+    source = _source()
     literal_keys = set(re.findall(r'\.t\(\s*"([a-z_]+)"', source))
     literal_keys |= set(re.findall(r'\.button\(\s*[^,]+,\s*"([a-z_]+)"', source))
     literal_keys |= set(re.findall(r'catalog\.text\([^,]+,\s*"([a-z_]+)"', source))
@@ -55,8 +61,7 @@ QUOTED_NOT_BUTTONS = {"Hasil", "Status", "stuck"}  # column headers; a state sta
 
 
 def _button_keys() -> set[str]:
-    source = "\n".join(path.read_text() for path in HANDLERS_DIR.glob("*.py"))
-    keys = set(re.findall(r'\.button\(\s*[^,]+,\s*"([a-z_]+)"', source))
+    keys = set(re.findall(r'\.button\(\s*[^,]+,\s*"([a-z_]+)"', _source()))
     return keys | MENU_KEYS | {f"field_{spec.name}" for spec in FIELDS}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from handlers.catalog import Catalog
+from core.catalog import Catalog
 from tests import images
 
 MITRABOT = [sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())"]

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.cli import main
-from bot.clock import JAKARTA
+from core.clock import JAKARTA
 from storage.db import Database
 from storage.models import AuditEntry, OutboxMessage, StageResult
 from tests.seeding import seed_applicants, seeded_nik, seeded_number

@@ -7,11 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.recruitment import RecruitmentConfig
-from handlers.broadcasts import Audience, count_recipients, create_broadcast
+from core.clock import FrozenClock
+from core.recruitment import RecruitmentConfig
 from handlers.conversation import Conversation
 from scheduler.jobs import Jobs
+from services.broadcasts import Audience, count_recipients, create_broadcast
 from storage.models import OutboxMessage
 from tests.chat import PROFILE_ANSWERS, Chat
 

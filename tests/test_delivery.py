@@ -19,9 +19,9 @@ from sqlalchemy import select
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.clock import FrozenClock
-from bot.recruitment import QuietHours
 from bot.telegram import TelegramSender
+from core.clock import FrozenClock
+from core.recruitment import QuietHours
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing, RateLimited
 from storage.db import Database
 from storage.files import FileStore

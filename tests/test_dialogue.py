@@ -7,9 +7,10 @@ from datetime import datetime
 
 import pytest
 
-from bot.clock import FrozenClock
-from handlers.conversation import Conversation, Dependencies
-from handlers.types import FileKind, IncomingFile
+from core.clock import FrozenClock
+from core.types import FileKind, IncomingFile
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from storage.db import Database
 from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS, Chat
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FrozenClock
-from bot.recruitment import RecruitmentConfig
+from core.clock import FrozenClock
+from core.recruitment import RecruitmentConfig
+from core.types import FileKind, Incoming, IncomingFile
+from core.validation import Invalid
 from handlers.conversation import Conversation
-from handlers.document_check import check_document
-from handlers.types import FileKind, Incoming, IncomingFile
-from handlers.validation import Invalid
+from services.document_check import check_document
 from storage.files import FileStore
 from tests import images
 from tests.chat import Chat

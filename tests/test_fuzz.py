@@ -8,11 +8,11 @@ import re
 
 import pytest
 
+from core.types import FileKind, IncomingFile
+from core.validation import parse_nik
 from handlers.conversation import Conversation
 from handlers.profile import FIELDS
 from handlers.steps import FLOW
-from handlers.types import FileKind, IncomingFile
-from handlers.validation import parse_nik
 from storage.models import Applicant
 from tests.chat import PROFILE_ANSWERS, Chat
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.clock import Clock, FrozenClock
-from bot.recruitment import RecruitmentConfig
-from handlers.catalog import Catalog
-from handlers.result_table import read_table
-from handlers.results import apply_plan, plan_results
+from core.catalog import Catalog
+from core.clock import Clock, FrozenClock
+from core.recruitment import RecruitmentConfig
 from scheduler.jobs import Jobs, start_scheduler
+from services.result_table import read_table
+from services.results import apply_plan, plan_results
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.seeding import TODAY, seed_applicants, seeded_number

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 from telegram import Bot, ReplyKeyboardMarkup, Update
 
 from bot.telegram import keyboard, to_incoming
+from core.types import Button, Channel
 from handlers.conversation import Conversation
-from handlers.types import Button, Channel
 from storage.models import Applicant, ChatIdentity
 from tests.chat import Chat
 

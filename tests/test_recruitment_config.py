@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FrozenClock
-from bot.recruitment import DEFAULT_CONFIG_PATH, ConfigError, load_recruitment
-from handlers.catalog import Catalog
-from handlers.conversation import Conversation, Dependencies
+from core.catalog import Catalog
+from core.clock import FrozenClock
+from core.recruitment import DEFAULT_CONFIG_PATH, ConfigError, load_recruitment
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from storage.db import Database
 from storage.files import FileStore
 from tests.chat import Chat

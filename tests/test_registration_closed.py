@@ -7,9 +7,9 @@ from datetime import datetime
 
 import pytest
 
-from bot.clock import FrozenClock
+from core.clock import FrozenClock
+from core.types import FileKind
 from handlers.conversation import Conversation
-from handlers.types import FileKind
 from tests import images
 from tests.chat import PROFILE_ANSWERS, Chat
 

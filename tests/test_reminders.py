@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import select
 from telegram import Bot
 
-from bot.clock import FrozenClock
-from bot.recruitment import Event, LocalText, RecruitmentConfig
-from handlers.broadcasts import Audience, schedule_broadcast
-from handlers.catalog import Catalog
-from handlers.conversation import Conversation, Dependencies
+from core.catalog import Catalog
+from core.clock import FrozenClock
+from core.recruitment import Event, LocalText, RecruitmentConfig
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
-from scheduler.jobs import Jobs, describe_jobs
+from scheduler.jobs import Jobs
+from services.broadcasts import Audience, schedule_broadcast
+from services.schedule import describe_jobs
 from storage.db import Database
 from storage.models import OutboxMessage
 from tests.chat import PROFILE_ANSWERS, Chat

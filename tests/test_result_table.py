@@ -1,4 +1,4 @@
-"""Tests for handlers.result_table: reading result files staff export as CSV or XLSX."""
+"""Tests for services.result_table: reading result files staff export as CSV or XLSX."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
-from handlers.result_table import TableProblem, TableRow, parse_outcome, read_table
+from services.result_table import TableProblem, TableRow, parse_outcome, read_table
 from tests.seeding import TODAY
 
 NIK = "3528011708950001"

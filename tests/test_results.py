@@ -9,14 +9,14 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.recruitment import RecruitmentConfig
-from handlers.catalog import Catalog
+from core.catalog import Catalog
+from core.clock import FrozenClock
+from core.recruitment import RecruitmentConfig
+from core.types import FileKind
 from handlers.conversation import Conversation
-from handlers.result_publish import announce_if_due, publish_results
-from handlers.result_table import read_table
-from handlers.results import apply_plan, plan_results
-from handlers.types import FileKind
+from services.result_publish import announce_if_due, publish_results
+from services.result_table import read_table
+from services.results import apply_plan, plan_results
 from storage.db import Database
 from storage.models import AuditEntry, OutboxMessage, StageResult
 from tests.chat import Chat

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from bot.app import build_app
-from bot.clock import FrozenClock
 from bot.serve import ServeError, build_served
 from bot.settings import Settings
 from bot.web import TELEGRAM_PATH, WHATSAPP_PATH
+from core.clock import FrozenClock
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, signed_request

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from bot.clock import FrozenClock
-from bot.recruitment import RecruitmentConfig
+from core.clock import FrozenClock
+from core.recruitment import RecruitmentConfig
 from handlers.conversation import Conversation
-from handlers.result_table import read_table
-from handlers.results import plan_results
 from scheduler.jobs import Jobs
+from services.result_table import read_table
+from services.results import plan_results
 from storage.models import OutboxMessage, SobatProgress
 from tests.chat import Chat
 from tests.seeding import TODAY, seed_applicants, seeded_number

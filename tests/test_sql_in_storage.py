@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTSIDE_STORAGE = ("bot", "handlers", "scheduler")
+OUTSIDE_STORAGE = ("core", "services", "handlers", "scheduler", "bot")
 ALLOWED_SQLALCHEMY = {"sqlalchemy.ext.asyncio", "sqlalchemy.exc", "sqlalchemy.orm.exc"}
 """The session's type (to pass it on) and the errors a unit of work may have to catch."""
 QUERYING = {

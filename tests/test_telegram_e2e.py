@@ -12,8 +12,9 @@ import pytest
 from telegram.ext import Application
 
 from bot.telegram import MAX_TEXT, build_application, start_polling, stop_polling
-from handlers.conversation import Conversation, Dependencies
-from handlers.formatting import split_text
+from core.formatting import split_text
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from storage.db import Database
 from storage.repositories import Applicants
 from tests import images

@@ -14,14 +14,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.clock import FrozenClock
-from bot.recruitment import RecruitmentConfig
 from bot.settings import Settings
 from bot.terminal import Screen, chat, to_incoming
-from handlers.broadcasts import Audience, create_broadcast
-from handlers.catalog import Catalog
+from core.catalog import Catalog
+from core.clock import FrozenClock
+from core.recruitment import RecruitmentConfig
+from core.types import Button, Reply
 from handlers.conversation import Conversation
-from handlers.types import Button, Reply
+from services.broadcasts import Audience, create_broadcast
 from storage.db import Database
 from storage.models import Applicant, Broadcast, OutboxMessage, SobatReport
 from storage.outbox import Outbox

@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT = ("bot", "handlers", "storage", "scheduler")
-CLOCK_MODULE = ROOT / "bot" / "clock.py"
+PRODUCT = ("core", "storage", "services", "handlers", "scheduler", "bot")
+CLOCK_MODULE = ROOT / "core" / "clock.py"
 READS_THE_MACHINE_CLOCK = re.compile(
     r"\b(datetime\.now|datetime\.utcnow|date\.today|time\.time|time\.monotonic)\(|"
     r"\basyncio\.get_running_loop\(\)\.time\("

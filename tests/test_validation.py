@@ -1,4 +1,4 @@
-"""Tests for handlers.validation: examples for every format and refusal code, plus properties."""
+"""Tests for core.validation: examples for every format and refusal code, plus properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.validation import (
+from core.validation import (
     Invalid,
     Nik,
     age_on,

@@ -12,10 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import FrozenClock
 from bot.web import WHATSAPP_PATH, build_web_app
 from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
-from handlers.conversation import Conversation, Dependencies
+from core.clock import FrozenClock
+from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from storage.db import Database
 from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage

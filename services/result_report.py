@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.recruitment import RecruitmentConfig
-from handlers.catalog import Catalog
-from handlers.results import Change, Problem, ResultPlan, stage_label
+from core.catalog import Catalog
+from core.recruitment import RecruitmentConfig
+from services.results import Change, Problem, ResultPlan, stage_label
 
 
 def outcome_label(catalog: Catalog, language: str, outcome: str | None) -> str:

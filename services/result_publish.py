@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import RecruitmentConfig
-from handlers.catalog import Catalog
-from handlers.results import DECIDED, FINAL, stage_keys, stage_label
+from core.catalog import Catalog
+from core.recruitment import RecruitmentConfig
+from services.results import DECIDED, FINAL, stage_keys, stage_label
 from storage.broadcasts import Broadcasts
 from storage.models import Broadcast
 from storage.outbox import Outbox

@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import Event, RecruitmentConfig
-from handlers.broadcasts import Audience
-from handlers.callbacks import MenuButton, MenuItem, RemindAction, RemindButton
-from handlers.catalog import Catalog
-from handlers.formatting import format_datetime
-from handlers.profile import FIELDS
-from handlers.results import stage_keys
-from handlers.sobat import enrolment_steps
+from core.callbacks import MenuButton, MenuItem, RemindAction, RemindButton
+from core.catalog import Catalog
+from core.formatting import format_datetime
+from core.recruitment import Event, RecruitmentConfig
+from services.broadcasts import Audience
+from services.profile import missing_fields
+from services.results import stage_keys
+from services.sobat import enrolment_steps
 from storage.db import Database
 from storage.models import Applicant
 from storage.outbox import Outbox
@@ -118,11 +118,7 @@ def _missing_lines(
     lines = []
     if any(str(item.number) not in applicant.eligibility for item in config.required_items):
         lines.append(catalog.text(language, "rem_missing_eligibility"))
-    lines += [
-        catalog.text(language, f"field_{spec.name}")
-        for spec in FIELDS
-        if getattr(applicant, spec.name) is None
-    ]
+    lines += [catalog.text(language, f"field_{name}") for name in missing_fields(applicant)]
     lines += [doc.name.get(language) for doc in config.documents if doc.key not in documents]
     return lines or [catalog.text(language, "rem_missing_confirm")]
 

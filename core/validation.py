@@ -43,7 +43,7 @@ from datetime import MINYEAR, date
 
 from email_validator import validate_email
 
-from handlers.formatting import month_number
+from core.formatting import month_number
 
 __all__ = [
     "Invalid",

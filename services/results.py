@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import RecruitmentConfig
-from handlers.catalog import Catalog
-from handlers.result_table import Outcome, TableRow, parse_outcome
+from core.catalog import Catalog
+from core.recruitment import RecruitmentConfig
+from services.result_table import Outcome, TableRow, parse_outcome
 from storage.models import Applicant, StageResult
 from storage.repositories import Audit
 from storage.results import StageResults

@@ -1,7 +1,7 @@
 """Checks on an uploaded document, by content: type, size, dimensions, brightness, sharpness.
 
 Pure and synchronous (CPU work): callers run it off the event loop. Refusals raise
-`handlers.validation.Invalid` with a catalog code:
+`core.validation.Invalid` with a catalog code:
 
 doc_empty, doc_too_large (max_mb), doc_type (accepted), doc_pdf_not_accepted, doc_corrupt,
 doc_truncated, doc_too_many_pixels, doc_dimensions, doc_too_small (width, height, min_short,
@@ -18,8 +18,8 @@ from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
-from bot.recruitment import Document, DocumentLimits
-from handlers.validation import Invalid
+from core.recruitment import Document, DocumentLimits
+from core.validation import Invalid
 
 WORKING_SIZE = 1024
 """Brightness and sharpness are measured on the image scaled to this longer side."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from bot.recruitment import RecruitmentConfig
+from core.recruitment import RecruitmentConfig
 from storage.repositories import REGISTRATION_CLOSED, Flags
 
 

@@ -29,7 +29,7 @@ from typing import Literal
 
 from openpyxl import load_workbook
 
-from handlers.validation import Invalid, parse_date
+from core.validation import Invalid, parse_date
 
 __all__ = ["Outcome", "TableProblem", "TableRow", "parse_outcome", "read_table"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.recruitment import QuietHours
+from core.catalog import Catalog
+from core.recruitment import QuietHours
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
 from storage.models import Broadcast, ScheduledBroadcast
 from storage.outbox import Outbox
@@ -204,3 +207,35 @@ async def send_due_broadcasts(
         scheduled.broadcast_id = broadcast.id
         sent.append(broadcast)
     return sent
+
+
+STAFF_LANGUAGE = "id"
+"""What staff read of a broadcast's progress (the office's language)."""
+
+
+def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]) -> str:
+    """'Siaran #3: 120 dari 300 terkirim …' from the outbox counts."""
+    done = sum(counts.get(state, 0) for state in ("sent", "failed", "unreachable", "cancelled"))
+    width = 20
+    filled = round(width * done / broadcast.total) if broadcast.total else width
+    return catalog.text(
+        STAFF_LANGUAGE,
+        "broadcast_progress",
+        id=broadcast.id,
+        bar="█" * filled + "░" * (width - filled),
+        sent=counts.get("sent", 0),
+        total=broadcast.total,
+        failed=counts.get("failed", 0),
+        unreachable=counts.get("unreachable", 0),
+        waiting=counts.get("queued", 0) + counts.get("sending", 0),
+        state=catalog.text(STAFF_LANGUAGE, f"broadcast_state_{broadcast.state}"),
+    )
+
+
+def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
+    """The failures of a broadcast as CSV (channel, recipient, state, error)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["channel", "recipient", "state", "error"])
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig")

@@ -4,7 +4,9 @@ with the delivery worker and the scheduler in the same process."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import re
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -28,6 +30,9 @@ from scheduler.jobs import start_scheduler
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+"""What Telegram accepts as a webhook's secret token."""
+
 
 class ServeError(Exception):
     """The settings do not describe anything to serve."""
@@ -43,6 +48,29 @@ class Served:
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def telegram_webhook_secret(configured: SecretStr | None, token: str) -> str:
+    """The secret token Telegram must send with every webhook POST, registered with setWebhook.
+
+    `MITRABOT_TELEGRAM_WEBHOOK_SECRET` when set; else one derived from the bot token (HMAC-SHA256),
+    the same in every `serve` process and after every restart, so processes behind one proxy
+    agree without sharing anything more (whoever knows the token could re-register the webhook
+    anyway). Never none: without it anybody could post updates as any user, staff included.
+    """
+    if configured is not None:
+        secret = configured.get_secret_value()
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            raise ServeError(
+                "MITRABOT_TELEGRAM_WEBHOOK_SECRET must be 1-256 of A-Z, a-z, 0-9, _ and - "
+                "(Telegram's rule)"
+            )
+        return secret
+    log.info(
+        "MITRABOT_TELEGRAM_WEBHOOK_SECRET is not set: the Telegram webhook is registered with a "
+        "secret derived from the bot token"
+    )
+    return hmac.new(token.encode(), b"mitrabot telegram webhook secret", "sha256").hexdigest()
 
 
 class _Background:
@@ -104,11 +132,14 @@ def build_served(app: App) -> Served:
     settings = app.settings
     senders: dict[str, Sender] = {}
     telegram: Application | None = None
+    telegram_secret: str | None = None
     whatsapp = None
     if settings.telegram_token is not None and settings.telegram_webhook_url:
+        token = settings.telegram_token.get_secret_value()
+        telegram_secret = telegram_webhook_secret(settings.telegram_webhook_secret, token)
         telegram = build_application(
             app.conversation,
-            settings.telegram_token.get_secret_value(),
+            token,
             settings.telegram_base_url,
             settings.telegram_base_file_url,
             settings.telegram_concurrency,
@@ -127,11 +158,7 @@ def build_served(app: App) -> Served:
 
     async def on_startup() -> None:
         if telegram is not None:
-            await start_webhook(
-                telegram,
-                str(settings.telegram_webhook_url),
-                _secret(settings.telegram_webhook_secret),
-            )
+            await start_webhook(telegram, str(settings.telegram_webhook_url), telegram_secret)
         background.start()
         log.info("serving %s", ", ".join(sorted(senders)))
 
@@ -147,9 +174,11 @@ def build_served(app: App) -> Served:
         whatsapp_app_secret=_secret(settings.whatsapp_app_secret),
         whatsapp_verify_token=_secret(settings.whatsapp_verify_token),
         telegram=telegram,
-        telegram_secret=_secret(settings.telegram_webhook_secret),
+        telegram_secret=telegram_secret,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout=settings.body_timeout_seconds,
     )
     return Served(web, senders)
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES
 from core.recruitment import DEFAULT_CONFIG_PATH
 
 
@@ -39,7 +40,9 @@ class Settings(BaseSettings):
         description="public https URL of /telegram/webhook; set: `serve` uses webhook mode",
     )
     telegram_webhook_secret: SecretStr | None = Field(
-        default=None, description="X-Telegram-Bot-Api-Secret-Token Telegram must send"
+        default=None,
+        description="X-Telegram-Bot-Api-Secret-Token Telegram must send; unset: derived from the "
+        "bot token (the same in every `serve` process)",
     )
     whatsapp_phone_id: str | None = Field(default=None, description="Cloud API phone number id")
     whatsapp_token: SecretStr | None = None
@@ -65,6 +68,14 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(
+        default=MAX_BODY_BYTES, ge=1024, description="larger webhook bodies are refused (413)"
+    )
+    body_timeout_seconds: float = Field(
+        default=BODY_TIMEOUT,
+        gt=0,
+        description="a webhook body not all there by then is refused (408)",
+    )
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
     delivery_lease_seconds: float = Field(
         default=60.0,

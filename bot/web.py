@@ -4,6 +4,11 @@ Like python-telegram-bot's custom-webhook example, the Telegram Application live
 app: a POST becomes an `Update` on its queue. A WhatsApp POST is checked (signature on the raw
 body) and answered 200 at once; the work happens after, in a task this app keeps and awaits on
 shutdown. Nothing here knows the conversation: the channel adapters do.
+
+What must be refused is refused before it costs anything: the secret header first (no body read),
+then a declared `Content-Length` over the limit, then the body is read in chunks that stop at the
+limit and at a deadline; a body that is not a JSON object (not JSON, nested too deep to parse, a
+list) is a 400, never a 500.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from telegram import Update
+from telegram import Bot, Update
 from telegram.ext import Application
 
 from storage.db import Database
@@ -34,6 +39,9 @@ log = logging.getLogger(__name__)
 WHATSAPP_PATH = "/whatsapp/webhook"
 TELEGRAM_PATH = "/telegram/webhook"
 MAX_BODY_BYTES = 1024 * 1024
+"""The largest webhook body read (Telegram updates and WhatsApp batches are a few KB)."""
+BODY_TIMEOUT = 10.0
+"""Seconds a client has to send the whole body of one request."""
 
 
 class BackgroundWork:
@@ -64,7 +72,65 @@ def signature_valid(app_secret: str, body: bytes, header: str | None) -> bool:
     if not header or not header.startswith("sha256="):
         return False
     expected = hmac.new(app_secret.encode(), body, "sha256").hexdigest()
-    return hmac.compare_digest(expected, header.removeprefix("sha256="))
+    return hmac.compare_digest(expected.encode(), header.removeprefix("sha256=").encode())
+
+
+class BodyRefused(Exception):
+    """A request body not read to the end: too large, too slow, or the client went away."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+    def response(self) -> Response:
+        """The answer to the client."""
+        return PlainTextResponse(self.reason, status_code=self.status)
+
+
+async def read_body(request: Request, limit: int, deadline: float) -> bytes:
+    """The body, read in chunks: refused from `Content-Length` or as soon as it passes `limit`
+    bytes (so no more than that is ever in memory), or when it is not all there in `deadline`
+    seconds."""
+    declared = request.headers.get("content-length")
+    if declared is not None and not (declared.isascii() and declared.isdigit()):
+        raise BodyRefused(400, "bad content-length")
+    if declared is not None and int(declared) > limit:
+        raise BodyRefused(413, "too large")
+    body = bytearray()
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise BodyRefused(413, "too large")
+    except TimeoutError:
+        raise BodyRefused(408, "body too slow") from None
+    except ClientDisconnect:
+        raise BodyRefused(400, "client disconnected") from None
+    return bytes(body)
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object; None when it is not JSON, nested too deep to parse, or not an
+    object."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def telegram_update(data: dict[str, Any], bot: Bot) -> Update | None:
+    """The `Update` in a webhook body; None when it is not one (no integer `update_id`, or a
+    shape python-telegram-bot cannot read: like its own webhook handler, any error is a 400)."""
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    try:
+        return Update.de_json(data=data, bot=bot)
+    except Exception:
+        return None
 
 
 PayloadHandler = Callable[[dict[str, Any]], Awaitable[None]]
@@ -191,8 +257,13 @@ def build_web_app(
     telegram_secret: str | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> Starlette:
-    """The ASGI app: only the channels that are configured get a route."""
+    """The ASGI app: only the channels that are configured get a route. The Telegram webhook
+    needs its secret token: without one anybody could post updates as any user (staff too)."""
+    if telegram is not None and not telegram_secret:
+        raise ValueError("the Telegram webhook needs a secret token")
     background = BackgroundWork()
     intake = DurableIntake(db, "whatsapp", whatsapp, background, now) if whatsapp else None
     sweeping = asyncio.Event()
@@ -211,45 +282,50 @@ def build_web_app(
         if (
             params.get("hub.mode") == "subscribe"
             and whatsapp_verify_token
-            and hmac.compare_digest(token, whatsapp_verify_token)
+            and hmac.compare_digest(token.encode(), whatsapp_verify_token.encode())
         ):
             return PlainTextResponse(params.get("hub.challenge", ""))
         log.warning("WhatsApp webhook verification refused")
         return PlainTextResponse("forbidden", status_code=403)
 
     async def whatsapp_post(request: Request) -> Response:
-        body = await request.body()
         signature = request.headers.get("x-hub-signature-256")
         if signature is None:
             log.warning("WhatsApp webhook POST without a signature refused")
             return PlainTextResponse("missing signature", status_code=401)
-        if len(body) > MAX_BODY_BYTES or not signature_valid(
-            whatsapp_app_secret or "", body, signature
-        ):
+        try:
+            body = await read_body(request, max_body_bytes, body_timeout)
+        except BodyRefused as refused:
+            log.warning("WhatsApp webhook POST refused: %s", refused.reason)
+            return refused.response()
+        if not signature_valid(whatsapp_app_secret or "", body, signature):
             log.warning("WhatsApp webhook POST with a wrong signature refused")
             return PlainTextResponse("bad signature", status_code=403)
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            log.warning("WhatsApp webhook POST with malformed JSON ignored")
-            return PlainTextResponse("malformed", status_code=400)
-        if not isinstance(payload, dict):
+        payload = json_object(body)
+        if payload is None:
+            log.warning("WhatsApp webhook POST that is not a JSON object refused")
             return PlainTextResponse("malformed", status_code=400)
         assert intake is not None
         await intake.accept(body, payload)
         return PlainTextResponse("ok")
 
     async def telegram_post(request: Request) -> Response:
-        assert telegram is not None
+        assert telegram is not None and telegram_secret
         given = request.headers.get("x-telegram-bot-api-secret-token") or ""
-        if telegram_secret and not hmac.compare_digest(given, telegram_secret):
+        if not hmac.compare_digest(given.encode(), telegram_secret.encode()):
             log.warning("Telegram webhook POST with a wrong secret token refused")
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            data = await request.json()
-        except ValueError:
+            body = await read_body(request, max_body_bytes, body_timeout)
+        except BodyRefused as refused:
+            log.warning("Telegram webhook POST refused: %s", refused.reason)
+            return refused.response()
+        data = json_object(body)
+        update = telegram_update(data, telegram.bot) if data is not None else None
+        if update is None:
+            log.warning("Telegram webhook POST that is not an update refused")
             return PlainTextResponse("malformed", status_code=400)
-        await telegram.update_queue.put(Update.de_json(data=data, bot=telegram.bot))
+        await telegram.update_queue.put(update)
         return PlainTextResponse("ok")
 
     routes = [Route("/healthz", healthz, methods=["GET"])]

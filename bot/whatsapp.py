@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 from pywa_async import WhatsApp
 from pywa_async.errors import WhatsAppError
 from pywa_async.types import Button as WaButton
@@ -96,8 +97,35 @@ class Status:
     code: int | None
 
 
+class Malformed(ValueError):
+    """A part of a webhook payload without WhatsApp's shape (names the part, never its values)."""
+
+
+def _object(value: object, part: str) -> dict[str, Any]:
+    """A JSON object of a payload (missing: empty); anything else is `Malformed`."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Malformed(part)
+    return value
+
+
+def _each(items: object, part: str) -> Iterator[dict[str, Any]]:
+    """The objects of a list in a payload; a wrong shape is logged (no values) and skipped."""
+    if items is None:
+        return
+    if not isinstance(items, list):
+        log.warning("a WhatsApp payload's %s list is not a list: skipped", part)
+        return
+    for item in items:
+        if isinstance(item, dict):
+            yield item
+        else:
+            log.warning("a WhatsApp payload's %s that is not an object skipped", part)
+
+
 def _file(message: dict[str, Any], kind: FileKind, key: str) -> IncomingFile:
-    media = message.get(key) or {}
+    media = _object(message.get(key), key)
     return IncomingFile(
         kind=kind,
         file_id=str(media.get("id") or ""),
@@ -107,7 +135,8 @@ def _file(message: dict[str, Any], kind: FileKind, key: str) -> IncomingFile:
 
 
 def _incoming(message: dict[str, Any], user_id: str, wa_id: str | None) -> Incoming:
-    """One WhatsApp message as the conversation reads it."""
+    """One WhatsApp message as the conversation reads it (`Malformed` or a pydantic
+    `ValidationError` when a part has the wrong shape)."""
     common: dict[str, Any] = {
         "channel": Channel.WHATSAPP,
         "user_id": user_id,
@@ -117,19 +146,21 @@ def _incoming(message: dict[str, Any], user_id: str, wa_id: str | None) -> Incom
     }
     kind = message.get("type")
     if kind == "text":
-        return Incoming(**common, text=(message.get("text") or {}).get("body") or "")
+        return Incoming(**common, text=_object(message.get("text"), "text").get("body") or "")
     if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        interactive = _object(message.get("interactive"), "interactive")
+        reply = _object(
+            interactive.get("button_reply") or interactive.get("list_reply"), "interactive reply"
+        )
         return Incoming(**common, choice=str(reply.get("id") or ""))
     if kind == "button":  # a template's quick reply
-        button = message.get("button") or {}
+        button = _object(message.get("button"), "button")
         return Incoming(**common, choice=str(button.get("payload") or button.get("text") or ""))
     if kind == "image":
-        caption = (message.get("image") or {}).get("caption")
+        caption = _object(message.get("image"), "image").get("caption")
         return Incoming(**common, text=caption, file=_file(message, FileKind.PHOTO, "image"))
     if kind == "document":
-        caption = (message.get("document") or {}).get("caption")
+        caption = _object(message.get("document"), "document").get("caption")
         return Incoming(**common, text=caption, file=_file(message, FileKind.DOCUMENT, "document"))
     if kind == "sticker":
         return Incoming(**common, file=_file(message, FileKind.STICKER, "sticker"))
@@ -140,39 +171,63 @@ def _incoming(message: dict[str, Any], user_id: str, wa_id: str | None) -> Incom
     return Incoming(**common, file=IncomingFile(kind=FileKind.OTHER))
 
 
+def _malformed_part(error: Malformed | ValidationError) -> str:
+    """Which part of a message was malformed, without its value (it may be personal)."""
+    if isinstance(error, ValidationError):
+        return ", ".join(".".join(map(str, detail["loc"])) for detail in error.errors())
+    return str(error)
+
+
+def _our_values(payload: dict[str, Any], phone_id: str) -> Iterator[dict[str, Any]]:
+    """The `value` of every change in a payload addressed to our phone number."""
+    for entry in _each(payload.get("entry"), "entry"):
+        for change in _each(entry.get("changes"), "change"):
+            value = change.get("value")
+            if not isinstance(value, dict):
+                log.warning("a WhatsApp payload's change without a value object skipped")
+                continue
+            metadata = value.get("metadata")
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if str(number) != phone_id:
+                log.warning("WhatsApp payload for another phone number id ignored")
+                continue
+            yield value
+
+
 def parse_payload(payload: dict[str, Any], phone_id: str) -> tuple[list[Incoming], list[Status]]:
-    """The messages and delivery reports of a webhook POST for our phone number (others: none)."""
+    """The messages and delivery reports of a webhook POST for our phone number (others: none).
+
+    A part of the wrong shape (a message, a status, a list that is not one) is logged without
+    its values and skipped; the rest of the batch is read as usual.
+    """
     messages: list[Incoming] = []
     statuses: list[Status] = []
     if payload.get("object") != "whatsapp_business_account":
         return messages, statuses
-    for entry in payload.get("entry") or []:
-        for change in (entry or {}).get("changes") or []:
-            value = (change or {}).get("value") or {}
-            if str((value.get("metadata") or {}).get("phone_number_id")) != phone_id:
-                log.warning("WhatsApp payload for another phone number id ignored")
+    for value in _our_values(payload, phone_id):
+        users = {
+            str(contact.get("wa_id") or contact.get("user_id")): contact
+            for contact in _each(value.get("contacts"), "contact")
+        }
+        for message in _each(value.get("messages"), "message"):
+            sender = str(message.get("from") or message.get("from_user_id") or "")
+            contact = users.get(sender) or {}
+            user_id = str(contact.get("user_id") or message.get("from_user_id") or sender)
+            wa_id = contact.get("wa_id") or message.get("from")
+            if not (user_id and message.get("id")):
                 continue
-            users = {
-                contact.get("wa_id") or contact.get("user_id"): contact
-                for contact in value.get("contacts") or []
-            }
-            for message in value.get("messages") or []:
-                sender = str(message.get("from") or message.get("from_user_id") or "")
-                contact = users.get(sender) or {}
-                user_id = str(contact.get("user_id") or message.get("from_user_id") or sender)
-                wa_id = contact.get("wa_id") or message.get("from")
-                if user_id and message.get("id"):
-                    messages.append(_incoming(message, user_id, str(wa_id) if wa_id else None))
-            for status in value.get("statuses") or []:
-                errors = status.get("errors") or []
-                error, code = None, None
-                if errors:
-                    first = errors[0]
-                    code = int(first["code"]) if str(first.get("code", "")).isdigit() else None
-                    error = f"{first.get('code')}: {first.get('title') or first.get('message')}"
-                statuses.append(
-                    Status(str(status.get("id")), str(status.get("status")), error, code)
-                )
+            try:
+                messages.append(_incoming(message, user_id, str(wa_id) if wa_id else None))
+            except (Malformed, ValidationError) as error:
+                log.warning("a malformed WhatsApp message skipped (%s)", _malformed_part(error))
+        for status in _each(value.get("statuses"), "status"):
+            error, code = None, None
+            first = next(_each(status.get("errors"), "status error"), None)
+            if first is not None:
+                number = str(first.get("code", ""))
+                code = int(number) if number.isascii() and number.isdigit() else None
+                error = f"{first.get('code')}: {first.get('title') or first.get('message')}"
+            statuses.append(Status(str(status.get("id")), str(status.get("status")), error, code))
     return messages, statuses
 
 

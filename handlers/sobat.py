@@ -169,7 +169,7 @@ def _action(choice: str) -> SobatAction | None:
 
 def _step_at(turn: Turn) -> tuple[int, SobatStep]:
     path = _path(turn)
-    index = min(max(int(turn.applicant.step_data.get("index", 0)), 0), len(path) - 1)
+    index = min(max(int(turn.chat.data.get("index", 0)), 0), len(path) - 1)
     return index, path[index]
 
 
@@ -249,7 +249,7 @@ class StuckStep(Step):
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        index = turn.applicant.step_data.get("index", 0)
+        index = turn.chat.data.get("index", 0)
         action = _action(choice)
         if action in (SobatAction.FIXED, SobatAction.STEP):
             await turn.goto(StepName.SOBAT_STEP, index=index)
@@ -275,7 +275,7 @@ class ReportStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if _action(choice) is SobatAction.STEP:
-            await turn.goto(StepName.SOBAT_STEP, index=turn.applicant.step_data.get("index", 0))
+            await turn.goto(StepName.SOBAT_STEP, index=turn.chat.data.get("index", 0))
         else:
             await super().on_choice(turn, choice)
 

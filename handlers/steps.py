@@ -28,7 +28,7 @@ from handlers.profile_steps import EditPickStep, FieldStep, NikCheckStep, Summar
 from handlers.registration import ConsentStep, EligibilityStep, GuardianStep, IneligibleStep
 from handlers.result_steps import ConfirmImportStep, PublishStep, UploadStep
 from handlers.sobat import AccountStep, EmailStep, GuideStep, ReportStep, StuckStep
-from storage.models import Applicant
+from storage.models import Applicant, ChatSession
 
 PAUSE = Cancel("registration_paused", StepName.MENU)
 """/batal in the middle of registering: the answers so far stay, the menu comes back."""
@@ -83,14 +83,15 @@ FLOW: Mapping[StepName, StepSpec] = MappingProxyType(
 )
 
 
-def spec_of(applicant: Applicant) -> StepSpec:
-    """The table's row for the step the applicant is at."""
-    return FLOW[StepName(applicant.step)]
+def spec_of(chat: ChatSession) -> StepSpec:
+    """The table's row for the step the chat is at."""
+    return FLOW[StepName(chat.step)]
 
 
-def in_registration(applicant: Applicant) -> bool:
+def in_registration(chat: ChatSession, applicant: Applicant | None) -> bool:
     """True at a step that registers or changes the registration (refused once it is closed)."""
-    registers = spec_of(applicant).registers
+    registers = spec_of(chat).registers
     return registers is Registers.YES or (
-        registers is Registers.UNTIL_NUMBERED and applicant.registration_number is None
+        registers is Registers.UNTIL_NUMBERED
+        and (applicant is None or applicant.registration_number is None)
     )

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image
 
 from bot.recruitment import load_recruitment
+from handlers.applicant.documents import prepare_upload
 from handlers.document_check import check_document
-from handlers.documents import prepare_upload
 from handlers.types import FileKind, IncomingFile
 from storage.files import FileStore
 from tests import images

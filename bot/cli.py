@@ -44,7 +44,7 @@ from handlers.broadcasts import (
 )
 from handlers.document_check import attachment_type
 from handlers.results import stage_keys, stage_label
-from handlers.staff import registration_status_text
+from handlers.staff.commands import registration_status_text
 from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from scheduler.progress import failures_csv, progress_text

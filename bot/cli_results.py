@@ -15,7 +15,6 @@ from bot.app import App
 from bot.cli_support import app_command, fail, operator, printed_command, say
 from handlers.result_publish import preview_publication, publish_results
 from handlers.result_report import change_text, plan_report, problem_text
-from handlers.result_steps import applied_text, publish_preview_text, results_summary_text
 from handlers.result_table import TableProblem, parse_outcome, read_table
 from handlers.results import (
     apply_plan,
@@ -25,6 +24,7 @@ from handlers.results import (
     stage_keys,
     stage_label,
 )
+from handlers.staff.result_steps import applied_text, publish_preview_text, results_summary_text
 from storage.repositories import Audit
 from storage.results import StageResults
 

@@ -32,10 +32,10 @@ from telegram.ext import (
     filters,
 )
 
+from handlers.applicant.link import normalise_phone
 from handlers.callbacks import LinkAction, LinkButton
 from handlers.conversation import Conversation
 from handlers.formatting import split_text
-from handlers.link import normalise_phone
 from handlers.types import (
     Button,
     Channel,

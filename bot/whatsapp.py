@@ -25,10 +25,10 @@ from pywa_async.types import Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
 
 from bot.recruitment import WhatsAppTemplate
+from handlers.applicant.link import normalise_phone
 from handlers.catalog import Catalog
 from handlers.conversation import Conversation
 from handlers.formatting import split_text
-from handlers.link import normalise_phone
 from handlers.types import (
     Button,
     Channel,

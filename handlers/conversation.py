@@ -12,16 +12,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.clock import Clock
 from bot.recruitment import RecruitmentConfig
+from handlers.applicant.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
+from handlers.applicant.menu import help_text, open_menu_item, show_page, switch_language
+from handlers.applicant.reminder_prefs import resume_reminders, stop_reminders
+from handlers.applicant.resume import say_registration_closed
 from handlers.callbacks import MenuButton, MenuItem, RemindButton
 from handlers.catalog import DEFAULT_LANGUAGE, Catalog
-from handlers.documents import ACCEPTED_KINDS, Upload, prepare_attachment, prepare_upload
 from handlers.flow import ApplicantNeeded, Expects, StepName, Turn, match_button
-from handlers.menu import help_text, open_menu_item, show_page, switch_language
-from handlers.reminder_prefs import resume_reminders, stop_reminders
-from handlers.result_steps import TableUpload, prepare_table
-from handlers.resume import say_registration_closed
-from handlers.rights import is_staff
-from handlers.staff import STAFF_COMMANDS, run_staff_command
+from handlers.staff.commands import STAFF_COMMANDS, run_staff_command
+from handlers.staff.result_steps import TableUpload, prepare_table
+from handlers.staff.rights import is_staff
 from handlers.steps import FLOW, in_registration, spec_of
 from handlers.types import Channel, FileSource, Incoming, Reply
 from storage.broadcasts import Broadcasts

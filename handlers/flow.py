@@ -24,9 +24,9 @@ from storage.models import Applicant, ChatSession
 from storage.repositories import Applicants, Audit, Counters, Flags, Staff
 
 if TYPE_CHECKING:
+    from handlers.applicant.documents import Upload
     from handlers.conversation import Dependencies
-    from handlers.documents import Upload
-    from handlers.result_steps import TableUpload
+    from handlers.staff.result_steps import TableUpload
 
 YES, NO = "yes", "no"
 

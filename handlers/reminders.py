@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import Event, RecruitmentConfig
+from handlers.applicant.sobat import enrolment_steps
 from handlers.broadcasts import Audience
 from handlers.callbacks import MenuButton, MenuItem, RemindAction, RemindButton
 from handlers.catalog import Catalog
 from handlers.formatting import format_datetime
 from handlers.profile import FIELDS
 from handlers.results import stage_keys
-from handlers.sobat import enrolment_steps
 from storage.db import Database
 from storage.models import Applicant
 from storage.outbox import Outbox

@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from handlers.broadcast_steps import (
+from handlers.applicant.documents import DocumentsStep
+from handlers.applicant.link import ConfirmLinkStep, SharePhoneStep
+from handlers.applicant.menu import MenuStep, WelcomeStep
+from handlers.applicant.mydata import DeleteConfirmStep, MyDataStep
+from handlers.applicant.profile_steps import EditPickStep, FieldStep, NikCheckStep, SummaryStep
+from handlers.applicant.registration import (
+    ConsentStep,
+    EligibilityStep,
+    GuardianStep,
+    IneligibleStep,
+)
+from handlers.applicant.sobat import AccountStep, EmailStep, GuideStep, ReportStep, StuckStep
+from handlers.flow import Cancel, Expects, Registers, StepName, StepSpec
+from handlers.staff.broadcast_steps import (
     AudienceStep,
     ChannelStep,
     ComposeStep,
@@ -19,15 +32,7 @@ from handlers.broadcast_steps import (
     KecamatanStep,
     StageStep,
 )
-from handlers.documents import DocumentsStep
-from handlers.flow import Cancel, Expects, Registers, StepName, StepSpec
-from handlers.link import ConfirmLinkStep, SharePhoneStep
-from handlers.menu import MenuStep, WelcomeStep
-from handlers.mydata import DeleteConfirmStep, MyDataStep
-from handlers.profile_steps import EditPickStep, FieldStep, NikCheckStep, SummaryStep
-from handlers.registration import ConsentStep, EligibilityStep, GuardianStep, IneligibleStep
-from handlers.result_steps import ConfirmImportStep, PublishStep, UploadStep
-from handlers.sobat import AccountStep, EmailStep, GuideStep, ReportStep, StuckStep
+from handlers.staff.result_steps import ConfirmImportStep, PublishStep, UploadStep
 from storage.models import Applicant, ChatSession
 
 PAUSE = Cancel("registration_paused", StepName.MENU)

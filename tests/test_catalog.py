@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from handlers import validation
+from handlers.applicant.menu import MENU_ITEMS
 from handlers.catalog import LANGUAGES, TITLE_SUFFIX, Catalog
-from handlers.menu import MENU_ITEMS
 from handlers.profile import FIELDS
 
 HANDLERS_DIR = Path(validation.__file__).parent
@@ -21,7 +21,7 @@ def test_both_languages_have_the_same_keys_and_placeholders(catalog: Catalog) ->
 
 
 def test_every_key_named_in_the_code_exists(catalog: Catalog) -> None:
-    source = "\n".join(path.read_text() for path in HANDLERS_DIR.glob("*.py"))
+    source = "\n".join(path.read_text() for path in HANDLERS_DIR.rglob("*.py"))
     literal_keys = set(re.findall(r'\.t\(\s*"([a-z_]+)"', source))
     literal_keys |= set(re.findall(r'\.button\(\s*[^,]+,\s*"([a-z_]+)"', source))
     literal_keys |= set(re.findall(r'catalog\.text\([^,]+,\s*"([a-z_]+)"', source))
@@ -55,7 +55,7 @@ QUOTED_NOT_BUTTONS = {"Hasil", "Status", "stuck"}  # column headers; a state sta
 
 
 def _button_keys() -> set[str]:
-    source = "\n".join(path.read_text() for path in HANDLERS_DIR.glob("*.py"))
+    source = "\n".join(path.read_text() for path in HANDLERS_DIR.rglob("*.py"))
     keys = set(re.findall(r'\.button\(\s*[^,]+,\s*"([a-z_]+)"', source))
     return keys | MENU_KEYS | {f"field_{spec.name}" for spec in FIELDS}
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from bot.recruitment import Requirement
+from handlers.applicant.profile_steps import ask_to_fix
+from handlers.applicant.resume import resume_registration
 from handlers.callbacks import (
     Answer,
     ConsentButton,
@@ -17,8 +19,6 @@ from handlers.callbacks import (
 )
 from handlers.flow import Step, StepName, Turn
 from handlers.profile import applicant_age
-from handlers.profile_steps import ask_to_fix
-from handlers.resume import resume_registration
 from handlers.types import Button, Reply
 
 

@@ -30,7 +30,7 @@ from handlers.results import (
     stage_keys,
     stage_label,
 )
-from handlers.rights import staff_only
+from handlers.staff.rights import staff_only
 from handlers.types import FileSource, FileTooLarge, FileUnavailable, IncomingFile, Reply
 from storage.results import Publications, StageResults
 

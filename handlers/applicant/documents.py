@@ -6,12 +6,12 @@ import asyncio
 from dataclasses import dataclass
 
 from bot.recruitment import Document, DocumentLimits
+from handlers.applicant.resume import resume_registration
 from handlers.callbacks import DocumentAction, DocumentButton, MenuButton, MenuItem
 from handlers.document_check import CheckedFile, attachment_type, check_document
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, StepName, Turn
 from handlers.profile import profile_complete
-from handlers.resume import resume_registration
 from handlers.types import (
     Button,
     FileKind,

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.recruitment import RecruitmentConfig
-from handlers.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
 from handlers.catalog import Catalog
 from handlers.document_status import checklist
 from handlers.flow import Turn
-from handlers.result_steps import results_summary, set_single, start_import, start_publish
-from handlers.rights import is_staff
-from handlers.sobat_staff import answer_report, sobat_summary
+from handlers.staff.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
+from handlers.staff.result_steps import results_summary, set_single, start_import, start_publish
+from handlers.staff.rights import is_staff
+from handlers.staff.sobat import answer_report, sobat_summary
 from handlers.types import OutgoingFile, Reply
 from handlers.window import registration_window
 from scheduler.jobs import describe_jobs

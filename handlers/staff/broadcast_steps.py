@@ -21,7 +21,7 @@ from handlers.callbacks import (
 from handlers.flow import Step, StepData, StepName, Turn
 from handlers.profile import OUTSIDE
 from handlers.results import stage_keys, stage_label
-from handlers.rights import staff_only
+from handlers.staff.rights import staff_only
 from handlers.types import Button, Reply
 from scheduler.progress import progress_text
 from storage.broadcasts import Broadcasts

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from handlers.applicant.link import CHANNEL_NAMES, start_link
+from handlers.applicant.profile_steps import profile_text
+from handlers.applicant.resume import closed_for_registration, resume_registration
+from handlers.applicant.sobat import checklist as sobat_checklist
+from handlers.applicant.sobat import progress_of
 from handlers.callbacks import (
     Answer,
     DeleteButton,
@@ -13,12 +18,7 @@ from handlers.callbacks import (
 from handlers.document_status import checklist
 from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_datetime
-from handlers.link import CHANNEL_NAMES, start_link
 from handlers.profile import profile_complete
-from handlers.profile_steps import profile_text
-from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import checklist as sobat_checklist
-from handlers.sobat import progress_of
 from handlers.types import Reply
 from storage.repositories import ChatIdentities
 from storage.sobat import SobatReports

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.recruitment import RecruitmentConfig
+from handlers.applicant.sobat import sobat_enrolled
 from handlers.flow import Turn
 from handlers.formatting import format_date, format_datetime, format_time
 from handlers.results import DECIDED, FINAL, stage_keys, stage_label
-from handlers.sobat import sobat_enrolled
 from storage.models import StageResult
 from storage.results import Publications, StageResults
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from handlers.applicant.link import offer_link
+from handlers.applicant.resume import closed_for_registration, resume_registration
+from handlers.applicant.sobat import open_sobat
+from handlers.applicant.status import expectation, status_text
 from handlers.callbacks import MenuButton, MenuItem
 from handlers.document_status import missing_documents
 from handlers.flow import Step, StepName, Turn
 from handlers.formatting import format_date, format_datetime
-from handlers.link import offer_link
 from handlers.results import FINAL
-from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import open_sobat
-from handlers.status import expectation, status_text
 from handlers.types import Button, Reply
 from handlers.window import WindowState
 from storage.results import Publications

@@ -9,6 +9,7 @@ Progress is stored per step, so the checklist survives restarts and a change of 
 from __future__ import annotations
 
 from bot.recruitment import RecruitmentConfig, SobatStep
+from handlers.applicant.resume import resume_registration
 from handlers.callbacks import (
     MenuButton,
     MenuItem,
@@ -18,7 +19,6 @@ from handlers.callbacks import (
     SobatPathButton,
 )
 from handlers.flow import Step, StepName, Turn
-from handlers.resume import resume_registration
 from handlers.types import Reply
 from handlers.validation import Invalid, parse_email
 from storage.sobat import SobatReports, SobatSteps

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from handlers.applicant.resume import closed_for_registration, resume_registration
+from handlers.applicant.sobat import open_sobat, sobat_enrolled
 from handlers.callbacks import (
     EDIT_BACK,
     EditButton,
@@ -28,8 +30,6 @@ from handlers.profile import (
     preferred_status,
     profile_complete,
 )
-from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import open_sobat, sobat_enrolled
 from handlers.types import Button, Reply
 from handlers.validation import Invalid, parse_nik
 

@@ -105,9 +105,10 @@ class Conversation:
     async def handle(self, incoming: Incoming, files: FileSource | None = None) -> list[Reply]:
         """Validate, save and answer one message. Commits before returning; never raises.
 
-        A concurrent change to the same applicant (two messages at once, two processes) is
-        retried; a re-delivered update (same `dedup_key`) gets no reply at all. A file is
-        fetched from `files`, checked and stored before the transaction, when a document is due.
+        A concurrent change to the same chat or applicant (two messages at once, two
+        processes) is retried; a re-delivered update (same `dedup_key`) gets no reply at all. A
+        file is fetched from `files`, checked and stored before the transaction, when a document
+        is due.
         """
         try:
             upload = await self._prepare_upload(incoming, files)

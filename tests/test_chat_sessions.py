@@ -8,6 +8,7 @@ from alembic import command
 from sqlalchemy import Connection, inspect, select, text
 
 from handlers.conversation import Conversation
+from handlers.types import Channel
 from storage.chat_sessions import ChatSessions
 from storage.db import Database, alembic_config
 from storage.models import ChatSession
@@ -146,3 +147,22 @@ async def test_deleting_ones_data_forgets_the_chat_session_too(chat: Chat) -> No
     await chat.send("halo")
     session = await chat.session()
     assert session is not None and session.step == "menu"
+
+
+async def test_the_chat_a_link_moves_starts_again_at_the_menu(conversation: Conversation) -> None:
+    phone = "+6281234567890"
+    whatsapp = Chat(conversation, "ID.1349120865530274", channel=Channel.WHATSAPP)
+    await whatsapp.send("halo", verified_phone=phone, address=phone[1:])
+    await whatsapp.press("menu:register")  # at the consent question, nothing given yet
+    assert (await whatsapp.session()).step == "consent"
+    telegram = Chat(conversation, "1001")
+    await telegram.register()
+    await telegram.press("menu:mydata")
+    await telegram.press("md:link")
+    await telegram.press("link:phone", verified_phone=phone)
+    await telegram.press("link:yes")
+    assert "Terhubung" in telegram.text
+    moved = await whatsapp.session()
+    assert moved is not None and (moved.step, moved.data) == ("menu", {})
+    applicant = await whatsapp.applicant()
+    assert applicant is not None and applicant.registration_number == "PMK24-00001"

@@ -78,6 +78,7 @@ from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
     Applicant,
     ChatIdentity,
+    ChatSession,
     DocumentFile,
     OutboxMessage,
     ReminderReceipt,
@@ -159,7 +160,8 @@ def _profile_values(config: RecruitmentConfig, i: int) -> dict[str, Any]:
 
 
 def _empty_applicant() -> dict[str, Any]:
-    """A row with every column of `applicants` but `id` (executemany needs the same keys)."""
+    """A row with every column of `applicants` but `id` (executemany needs the same keys),
+    plus the chat session's `language`, `step` and `step_data` (split off before inserting)."""
     row = {column.name: None for column in Applicant.__table__.columns if column.name != "id"}
     row.update(language="id", step="menu", step_data={}, eligibility={}, version=1)
     return row
@@ -184,8 +186,9 @@ def _document(i: int, kind: str, at: datetime) -> dict[str, Any]:
 
 def synthetic_chunks(
     config: RecruitmentConfig, n: int, now: datetime, rng: random.Random, population: Population
-) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]]:
-    """Applicant, chat and document rows, CHUNK applicants at a time; fills `population`."""
+) -> Iterator[tuple[list[dict[str, Any]], ...]]:
+    """Applicant, chat, chat session and document rows, CHUNK applicants at a time; fills
+    `population`."""
     start = config.local(config.schedule.registration_start)
     span = (now - start).total_seconds()
     required = [str(item.number) for item in config.required_items]
@@ -193,7 +196,7 @@ def synthetic_chunks(
     template = _empty_applicant()
     kinds = population.kinds
     for first in range(1, n + 1, CHUNK):
-        applicants, chats, files = [], [], []
+        applicants, chats, sessions, files = [], [], [], []
         for i in range(first, min(first + CHUNK, n + 1)):
             created = start + timedelta(seconds=rng.random() * span)
             updated = min(now, created + timedelta(hours=rng.random() * 72))
@@ -223,19 +226,23 @@ def synthetic_chunks(
                 elif kind not in ("ineligible", "hello only"):  # no consent: never reminded
                     population.eligible.append(i)
             kinds[kind] = kinds.get(kind, 0) + 1
-            applicants.append(row)
-            chats.append(
+            chat = {"channel": "telegram", "external_id": str(FIRST_CHAT_ID + i)}
+            sessions.append(
                 {
-                    "id": i,
-                    "channel": "telegram",
-                    "external_id": str(FIRST_CHAT_ID + i),
-                    "applicant_id": i,
+                    **chat,
+                    "language": row.pop("language"),
+                    "step": row.pop("step"),
+                    "data": row.pop("step_data"),
                     "created_at": created,
+                    "updated_at": updated,
+                    "version": 1,
                 }
             )
+            applicants.append(row)
+            chats.append({**chat, "id": i, "applicant_id": i, "created_at": created})
         population.applicants += len(applicants)
         population.documents += len(files)
-        yield applicants, chats, files
+        yield applicants, chats, sessions, files
 
 
 def _unfinished(
@@ -284,7 +291,12 @@ async def seed(
     population = Population()
     started = time.perf_counter()
     rng = random.Random(seed_value)
-    tables = (Applicant.__table__, ChatIdentity.__table__, DocumentFile.__table__)
+    tables = (
+        Applicant.__table__,
+        ChatIdentity.__table__,
+        ChatSession.__table__,
+        DocumentFile.__table__,
+    )
     async with database.engine.begin() as connection:
         for chunk in synthetic_chunks(config, n, now, rng, population):
             for table, rows in zip(tables, chunk, strict=True):

@@ -32,7 +32,7 @@ from bot.cli_support import (
 )
 from bot.settings import Settings
 from core.recruitment import ConfigError, load_recruitment
-from handlers.staff import registration_status_text
+from handlers.staff.commands import registration_status_text
 from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 from services.broadcasts import (

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.cli_support import app_command, fail, operator, printed_command, say
-from handlers.result_steps import applied_text, publish_preview_text, results_summary_text
+from handlers.staff.result_steps import applied_text, publish_preview_text, results_summary_text
 from services.result_publish import preview_publication, publish_results
 from services.result_report import change_text, plan_report, problem_text
 from services.result_table import TableProblem, parse_outcome, read_table

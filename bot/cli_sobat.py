@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.cli_support import app_command, operator, printed_command, say
-from handlers.sobat_staff import answer_report, sobat_summary
+from handlers.staff.sobat import answer_report, sobat_summary
 
 
 def add_sobat_commands(commands: argparse._SubParsersAction) -> None:

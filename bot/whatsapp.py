@@ -37,8 +37,8 @@ from core.types import (
     Incoming,
     IncomingFile,
 )
+from handlers.applicant.link import normalise_phone
 from handlers.conversation import Conversation
-from handlers.link import normalise_phone
 from scheduler.delivery import (
     Outgoing,
     PermanentFailure,

@@ -12,11 +12,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from core.callbacks import MenuButton, MenuItem, RemindButton
 from core.catalog import DEFAULT_LANGUAGE
 from core.types import Channel, FileSource, Incoming, Reply
-from handlers.flow import Dependencies, Expects, StepName, Turn, match_button
-from handlers.menu import help_text, open_menu_item, show_page, switch_language
-from handlers.reminder_prefs import resume_reminders, stop_reminders
-from handlers.resume import say_registration_closed
-from handlers.staff import STAFF_COMMANDS, run_staff_command
+from handlers.applicant.menu import help_text, open_menu_item, show_page, switch_language
+from handlers.applicant.reminder_prefs import resume_reminders, stop_reminders
+from handlers.applicant.resume import say_registration_closed
+from handlers.flow import ApplicantNeeded, Dependencies, Expects, StepName, Turn, match_button
+from handlers.staff.commands import STAFF_COMMANDS, run_staff_command
+from handlers.staff.rights import is_staff
 from handlers.steps import FLOW, in_registration, spec_of
 from services.uploads import (
     ACCEPTED_KINDS,
@@ -27,6 +28,7 @@ from services.uploads import (
     prepare_upload,
 )
 from storage.broadcasts import Broadcasts
+from storage.chat_sessions import ChatSessions
 from storage.db import Database
 from storage.files import forget_unreferenced
 from storage.repositories import Applicants, ProcessedUpdates
@@ -95,53 +97,65 @@ class Conversation:
     async def handle(self, incoming: Incoming, files: FileSource | None = None) -> list[Reply]:
         """Validate, save and answer one message. Commits before returning; never raises.
 
-        A concurrent change to the same applicant (two messages at once, two processes) is
-        retried; a re-delivered update (same `dedup_key`) gets no reply at all. A file is
-        fetched from `files`, checked and stored before the transaction, when a document is due.
+        A concurrent change to the same chat or applicant (two messages at once, two
+        processes) is retried; a re-delivered update (same `dedup_key`) gets no reply at all. A
+        file is fetched from `files`, checked and stored before the transaction, when a document
+        is due.
         """
         try:
             upload = await self._prepare_upload(incoming, files)
-            for attempt in range(1, ATTEMPTS + 1):
-                try:
-                    async with self.db.transaction() as session:
-                        turn = await self._handle(session, incoming, upload)
-                except (StaleDataError, IntegrityError):
-                    if attempt == ATTEMPTS:
-                        raise
-                    continue
-                if turn is None:
-                    return []
-                stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
-                unused = [upload.path] if stored else []
-                await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
-                return turn.replies
+            turn = await self._answer(incoming, upload)
+            if turn is None:
+                return []
+            stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
+            unused = [upload.path] if stored else []
+            await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
+            return turn.replies
         except Exception:
             log.exception("error while handling a %s message", incoming.channel.value)
         language = "en" if (incoming.language_hint or "").startswith("en") else DEFAULT_LANGUAGE
         return [Reply(text=self.deps.catalog.text(language, "internal_error"))]
 
+    async def _answer(self, incoming: Incoming, upload: Upload | TableUpload | None) -> Turn | None:
+        """Answer in one transaction, run again on a concurrent change (up to `ATTEMPTS` times)
+        and once as an applicant's when a chat that speaks for none needed one."""
+        as_applicant = False
+        conflicts = 0
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    return await self._handle(session, incoming, upload, as_applicant)
+            except ApplicantNeeded:
+                if as_applicant:
+                    raise
+                as_applicant = True
+            except (StaleDataError, IntegrityError):
+                conflicts += 1
+                if conflicts == ATTEMPTS:
+                    raise
+
     async def _prepare_upload(
         self, incoming: Incoming, files: FileSource | None
     ) -> Upload | TableUpload | None:
-        """Fetch and check a file now (outside any transaction) if the applicant owes one."""
+        """Fetch and check a file now (outside any transaction) if the chat's step awaits one."""
         file = incoming.file
         if file is None or files is None or file.kind not in ACCEPTED_KINDS:
             return None
         async with self.db.transaction() as session:
-            applicant = await Applicants(session).by_chat(incoming.channel.value, incoming.user_id)
-        if applicant is None:
+            chat = await ChatSessions(session).of_chat(incoming.channel.value, incoming.user_id)
+        if chat is None:
             return None
         limits = self.deps.config.document_limits
-        expects = spec_of(applicant).expects
+        expects = spec_of(chat).expects
         if expects is Expects.ATTACHMENT:
             return await prepare_attachment(file, limits, files, self.deps.files)
         if expects is Expects.RESULTS_TABLE:
             return await prepare_table(file, files, self.deps.clock.now().date())
         if expects is not Expects.DOCUMENT:
             return None
-        key = applicant.step_data.get("doc")
+        key = chat.data.get("doc")
         document = self.deps.config.document_by_key(key) if key else None
-        album = applicant.step_data.get("album")
+        album = chat.data.get("album")
         if document is None or (file.media_group_id and file.media_group_id == album):
             return None
         return await prepare_upload(file, document, limits, files, self.deps.files, self.checks)
@@ -158,25 +172,37 @@ class Conversation:
                 broadcast.progress_message_id = message_id
 
     async def _handle(
-        self, session: AsyncSession, incoming: Incoming, upload: Upload | TableUpload | None
+        self,
+        session: AsyncSession,
+        incoming: Incoming,
+        upload: Upload | TableUpload | None,
+        as_applicant: bool,
     ) -> Turn | None:
-        """Answer within one transaction; None for a re-delivered update."""
+        """Answer within one transaction; None for a re-delivered update.
+
+        Every chat has a session; a chat speaks for an applicant from its first message, except
+        a staff chat, which becomes one only when a turn of it needs an applicant's data
+        (`as_applicant`): staff commands and staff flows create no applicant.
+        """
         now = self.deps.clock.now()
         channel = incoming.channel.value
         if incoming.dedup_key is not None and not await ProcessedUpdates(session).first_time(
             channel, incoming.dedup_key, now
         ):
             return None
-        applicants = Applicants(session)
-        applicant = await applicants.by_chat(channel, incoming.user_id)
-        if applicant is None:
+        chats, applicants = ChatSessions(session), Applicants(session)
+        chat = await chats.of_chat(channel, incoming.user_id)
+        if chat is None:
             language = "en" if (incoming.language_hint or "").startswith("en") else "id"
-            applicant = await applicants.create_for_chat(channel, incoming.user_id, language, now)
+            chat = await chats.start(channel, incoming.user_id, language, now)
+        applicant = await applicants.by_chat(channel, incoming.user_id)
+        turn = Turn(chat, applicant, session, self.deps, incoming, now, FLOW)
+        if applicant is None and (as_applicant or not await is_staff(turn)):
+            turn.known_applicant = await applicants.create_for_chat(channel, incoming.user_id, now)
         if incoming.channel is Channel.WHATSAPP:
             await applicants.touch_identity(
                 channel, incoming.user_id, now, incoming.address, incoming.verified_phone
             )
-        turn = Turn(applicant, session, self.deps, incoming, now, FLOW)
         if isinstance(upload, TableUpload):
             turn.table = upload
         else:
@@ -184,7 +210,9 @@ class Conversation:
         if not await turn.step.on_any(turn):
             await self._dispatch(turn)
         if not turn.deleted:
-            turn.applicant.updated_at = now
+            turn.chat.updated_at = now
+            if turn.known_applicant is not None:
+                turn.known_applicant.updated_at = now
         await session.flush()
         return turn
 
@@ -238,14 +266,14 @@ class Conversation:
         open, or it asks for something still possible (data, status, help, staff commands),
         which is then answered from the menu after the notice.
         """
-        if not in_registration(turn.applicant):
+        if not in_registration(turn.chat, turn.known_applicant):
             return False
         window = await turn.registration_window()
         if window.is_open:
             return False
         say_registration_closed(turn, window)
         if _still_allowed(turn.incoming.choice, text):
-            turn.applicant.step, turn.applicant.step_data = StepName.MENU, {}
+            turn.move(StepName.MENU)
             return False
         await turn.goto(StepName.MENU)
         return True
@@ -280,8 +308,8 @@ class Conversation:
     async def _cancel(self, turn: Turn) -> None:
         """/batal: what the table says for this step (its `cancel_edit` while one answer is
         being changed), or that there is nothing to cancel."""
-        spec = spec_of(turn.applicant)
-        editing = spec.cancel_edit is not None and turn.applicant.step_data.get("edit")
+        spec = spec_of(turn.chat)
+        editing = spec.cancel_edit is not None and turn.chat.data.get("edit")
         cancel = spec.cancel_edit if editing else spec.cancel
         if cancel is None:
             await show_page(turn, turn.t("nothing_to_cancel"))

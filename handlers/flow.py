@@ -25,14 +25,14 @@ from core.validation import parse_yes_no
 from services.uploads import TableUpload, Upload
 from services.window import RegistrationWindow, registration_window
 from storage.files import FileStore
-from storage.models import Applicant
+from storage.models import Applicant, ChatSession
 from storage.repositories import Applicants, Audit, Counters, Flags, Staff
 
 YES, NO = "yes", "no"
 
 
 class StepName(StrEnum):
-    """Every place in the conversation; the value is what `Applicant.step` stores."""
+    """Every place in the conversation; the value is what `ChatSession.step` stores."""
 
     NEW = "new"
     MENU = "menu"
@@ -76,11 +76,19 @@ class Dependencies:
     staff_identities: frozenset[str] = frozenset()
 
 
+class ApplicantNeeded(Exception):
+    """A turn of a chat that speaks for no applicant (a staff chat) reached an applicant's data:
+    the dispatcher runs it again, from the start, as an applicant's."""
+
+
 @dataclass
 class Turn:
     """One incoming message being answered: who, what they sent, and the replies so far."""
 
-    applicant: Applicant
+    chat: ChatSession
+    """This chat's conversation: its step, what the step keeps (`chat.data`), its language."""
+    known_applicant: Applicant | None
+    """The applicant this chat speaks for; None for a staff chat that never needed one."""
     session: AsyncSession
     deps: Dependencies
     incoming: Incoming
@@ -106,9 +114,17 @@ class Turn:
         return self._window
 
     @property
+    def applicant(self) -> Applicant:
+        """The applicant this chat speaks for. A staff chat that speaks for none becomes one
+        here (the turn is run again as an applicant's: `ApplicantNeeded`)."""
+        if self.known_applicant is None:
+            raise ApplicantNeeded
+        return self.known_applicant
+
+    @property
     def language(self) -> str:
-        """The applicant's chosen language."""
-        return self.applicant.language
+        """The language this chat is held in."""
+        return self.chat.language
 
     @property
     def actor(self) -> str:
@@ -136,7 +152,7 @@ class Turn:
         return Counters(self.session)
 
     def t(self, key: str, **params: object) -> str:
-        """A catalog text in the applicant's language."""
+        """A catalog text in this chat's language."""
         return self.deps.catalog.text(self.language, key, **params)
 
     def button(self, data: CallbackData, key: str, **params: object) -> Button:
@@ -151,13 +167,17 @@ class Turn:
 
     @property
     def step(self) -> Step:
-        """The step the applicant is at."""
-        return self.flow[StepName(self.applicant.step)].step
+        """The step this chat is at."""
+        return self.flow[StepName(self.chat.step)].step
+
+    def move(self, step: StepName, **data: Any) -> None:
+        """Put the chat at `step` (with what it keeps) without asking its question."""
+        self.chat.step = step
+        self.chat.data = data
 
     async def goto(self, step: StepName, **data: Any) -> None:
         """Move to `step` and ask its question."""
-        self.applicant.step = step
-        self.applicant.step_data = data
+        self.move(step, **data)
         self.replies.append(await self.flow[step].step.prompt(self))
 
     async def reprompt(self) -> None:
@@ -166,15 +186,15 @@ class Turn:
 
 
 class StepData(BaseModel):
-    """The typed `step_data` of a step that keeps more than a key or two. It is stored as the
-    same JSON object as before (`dump()`), so a conversation in progress survives an update."""
+    """The typed data of a step that keeps more than a key or two. It is stored as the same
+    JSON object as before (`dump()`), so a conversation in progress survives an update."""
 
     model_config = ConfigDict(frozen=True)
 
     @classmethod
     def of(cls, turn: Turn) -> Self:
-        """The data the applicant's current step keeps."""
-        return cls.model_validate(turn.applicant.step_data)
+        """The data the chat's current step keeps."""
+        return cls.model_validate(turn.chat.data)
 
     def dump(self) -> dict[str, Any]:
         """The JSON object to store (`turn.goto(step, **data.dump())`)."""
@@ -216,7 +236,7 @@ class Expects(Enum):
     """The file a step waits for, checked and stored before the turn's transaction."""
 
     DOCUMENT = auto()
-    """One of the applicant's documents (`step_data`: which one, the album already seen)."""
+    """One of the applicant's documents (step data: which one, the album already seen)."""
     ATTACHMENT = auto()
     """A staff broadcast's attachment."""
     RESULTS_TABLE = auto()

@@ -11,7 +11,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from handlers.broadcast_steps import (
+from handlers.applicant.documents import DocumentsStep
+from handlers.applicant.link import ConfirmLinkStep, SharePhoneStep
+from handlers.applicant.menu import MenuStep, WelcomeStep
+from handlers.applicant.mydata import DeleteConfirmStep, MyDataStep
+from handlers.applicant.profile_steps import EditPickStep, FieldStep, NikCheckStep, SummaryStep
+from handlers.applicant.registration import (
+    ConsentStep,
+    EligibilityStep,
+    GuardianStep,
+    IneligibleStep,
+)
+from handlers.applicant.sobat import AccountStep, EmailStep, GuideStep, ReportStep, StuckStep
+from handlers.flow import Cancel, Expects, Registers, StepName, StepSpec
+from handlers.staff.broadcast_steps import (
     AudienceStep,
     ChannelStep,
     ComposeStep,
@@ -19,16 +32,8 @@ from handlers.broadcast_steps import (
     KecamatanStep,
     StageStep,
 )
-from handlers.documents import DocumentsStep
-from handlers.flow import Cancel, Expects, Registers, StepName, StepSpec
-from handlers.link import ConfirmLinkStep, SharePhoneStep
-from handlers.menu import MenuStep, WelcomeStep
-from handlers.mydata import DeleteConfirmStep, MyDataStep
-from handlers.profile_steps import EditPickStep, FieldStep, NikCheckStep, SummaryStep
-from handlers.registration import ConsentStep, EligibilityStep, GuardianStep, IneligibleStep
-from handlers.result_steps import ConfirmImportStep, PublishStep, UploadStep
-from handlers.sobat import AccountStep, EmailStep, GuideStep, ReportStep, StuckStep
-from storage.models import Applicant
+from handlers.staff.result_steps import ConfirmImportStep, PublishStep, UploadStep
+from storage.models import Applicant, ChatSession
 
 PAUSE = Cancel("registration_paused", StepName.MENU)
 """/batal in the middle of registering: the answers so far stay, the menu comes back."""
@@ -83,14 +88,15 @@ FLOW: Mapping[StepName, StepSpec] = MappingProxyType(
 )
 
 
-def spec_of(applicant: Applicant) -> StepSpec:
-    """The table's row for the step the applicant is at."""
-    return FLOW[StepName(applicant.step)]
+def spec_of(chat: ChatSession) -> StepSpec:
+    """The table's row for the step the chat is at."""
+    return FLOW[StepName(chat.step)]
 
 
-def in_registration(applicant: Applicant) -> bool:
+def in_registration(chat: ChatSession, applicant: Applicant | None) -> bool:
     """True at a step that registers or changes the registration (refused once it is closed)."""
-    registers = spec_of(applicant).registers
+    registers = spec_of(chat).registers
     return registers is Registers.YES or (
-        registers is Registers.UNTIL_NUMBERED and applicant.registration_number is None
+        registers is Registers.UNTIL_NUMBERED
+        and (applicant is None or applicant.registration_number is None)
     )

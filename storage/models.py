@@ -18,9 +18,16 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    column_property,
+    mapped_column,
+    relationship,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -46,17 +53,40 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, date: Date, dict[str, Any]: JSON}  # noqa: RUF012
 
 
+class ChatSession(Base):
+    """The conversation with one chat account: the step it is at, what that step keeps, and
+    its language. Every chat that wrote has one, a staff chat too, without being an applicant;
+    the applicant a chat speaks for (if any) is found through its `ChatIdentity`."""
+
+    __tablename__ = "chat_sessions"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(2), default="id")
+    step: Mapped[str] = mapped_column(String(32), default="new")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the current step keeps (the field being asked, a broadcast draft, ...)."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
 class Applicant(Base):
-    """One person's registration: conversation position, consent, answers, outcome."""
+    """One person's registration: consent, answers, documents' owner, outcome.
+
+    `language` (read-only) is the language of the applicant's chat that wrote last: what the
+    bot sends on its own (results, reminders, staff answers) is written in it.
+    """
 
     __tablename__ = "applicants"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    language: Mapped[str] = mapped_column(String(2), default="id")
-    step: Mapped[str] = mapped_column(String(32), default="new")
-    step_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     consent_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(64))
@@ -125,6 +155,28 @@ class ChatIdentity(Base):
 def chat_address() -> ColumnElement[str]:
     """Where to send to a chat identity: its address (a wa_id) when set, else its id."""
     return func.coalesce(ChatIdentity.address, ChatIdentity.external_id)
+
+
+def _applicant_language() -> ColumnElement[str]:
+    """The language of the applicant's chat that wrote last (Indonesian when none has)."""
+    identity = ChatIdentity.__table__.alias("language_chat")
+    latest = (
+        select(ChatSession.language)
+        .join(
+            identity,
+            (identity.c.channel == ChatSession.channel)
+            & (identity.c.external_id == ChatSession.external_id),
+        )
+        .where(identity.c.applicant_id == Applicant.id)
+        .order_by(ChatSession.updated_at.desc(), ChatSession.id.desc())
+        .limit(1)
+        .correlate_except(ChatSession.__table__, identity)
+        .scalar_subquery()
+    )
+    return func.coalesce(latest, "id")
+
+
+Applicant.language = column_property(_applicant_language())  # type: ignore[attr-defined]
 
 
 class DocumentFile(Base):

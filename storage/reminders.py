@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts import Recipient, audience_query
+from storage.chat_sessions import some_chat_at
 from storage.models import (
     Applicant,
     ChatIdentity,
@@ -70,7 +71,7 @@ def _candidates(target: ReminderTarget, after: int = 0) -> Select[Any]:
             )
         else:
             query = query.where(
-                Applicant.registration_number.is_(None), Applicant.step != "ineligible"
+                Applicant.registration_number.is_(None), ~some_chat_at("ineligible")
             )
         if target.silent_since is not None:
             query = query.where(Applicant.updated_at < target.silent_since)

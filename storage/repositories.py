@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from storage.models import (
     Applicant,
     AuditEntry,
     ChatIdentity,
+    ChatSession,
     Counter,
     DocumentFile,
     ProcessedUpdate,
@@ -43,18 +44,9 @@ class Applicants:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
-    async def create_for_chat(
-        self, channel: str, external_id: str, language: str, now: datetime
-    ) -> Applicant:
+    async def create_for_chat(self, channel: str, external_id: str, now: datetime) -> Applicant:
         """A fresh applicant owned by this chat account (raises IntegrityError on a race)."""
-        applicant = Applicant(
-            created_at=now,
-            updated_at=now,
-            language=language,
-            step="new",
-            step_data={},
-            eligibility={},
-        )
+        applicant = Applicant(created_at=now, updated_at=now, eligibility={})
         applicant.identities.append(
             ChatIdentity(channel=channel, external_id=external_id, created_at=now)
         )
@@ -117,8 +109,21 @@ class Applicants:
         )
         return list((await self.session.execute(query)).scalars())
 
+    async def _forget_sessions(self, applicant: Applicant) -> None:
+        """Delete the sessions of the applicant's chats (a chat that writes again starts anew)."""
+        chats = select(ChatIdentity.channel, ChatIdentity.external_id).where(
+            ChatIdentity.applicant_id == applicant.id
+        )
+        await self.session.execute(
+            delete(ChatSession).where(
+                tuple_(ChatSession.channel, ChatSession.external_id).in_(chats)
+            )
+        )
+
     async def delete(self, applicant: Applicant) -> None:
-        """Erase the applicant, their chat identities and document rows for good."""
+        """Erase the applicant, their chat identities (with those chats' sessions) and document
+        rows for good."""
+        await self._forget_sessions(applicant)
         await self.session.execute(
             delete(ChatIdentity).where(ChatIdentity.applicant_id == applicant.id)
         )
@@ -127,9 +132,10 @@ class Applicants:
 
     async def merge(self, keep: Applicant, drop: Applicant, chat: ChatIdentity) -> None:
         """Two applicants are one person: `chat` (of `drop`) moves to `keep`, then `drop` is
-        erased with whatever else it held."""
+        erased with whatever else it held (other chats' identities and sessions included)."""
         chat.applicant_id = keep.id
         await self.session.flush()
+        await self._forget_sessions(drop)
         await self.session.refresh(drop, attribute_names=["identities"])
         await self.session.delete(drop)
         await self.session.flush()

@@ -17,7 +17,8 @@ from core.types import (
     Reply,
 )
 from handlers.conversation import Conversation
-from storage.models import Applicant, AuditEntry, ChatIdentity
+from storage.chat_sessions import ChatSessions
+from storage.models import Applicant, AuditEntry, ChatIdentity, ChatSession
 from tests import images
 
 ELIGIBLE_ANSWERS = 8
@@ -137,6 +138,11 @@ class Chat:
                 .options(selectinload(Applicant.documents))
             )
             return (await session.execute(query)).scalar_one_or_none()
+
+    async def session(self) -> ChatSession | None:
+        """This chat's conversation state (step, step data, language)."""
+        async with self.conversation.db.transaction() as session:
+            return await ChatSessions(session).of_chat(self.channel.value, self.user_id)
 
     async def audit_actions(self) -> list[str]:
         """Every audit action recorded so far, oldest first."""

@@ -66,12 +66,10 @@ async def _drop_postgres_database(name: str) -> None:
     await admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """A migrated database on each backend (PostgreSQL skipped off CI when unreachable)."""
-    if request.param == "sqlite":
+async def _empty_database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    """An empty database on `backend` (PostgreSQL skipped off CI when unreachable)."""
+    if backend == "sqlite":
         database = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
-        await database.upgrade()
         yield database
         await database.dispose()
         return
@@ -80,10 +78,24 @@ async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}")
     url, name = created
     database = Database(url)
-    await database.upgrade()
     yield database
     await database.dispose()
     await _drop_postgres_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A migrated database on each backend (PostgreSQL skipped off CI when unreachable)."""
+    async for database in _empty_database(request.param, tmp_path):
+        await database.upgrade()
+        yield database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """A database with no migration run yet on each backend (to test migrations with data)."""
+    async for database in _empty_database(request.param, tmp_path):
+        yield database
 
 
 @pytest.fixture

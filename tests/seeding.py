@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from storage.db import Database
-from storage.models import Applicant, ChatIdentity
+from storage.models import Applicant, ChatIdentity, ChatSession
 
 FIRST_CHAT_ID = 5001
 TODAY = date(2023, 12, 5)
@@ -37,9 +37,6 @@ async def seed_applicants(
             applicant = Applicant(
                 created_at=now,
                 updated_at=now,
-                language=language,
-                step="menu",
-                step_data={},
                 eligibility={},
                 consent_at=now,
                 consent_version="pamekasan-2024-v2",
@@ -58,5 +55,16 @@ async def seed_applicants(
                 ChatIdentity(channel=channel, external_id=chat, created_at=now)
             )
             session.add(applicant)
+            session.add(
+                ChatSession(
+                    channel=channel,
+                    external_id=chat,
+                    language=language,
+                    step="menu",
+                    data={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             chats.append(chat)
     return chats

@@ -251,4 +251,4 @@ async def test_who_marked_sobat_done_first_is_not_told_it_is_missing(
     await chat.press("sum:confirm")
     assert "nomor registrasi PMK24-00001" in chat.text
     assert "BELUM" not in chat.text and "sudah menandai pendaftaran di SOBAT selesai" in chat.text
-    assert (await chat.applicant()).step == "menu"
+    assert (await chat.session()).step == "menu"

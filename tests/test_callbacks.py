@@ -65,4 +65,4 @@ async def test_an_old_or_malformed_button_gets_the_polite_answer(chat: Chat, dat
     await chat.press("consent:yes")
     replies = await chat.press(data)
     assert "sudah tidak berlaku" in replies[0].text
-    assert (await chat.applicant()).step == "eligibility"
+    assert (await chat.session()).step == "eligibility"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core import validation
 from core.catalog import LANGUAGES, TITLE_SUFFIX, Catalog
-from handlers.menu import MENU_ITEMS
+from handlers.applicant.menu import MENU_ITEMS
 from handlers.profile import FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -169,12 +169,12 @@ async def test_each_bad_answer_is_refused_with_its_reason_and_changes_nothing(
     await chat.start_registration()
     await chat.pass_eligibility()
     await chat.fill_profile(PROFILE_ANSWERS[:field_index])
-    before = await chat.applicant()
+    before, at = await chat.applicant(), await chat.session()
     await chat.send(bad)
     assert expected in chat.text, chat.text
-    after = await chat.applicant()
-    assert before is not None and after is not None
-    assert after.step == before.step and after.step_data == before.step_data
+    after, now_at = await chat.applicant(), await chat.session()
+    assert before is not None and after is not None and at is not None and now_at is not None
+    assert now_at.step == at.step and now_at.data == at.data
     assert all(getattr(after, name) == getattr(before, name) for name in PERSONAL_FIELDS)
 
 
@@ -353,9 +353,9 @@ async def test_resume_after_a_restart_continues_where_they_were(
     await restarted.send("/start")
     assert "Selamat datang kembali" in restarted.text and "tanggal lahir" in restarted.text
     await restarted.send("17-08-1995")
-    applicant = await restarted.applicant()
+    applicant, session = await restarted.applicant(), await restarted.session()
     assert applicant is not None and applicant.birth_place == "Pamekasan"
-    assert applicant.step_data == {"field": "sex"}
+    assert session is not None and session.data == {"field": "sex"}
 
 
 STEP_SETUPS = {
@@ -380,12 +380,12 @@ async def test_menu_and_help_work_at_every_step(chat: Chat, step: str) -> None:
     await _reach(chat, step)
     await chat.send("/bantuan")
     assert "/batal" in chat.text and "Kontak:\nBadan Pusat Statistik Kabupaten" in chat.text
-    applicant = await chat.applicant()
-    assert applicant is not None and applicant.step == step  # help does not move them
+    session = await chat.session()
+    assert session is not None and session.step == step  # help does not move them
     await chat.send("/menu")
     assert chat.buttons[0] == "menu:register"
-    applicant = await chat.applicant()
-    assert applicant is not None and applicant.step == "menu"
+    session = await chat.session()
+    assert session is not None and session.step == "menu"
 
 
 @pytest.mark.parametrize("step", list(STEP_SETUPS))
@@ -393,7 +393,7 @@ async def test_stickers_files_and_huge_texts_change_nothing_at_any_step(
     chat: Chat, step: str
 ) -> None:
     await _reach(chat, step)
-    before = await chat.applicant()
+    before, at = await chat.applicant(), await chat.session()
     await chat.upload(IncomingFile(kind=FileKind.STICKER, file_id="s"))
     assert "bukan file, foto, atau stiker" in chat.text
     await chat.upload(
@@ -404,11 +404,11 @@ async def test_stickers_files_and_huge_texts_change_nothing_at_any_step(
     assert "terlalu panjang (5000 karakter" in chat.text
     await chat.send("/hapussemua")
     assert "Perintah /hapussemua tidak dikenal. Perintah yang bisa dipakai: /menu" in chat.text
-    after = await chat.applicant()
-    assert before is not None and after is not None
-    assert (after.step, after.step_data, after.eligibility) == (
-        before.step,
-        before.step_data,
+    after, now_at = await chat.applicant(), await chat.session()
+    assert before is not None and after is not None and at is not None and now_at is not None
+    assert (now_at.step, now_at.data, after.eligibility) == (
+        at.step,
+        at.data,
         before.eligibility,
     )
 
@@ -493,8 +493,9 @@ async def test_registration_closed_before_and_after_the_dates(
     clock.set(datetime(2023, 12, 1, 0, 0))
     await chat.press("elig:met")
     assert "sudah ditutup pada 30 November 2023" in chat.text
-    applicant = await chat.applicant()
-    assert applicant is not None and applicant.eligibility == {} and applicant.step == "menu"
+    applicant, session = await chat.applicant(), await chat.session()
+    assert applicant is not None and applicant.eligibility == {}
+    assert session is not None and session.step == "menu"
 
 
 async def test_registration_closes_at_the_exact_minute(chat: Chat, clock: FrozenClock) -> None:
@@ -520,7 +521,9 @@ async def test_staff_close_registration_early_and_reopen(conversation: Conversat
     await applicant.press("elig:met")
     assert "kuota sudah terpenuhi" in applicant.text
     await staff.send("/status_pendaftaran")
-    assert "ditutup lebih awal" in staff.text and "Pendaftar tersimpan: 2" in staff.text
+    # The staff chat has a session but is no applicant: only the applicant is counted.
+    assert "ditutup lebih awal" in staff.text and "Pendaftar tersimpan: 1" in staff.text
+    assert await staff.applicant() is None
     await staff.send("/buka_pendaftaran")
     await applicant.press("menu:register")
     assert "(1 dari 8)" in applicant.text
@@ -634,5 +637,5 @@ async def test_typing_menu_utama_under_the_summary_goes_to_the_menu(chat: Chat) 
     await chat.hand_in_documents()
     await chat.send("menu utama")
     assert chat.replies[-1].text.startswith("Menu utama")
-    applicant = await chat.applicant()
-    assert applicant is not None and applicant.step == "menu"
+    session = await chat.session()
+    assert session is not None and session.step == "menu"

@@ -128,7 +128,7 @@ async def test_a_bad_ktp_is_refused_and_nothing_is_stored(
     assert _stored_files(file_store) == before
     applicant = await chat.applicant()
     assert applicant is not None and [d.kind for d in applicant.documents] == ["photo"]
-    assert applicant.step_data["doc"] == "ktp"
+    assert (await chat.session()).data["doc"] == "ktp"
 
 
 async def test_a_file_over_the_limit_is_refused_without_downloading(chat: Chat) -> None:
@@ -169,7 +169,7 @@ async def test_an_album_is_one_answer_not_three(chat: Chat) -> None:
     assert "hanya foto pertama yang dipakai" in text
     applicant = await chat.applicant()
     assert applicant is not None and [d.kind for d in applicant.documents] == ["photo"]
-    assert applicant.step_data["doc"] == "ktp"
+    assert (await chat.session()).data["doc"] == "ktp"
     await chat.send_file(images.good_ktp())  # the next picture on its own is taken
     assert "Kartu Tanda Penduduk (KTP) diterima" in chat.text
 

@@ -13,7 +13,7 @@ from core.validation import parse_nik
 from handlers.conversation import Conversation
 from handlers.profile import FIELDS
 from handlers.steps import FLOW
-from storage.models import Applicant
+from storage.models import Applicant, ChatSession
 from tests.chat import PROFILE_ANSWERS, Chat
 
 MESSAGES = 2000
@@ -97,18 +97,18 @@ def _random_text(rng: random.Random) -> str:
 
 async def _valid_answer(chat: Chat, rng: random.Random) -> str:
     """The right answer to the current question when it is a profile field (often)."""
-    applicant = await chat.applicant()
-    if applicant is None or applicant.step != "field":
+    session = await chat.session()
+    if session is None or session.step != "field":
         return rng.choice(PLAIN)
-    name = applicant.step_data["field"]
+    name = session.data["field"]
     if name == "nik":  # one NIK per user: another user's NIK is refused
         return f"35280157089500{chat.user_id[-1]}{rng.randint(1, 9)}"
     return VALID_ANSWERS[name]
 
 
-def _assert_valid(applicant: Applicant) -> None:
-    assert applicant.step in FLOW
-    assert applicant.language in ("id", "en")
+def _assert_valid(session: ChatSession, applicant: Applicant) -> None:
+    assert session.step in FLOW
+    assert session.language in ("id", "en")
     if applicant.nik is not None:
         assert parse_nik(applicant.nik).value == applicant.nik
     if applicant.phone is not None:
@@ -149,9 +149,9 @@ async def test_random_input_at_every_step(
             assert chat.replies, "every input gets a reply"
             assert all(reply.text.strip() for reply in chat.replies)
             assert internal_error not in chat.text
-            applicant = await chat.applicant()
-            if applicant is not None:  # None right after deleting one's data
-                _assert_valid(applicant)
-                steps_seen.add(applicant.step)
+            session, applicant = await chat.session(), await chat.applicant()
+            if session is not None and applicant is not None:  # None after deleting one's data
+                _assert_valid(session, applicant)
+                steps_seen.add(session.step)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert {"menu", "consent", "eligibility", "field", "summary"} <= steps_seen

@@ -69,7 +69,7 @@ async def test_someone_elses_contact_proves_nothing(conversation: Conversation) 
     await telegram.send("/start")
     await _share_number(telegram, phone=None)
     assert "bukan kontak orang lain" in telegram.text
-    assert (await telegram.applicant()).step == "link_phone"
+    assert (await telegram.session()).step == "link_phone"
 
 
 async def test_two_registrations_are_never_merged_and_no_means_no(

@@ -27,8 +27,8 @@ async def test_fixing_the_birth_date_in_a_first_registration_goes_on_to_the_addr
     assert "Tulis tanggal lahir" in chat.text and "Isian saat ini: 18 Agustus 1995" in chat.text
     await chat.send("17-08-1995")
     assert ASK_ADDRESS in chat.text and "Ringkasan" not in chat.text
-    applicant = await chat.applicant()
-    assert applicant is not None and applicant.step_data == {"field": "address"}
+    session = await chat.session()
+    assert session is not None and session.data == {"field": "address"}
 
 
 async def test_fixing_the_sex_in_a_first_registration_goes_on_to_the_address(

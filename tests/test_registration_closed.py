@@ -57,8 +57,8 @@ async def test_the_first_message_after_the_end_is_answered_with_the_close(
     else:
         await chat.send(message)
     _assert_closed_notice(chat, ENDED)
-    applicant = await chat.applicant()
-    assert applicant is not None and applicant.step == "menu"
+    applicant, session = await chat.applicant(), await chat.session()
+    assert applicant is not None and session is not None and session.step == "menu"
     assert applicant.address is None and applicant.kecamatan is None and not applicant.documents
 
 

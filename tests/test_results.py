@@ -265,7 +265,7 @@ async def test_unreadable_files_get_a_clear_answer_and_the_step_waits(
     assert "File tidak terbaca" in staff.text
     await staff.send_file(b"Nama;Hasil\nSiti;Lulus\n", FileKind.DOCUMENT, "text/csv", "x.csv")
     assert "Tidak ada kolom nomor registrasi atau NIK" in staff.text
-    assert (await staff.applicant()).step == "res_upload"
+    assert (await staff.session()).step == "res_upload"
     await staff.send("/hasil_impor 9")
     assert "Sebutkan tahapnya: 1, 2, 3, final" in staff.text
 
@@ -317,7 +317,7 @@ async def test_non_staff_get_a_refusal_and_nothing_changes(
     await applicant.press("res:publish")
     assert await _results(conversation.db) == {}
     assert await _outbox(conversation.db) == []
-    assert (await applicant.applicant()).step == "menu"
+    assert (await applicant.session()).step == "menu"
     assert "staff_command_refused" in await applicant.audit_actions()
 
 

@@ -58,7 +58,7 @@ async def test_new_account_path_step_by_step_with_a_checklist(
     await chat.press("sb:done")
     assert "Semua langkah SOBAT sudah selesai" in chat.text
     assert "Rekrutmen Mitra BPS 2024-Pendaftaran" in chat.text
-    assert (await chat.applicant()).step == "menu"
+    assert (await chat.session()).step == "menu"
     await chat.press("menu:sobat")  # coming back shows the finished checklist
     assert "Semua langkah SOBAT sudah selesai" in chat.text
 

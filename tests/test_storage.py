@@ -46,7 +46,7 @@ async def test_upgrade_twice_is_harmless(any_db: Database) -> None:
 
 async def test_applicant_round_trip_keeps_types(any_db: Database) -> None:
     async with any_db.transaction() as session:
-        applicant = await Applicants(session).create_for_chat("telegram", "42", "id", NOW)
+        applicant = await Applicants(session).create_for_chat("telegram", "42", NOW)
         applicant.birth_date = date(1995, 8, 17)
         applicant.eligibility = {"1": True, "2": False}
         applicant.consent_at = NOW
@@ -63,10 +63,10 @@ async def test_applicant_round_trip_keeps_types(any_db: Database) -> None:
 
 async def test_one_chat_identity_belongs_to_one_applicant(any_db: Database) -> None:
     async with any_db.transaction() as session:
-        await Applicants(session).create_for_chat("telegram", "42", "id", NOW)
+        await Applicants(session).create_for_chat("telegram", "42", NOW)
     with pytest.raises(IntegrityError):
         async with any_db.transaction() as session:
-            await Applicants(session).create_for_chat("telegram", "42", "id", NOW)
+            await Applicants(session).create_for_chat("telegram", "42", NOW)
 
 
 async def test_concurrent_writers_of_one_applicant_conflict_instead_of_losing_data(
@@ -77,7 +77,7 @@ async def test_concurrent_writers_of_one_applicant_conflict_instead_of_losing_da
     if any_db.is_sqlite:
         pytest.skip("SQLite runs whole transactions one at a time (BEGIN IMMEDIATE)")
     async with any_db.transaction() as session:
-        await Applicants(session).create_for_chat("telegram", "42", "id", NOW)
+        await Applicants(session).create_for_chat("telegram", "42", NOW)
 
     async def write(name: str, started: asyncio.Event, other_started: asyncio.Event) -> None:
         async with any_db.sessions() as session:
@@ -101,7 +101,7 @@ async def test_concurrent_writers_of_one_applicant_conflict_instead_of_losing_da
 
 async def test_deleting_an_applicant_removes_their_chat_identities(any_db: Database) -> None:
     async with any_db.transaction() as session:
-        applicant = await Applicants(session).create_for_chat("telegram", "42", "id", NOW)
+        applicant = await Applicants(session).create_for_chat("telegram", "42", NOW)
     async with any_db.transaction() as session:
         loaded = await Applicants(session).by_chat("telegram", "42")
         assert loaded is not None
@@ -118,7 +118,7 @@ async def test_sqlite_transactions_run_one_at_a_time(db: Database) -> None:
     async def writer(name: str) -> None:
         async with db.transaction() as session:
             order.append(f"{name} in")
-            await Applicants(session).create_for_chat("telegram", name, "id", NOW)
+            await Applicants(session).create_for_chat("telegram", name, NOW)
             await asyncio.sleep(0.05)
             order.append(f"{name} out")
 

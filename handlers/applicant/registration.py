@@ -16,10 +16,10 @@ from core.callbacks import (
 )
 from core.recruitment import Requirement
 from core.types import Button, Reply
+from handlers.applicant.profile_steps import ask_to_fix
+from handlers.applicant.resume import resume_registration
 from handlers.flow import Step, StepName, Turn
 from handlers.profile import applicant_age
-from handlers.profile_steps import ask_to_fix
-from handlers.resume import resume_registration
 
 
 class ConsentStep(Step):
@@ -90,7 +90,7 @@ def eligibility_buttons(turn: Turn, item: Requirement) -> list[Button]:
 class EligibilityStep(Step):
     def _item(self, turn: Turn) -> tuple[int, Requirement]:
         items = turn.deps.config.required_items
-        number = turn.applicant.step_data["number"]
+        number = turn.chat.data["number"]
         return next((i, item) for i, item in enumerate(items, 1) if item.number == number)
 
     async def prompt(self, turn: Turn) -> Reply:
@@ -120,7 +120,7 @@ class EligibilityStep(Step):
 
 class IneligibleStep(Step):
     async def prompt(self, turn: Turn) -> Reply:
-        number = turn.applicant.step_data["number"]
+        number = turn.chat.data["number"]
         item = next(i for i in turn.deps.config.required_items if i.number == number)
         text = turn.t("ineligible", requirement=item.text.get(turn.language))
         buttons = [
@@ -133,7 +133,7 @@ class IneligibleStep(Step):
         if IneligibleButton.unpack(choice) != IneligibleButton(IneligibleAction.RETRY):
             await super().on_choice(turn, choice)
             return
-        number = turn.applicant.step_data["number"]
+        number = turn.chat.data["number"]
         answers = dict(turn.applicant.eligibility)
         answers.pop(str(number), None)
         turn.applicant.eligibility = answers

@@ -16,6 +16,8 @@ from core.callbacks import (
 from core.formatting import format_date
 from core.types import Button, Reply
 from core.validation import Invalid, parse_nik
+from handlers.applicant.resume import closed_for_registration, resume_registration
+from handlers.applicant.sobat import open_sobat, sobat_enrolled
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, StepName, Turn, match_button
 from handlers.profile import (
@@ -29,19 +31,17 @@ from handlers.profile import (
     nik_mismatches,
     preferred_status,
 )
-from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import open_sobat, sobat_enrolled
 from services.profile import profile_complete
 
 
 def _spec(turn: Turn) -> FieldSpec:
-    return FIELDS_BY_NAME[turn.applicant.step_data["field"]]
+    return FIELDS_BY_NAME[turn.chat.data["field"]]
 
 
 async def _after_field(turn: Turn, name: str, before: str) -> None:
     """Where a saved answer leads: what changed (and the summary's next action) after an edit
     of a complete profile, else onwards to the next open question."""
-    if not turn.applicant.step_data.get("edit") or not profile_complete(turn.applicant):
+    if not turn.chat.data.get("edit") or not profile_complete(turn.applicant):
         await resume_registration(turn)
     elif needs_guardian(turn):
         await turn.goto(StepName.GUARDIAN, edit=True)
@@ -54,7 +54,7 @@ async def _after_field(turn: Turn, name: str, before: str) -> None:
 async def ask_to_fix(turn: Turn, name: str) -> None:
     """Ask field `name` again from a cross-check (NIK, guardian); the answer leads back where
     the applicant was: the summary when they were editing, else the next unanswered question."""
-    await turn.goto(StepName.FIELD, field=name, edit=bool(turn.applicant.step_data.get("edit")))
+    await turn.goto(StepName.FIELD, field=name, edit=bool(turn.chat.data.get("edit")))
 
 
 class FieldStep(Step):
@@ -110,7 +110,7 @@ class FieldStep(Step):
     async def _save(self, turn: Turn, spec: FieldSpec, value: object) -> None:
         before = display_value(turn, spec.name)
         setattr(turn.applicant, spec.name, value)
-        if spec.name == "birth_date" and not turn.applicant.step_data.get("edit"):
+        if spec.name == "birth_date" and not turn.chat.data.get("edit"):
             turn.say(turn.t("saved_birth_date", value=display_value(turn, "birth_date")))
         await _after_field(turn, spec.name, before)
 
@@ -209,8 +209,7 @@ def _next_action(turn: Turn) -> tuple[str, list[Button]]:
 
 def _show_change(turn: Turn, name: str, before: str) -> None:
     """After one edit: only what changed and the next action, not the whole summary again."""
-    turn.applicant.step = StepName.SUMMARY
-    turn.applicant.step_data = {}
+    turn.move(StepName.SUMMARY)
     after = display_value(turn, name)
     field = turn.t(f"field_{name}")
     if after == before:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from core.callbacks import LinkAction, LinkButton, MenuButton, MenuItem
 from core.types import Button, Channel, Reply
 from handlers.flow import Step, StepName, Turn
+from storage.chat_sessions import ChatSessions
 from storage.models import Applicant, ChatIdentity
 from storage.repositories import ChatIdentities
 
@@ -98,7 +99,7 @@ class ConfirmLinkStep(Step):
     """Both chats proved the same number: the applicant says yes before anything moves."""
 
     async def prompt(self, turn: Turn) -> Reply:
-        channel = CHANNEL_NAMES.get(turn.applicant.step_data.get("channel", ""), "-")
+        channel = CHANNEL_NAMES.get(turn.chat.data.get("channel", ""), "-")
         return Reply(
             text=turn.t("link_confirm", channel=channel),
             buttons=[
@@ -118,7 +119,7 @@ class ConfirmLinkStep(Step):
             await super().on_choice(turn, choice)
 
     async def _link(self, turn: Turn) -> None:
-        other = await ChatIdentities(turn.session).get(turn.applicant.step_data.get("identity"))
+        other = await ChatIdentities(turn.session).get(turn.chat.data.get("identity"))
         mine = await _identity(turn)
         if other is None or mine is None or other.applicant_id == turn.applicant.id:
             turn.say(turn.t("stale_button"))
@@ -133,6 +134,8 @@ class ConfirmLinkStep(Step):
             return
         keep, drop = (theirs, here) if _holds_registration(theirs) else (here, theirs)
         await turn.applicants.merge(keep, drop, mine if drop is here else other)
+        if drop is theirs:  # the other chat's step belonged to the applicant just erased
+            await ChatSessions(turn.session).move(other.channel, other.external_id, StepName.MENU)
         await turn.audit.record(
             turn.actor,
             "chats_linked",
@@ -140,6 +143,6 @@ class ConfirmLinkStep(Step):
             keep.id,
             {"channels": sorted({mine.channel, other.channel}), "removed": drop.id},
         )
-        turn.applicant = keep
+        turn.known_applicant = keep
         turn.say(turn.t("link_done", channel=CHANNEL_NAMES.get(other.channel, other.channel)))
         await turn.goto(StepName.MENU)

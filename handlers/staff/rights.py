@@ -17,7 +17,7 @@ async def staff_only(turn: Turn) -> bool:
     if await is_staff(turn):
         return True
     await turn.audit.record(
-        turn.actor, "staff_command_refused", turn.now, detail={"command": turn.applicant.step}
+        turn.actor, "staff_command_refused", turn.now, detail={"command": turn.chat.step}
     )
     turn.say(turn.t("staff_only"))
     await turn.goto(StepName.MENU)

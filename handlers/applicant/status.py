@@ -6,8 +6,8 @@ from datetime import datetime
 
 from core.formatting import format_date, format_datetime, format_time
 from core.recruitment import RecruitmentConfig
+from handlers.applicant.sobat import sobat_enrolled
 from handlers.flow import Turn
-from handlers.sobat import sobat_enrolled
 from services.results import DECIDED, FINAL, stage_keys, stage_label
 from storage.models import StageResult
 from storage.results import Publications, StageResults

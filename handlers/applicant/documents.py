@@ -9,9 +9,9 @@ from core.types import (
     IncomingFile,
     Reply,
 )
+from handlers.applicant.resume import resume_registration
 from handlers.document_status import checklist, missing_documents
 from handlers.flow import Step, StepName, Turn
-from handlers.resume import resume_registration
 from services.profile import profile_complete
 from services.uploads import ACCEPTED_KINDS, Upload
 from storage.models import Applicant, DocumentFile
@@ -21,7 +21,7 @@ class DocumentsStep(Step):
     """Asks for one document at a time (`doc`), or offers to replace one when all are in."""
 
     async def prompt(self, turn: Turn) -> Reply:
-        key = turn.applicant.step_data.get("doc")
+        key = turn.chat.data.get("doc")
         document = turn.deps.config.document_by_key(key) if key else None
         have = len(turn.deps.config.documents) - len(missing_documents(turn))
         header = turn.t(
@@ -72,7 +72,7 @@ class DocumentsStep(Step):
     async def on_file(self, turn: Turn) -> None:
         file = turn.incoming.file
         assert file is not None
-        step_data = turn.applicant.step_data
+        step_data = turn.chat.data
         if file.media_group_id and file.media_group_id == step_data.get("album"):
             return  # the rest of an album whose first picture was already answered
         if file.kind not in ACCEPTED_KINDS:

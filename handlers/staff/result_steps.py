@@ -17,7 +17,7 @@ from core.formatting import format_datetime
 from core.recruitment import RecruitmentConfig
 from core.types import Reply
 from handlers.flow import Step, StepData, StepName, Turn
-from handlers.rights import staff_only
+from handlers.staff.rights import staff_only
 from services.result_publish import PublicationPreview, preview_publication, publish_results
 from services.result_report import change_text, plan_report, problem_text
 from services.result_table import TableProblem, TableRow, parse_outcome
@@ -85,7 +85,7 @@ async def start_import(turn: Turn, argument: str) -> bool:
 class UploadStep(_ResultStep):
     async def prompt(self, turn: Turn) -> Reply:
         label = stage_label(
-            turn.deps.config, turn.deps.catalog, turn.language, turn.applicant.step_data["stage"]
+            turn.deps.config, turn.deps.catalog, turn.language, turn.chat.data["stage"]
         )
         return Reply(text=turn.t("res_upload", stage=label), buttons=[_cancel(turn)])
 
@@ -98,7 +98,7 @@ class UploadStep(_ResultStep):
             turn.say(turn.t(f"res_{problem.code}", **problem.params))
             await turn.reprompt()
             return
-        stage = turn.applicant.step_data["stage"]
+        stage = turn.chat.data["stage"]
         draft = ImportDraft(stage=stage, file=table.file_name[:100], rows=table.rows)
         await turn.goto(StepName.RES_CONFIRM, **draft.dump())
 
@@ -257,7 +257,7 @@ async def start_publish(turn: Turn, argument: str) -> bool:
 class PublishStep(_ResultStep):
     async def prompt(self, turn: Turn) -> Reply:
         config, catalog = turn.deps.config, turn.deps.catalog
-        stage = turn.applicant.step_data["stage"]
+        stage = turn.chat.data["stage"]
         preview = await preview_publication(turn.session, config, catalog, stage)
         text = publish_preview_text(config, catalog, turn.language, preview)
         publish = turn.button(
@@ -270,7 +270,7 @@ class PublishStep(_ResultStep):
         if ResultButton.unpack(choice) != ResultButton(ResultAction.PUBLISH):
             await super().choose(turn, choice)
             return
-        stage = turn.applicant.step_data["stage"]
+        stage = turn.chat.data["stage"]
         config, catalog = turn.deps.config, turn.deps.catalog
         broadcast = await publish_results(
             turn.session, config, catalog, stage, turn.actor, turn.now

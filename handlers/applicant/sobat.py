@@ -19,8 +19,8 @@ from core.callbacks import (
 from core.recruitment import SobatStep
 from core.types import Reply
 from core.validation import Invalid, parse_email
+from handlers.applicant.resume import resume_registration
 from handlers.flow import Step, StepName, Turn
-from handlers.resume import resume_registration
 from services.sobat import enrolment_steps
 from storage.sobat import SobatReports, SobatSteps
 
@@ -164,7 +164,7 @@ def _action(choice: str) -> SobatAction | None:
 
 def _step_at(turn: Turn) -> tuple[int, SobatStep]:
     path = _path(turn)
-    index = min(max(int(turn.applicant.step_data.get("index", 0)), 0), len(path) - 1)
+    index = min(max(int(turn.chat.data.get("index", 0)), 0), len(path) - 1)
     return index, path[index]
 
 
@@ -244,7 +244,7 @@ class StuckStep(Step):
         )
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
-        index = turn.applicant.step_data.get("index", 0)
+        index = turn.chat.data.get("index", 0)
         action = _action(choice)
         if action in (SobatAction.FIXED, SobatAction.STEP):
             await turn.goto(StepName.SOBAT_STEP, index=index)
@@ -270,7 +270,7 @@ class ReportStep(Step):
 
     async def on_choice(self, turn: Turn, choice: str) -> None:
         if _action(choice) is SobatAction.STEP:
-            await turn.goto(StepName.SOBAT_STEP, index=turn.applicant.step_data.get("index", 0))
+            await turn.goto(StepName.SOBAT_STEP, index=turn.chat.data.get("index", 0))
         else:
             await super().on_choice(turn, choice)
 

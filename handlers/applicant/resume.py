@@ -37,7 +37,7 @@ async def resume_registration(turn: Turn) -> None:
         await turn.goto(StepName.FIELD, field=missing.name)
         return
     documents = missing_documents(turn)
-    if documents and applicant.step != StepName.DOCUMENTS:
+    if documents and turn.chat.step != StepName.DOCUMENTS:
         await turn.goto(StepName.DOCUMENTS, doc=documents[0].key)
         return
     await turn.goto(StepName.SUMMARY)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from core.callbacks import MenuButton, MenuItem
 from core.formatting import format_date, format_datetime
 from core.types import Button, Reply
+from handlers.applicant.link import offer_link
+from handlers.applicant.resume import closed_for_registration, resume_registration
+from handlers.applicant.sobat import open_sobat
+from handlers.applicant.status import expectation, status_text
 from handlers.document_status import missing_documents
 from handlers.flow import Step, StepName, Turn
-from handlers.link import offer_link
-from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import open_sobat
-from handlers.status import expectation, status_text
 from services.results import FINAL
 from services.window import WindowState
 from storage.results import Publications
@@ -31,14 +31,15 @@ MENU_ITEMS = (
 
 async def register_button(turn: Turn) -> Button | None:
     """The registration button: it says whether registration starts, goes on or is done; none
-    once registration is over for someone who had not registered."""
-    applicant = turn.applicant
+    once registration is over for someone who had not registered. (A staff chat that speaks
+    for no applicant sees what someone who has not started sees.)"""
+    applicant = turn.known_applicant
     over = (await turn.registration_window()).is_over
-    if applicant.registration_number:
+    if applicant is not None and applicant.registration_number:
         register_key: str | None = "menu_register_view"
     elif over:
         register_key = None
-    elif applicant.consent_at:
+    elif applicant is not None and applicant.consent_at:
         register_key = "menu_register_continue"
     else:
         register_key = "menu_register_start"
@@ -61,7 +62,8 @@ async def menu_buttons(turn: Turn) -> list[Button]:
 
 class WelcomeStep(Step):
     """A chat the bot has never seen: welcome it, then offer to link it to the other app's chat
-    of the same proven number, or show the menu; whatever the first message was."""
+    of the same proven number (when it speaks for an applicant: not a staff chat), or show the
+    menu; whatever the first message was."""
 
     async def prompt(self, turn: Turn) -> Reply:
         config = turn.deps.config
@@ -69,7 +71,7 @@ class WelcomeStep(Step):
 
     async def on_any(self, turn: Turn) -> bool:
         turn.replies.append(await self.prompt(turn))
-        phone = turn.incoming.verified_phone
+        phone = turn.incoming.verified_phone if turn.known_applicant else None
         if not (phone and await offer_link(turn, phone)):
             await turn.goto(StepName.MENU)
         return True
@@ -84,8 +86,7 @@ async def show_page(turn: Turn, text: str, actions: list[Button] | None = None) 
     """Show an information page with its own `actions` (if any) and one "Menu" button under
     it, not the whole menu again; the applicant is at the menu, so a typed menu item still
     opens it."""
-    turn.applicant.step = StepName.MENU
-    turn.applicant.step_data = {}
+    turn.move(StepName.MENU)
     turn.say(text, [*(actions or []), turn.button(MenuButton(MenuItem.HOME), "to_menu")])
 
 
@@ -132,7 +133,7 @@ async def open_documents(turn: Turn) -> None:
 
 async def switch_language(turn: Turn) -> None:
     """Toggle Indonesian / English and ask the current question again in the new language."""
-    turn.applicant.language = "en" if turn.language == "id" else "id"
+    turn.chat.language = "en" if turn.language == "id" else "id"
     turn.say(turn.t("language_changed"))
     await turn.reprompt()
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from core.callbacks import (
-    Answer,
-    DeleteButton,
-    MenuButton,
-    MenuItem,
-    MyDataAction,
-    MyDataButton,
-)
+from core.callbacks import Answer, DeleteButton, MenuButton, MenuItem, MyDataAction, MyDataButton
 from core.formatting import format_datetime
 from core.types import Reply
+from handlers.applicant.link import CHANNEL_NAMES, start_link
+from handlers.applicant.profile_steps import profile_text
+from handlers.applicant.resume import closed_for_registration, resume_registration
+from handlers.applicant.sobat import checklist as sobat_checklist
+from handlers.applicant.sobat import progress_of
 from handlers.document_status import checklist
 from handlers.flow import Step, StepName, Turn
-from handlers.link import CHANNEL_NAMES, start_link
-from handlers.profile_steps import profile_text
-from handlers.resume import closed_for_registration, resume_registration
-from handlers.sobat import checklist as sobat_checklist
-from handlers.sobat import progress_of
 from services.profile import profile_complete
 from storage.repositories import ChatIdentities
 from storage.sobat import SobatReports

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.catalog import Catalog
 from core.recruitment import RecruitmentConfig
 from core.types import OutgoingFile, Reply
-from handlers.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
 from handlers.document_status import checklist
 from handlers.flow import Turn
-from handlers.result_steps import results_summary, set_single, start_import, start_publish
-from handlers.rights import is_staff
-from handlers.sobat_staff import answer_report, sobat_summary
+from handlers.staff.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
+from handlers.staff.result_steps import results_summary, set_single, start_import, start_publish
+from handlers.staff.rights import is_staff
+from handlers.staff.sobat import answer_report, sobat_summary
 from services.schedule import describe_jobs
 from services.window import registration_window
 from storage.files import export_name

@@ -13,7 +13,7 @@ from core.callbacks import (
 from core.types import Button, Reply
 from handlers.flow import Step, StepData, StepName, Turn
 from handlers.profile import OUTSIDE
-from handlers.rights import staff_only
+from handlers.staff.rights import staff_only
 from services.broadcasts import (
     RESULT_KINDS,
     Attachment,

@@ -1,0 +1,64 @@
+"""Chat sessions: where each chat's conversation stands, apart from any applicant's data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from storage.models import Applicant, ChatIdentity, ChatSession
+
+
+def some_chat_at(step: str) -> ColumnElement[bool]:
+    """True for an applicant one of whose chats is at `step` (for queries on `Applicant`)."""
+    identity = aliased(ChatIdentity)
+    at_step = (
+        select(ChatSession.id)
+        .join(
+            identity,
+            (identity.channel == ChatSession.channel)
+            & (identity.external_id == ChatSession.external_id),
+        )
+        .where(identity.applicant_id == Applicant.id, ChatSession.step == step)
+        .correlate_except(ChatSession, identity)
+    )
+    return at_step.exists()
+
+
+class ChatSessions:
+    """The conversation state of chat accounts (applicants' and staff's alike)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def of_chat(self, channel: str, external_id: str) -> ChatSession | None:
+        """The session of one chat account, if it ever wrote."""
+        query = select(ChatSession).where(
+            ChatSession.channel == channel, ChatSession.external_id == external_id
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def start(
+        self, channel: str, external_id: str, language: str, now: datetime
+    ) -> ChatSession:
+        """A new conversation at its first step (raises IntegrityError on a race)."""
+        chat = ChatSession(
+            channel=channel,
+            external_id=external_id,
+            language=language,
+            step="new",
+            data={},
+            created_at=now,
+            updated_at=now,
+        )
+        self.session.add(chat)
+        await self.session.flush()
+        return chat
+
+    async def move(self, channel: str, external_id: str, step: str) -> None:
+        """The conversation of a chat goes to `step`, forgetting what its step kept."""
+        chat = await self.of_chat(channel, external_id)
+        if chat is not None:
+            chat.step, chat.data = step, {}

@@ -93,10 +93,19 @@ class Applicants:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def nik_taken(self, nik: str, other_than: int) -> bool:
-        """True when an applicant other than `other_than` gave this NIK."""
-        query = select(Applicant.id).where(Applicant.nik == nik, Applicant.id != other_than)
-        return (await self.session.execute(query)).first() is not None
+    async def claim_nik(self, applicant: Applicant, nik: str) -> bool:
+        """Give `applicant` this NIK; False, with nothing changed, when another applicant holds
+        it. The unique index decides, also against a transaction saving the same NIK at this
+        moment (PostgreSQL waits for it to end), in a savepoint that keeps the rest of the turn.
+        """
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    update(Applicant).where(Applicant.id == applicant.id).values(nik=nik)
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def by_registration_number(self, number: str) -> Applicant | None:
         """The applicant holding a registration number (with their documents)."""

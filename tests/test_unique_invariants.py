@@ -4,24 +4,29 @@ two chats saving one NIK at once, and the migration that made the NIK unique."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from alembic import command
 from sqlalchemy import Connection, MetaData, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from storage.db import Database, alembic_config
-from storage.models import Applicant, AuditEntry
-from storage.repositories import Applicants
+from storage.models import Applicant, AuditEntry, RecruitmentFlag, SobatProgress, StageResult
+from storage.repositories import REGISTRATION_CLOSED, Applicants, Flags, Staff
+from storage.results import Publications, StageResults
+from storage.sobat import SobatSteps
 from tests.chat import PROFILE_ANSWERS, Chat
 
 NOW = datetime(2023, 11, 10, 2, 0, tzinfo=UTC)
 TRIALS = 20
 POSTGRESQL = pytest.mark.parametrize("any_db", ["postgresql"], indirect=True)
+T = TypeVar("T")
 
 
 def _nik(serial: int) -> str:
@@ -197,3 +202,74 @@ async def test_the_migration_refuses_two_confirmed_registrations_with_one_nik(
     async with any_db.transaction() as session:
         niks = (await session.scalars(select(Applicant.nik))).all()
     assert niks == [shared, shared, shared], "nothing was changed"
+
+
+async def _twice_at_once(
+    database: Database, write: Callable[[AsyncSession], Awaitable[T]]
+) -> list[T]:
+    """`write` in two transactions that have both begun before either writes (PostgreSQL runs
+    them side by side; the first to insert makes the other wait for its commit)."""
+    began = [asyncio.Event(), asyncio.Event()]
+
+    async def one(me: int) -> T:
+        async with database.transaction() as session:
+            await session.scalar(select(func.count(Applicant.id)))
+            began[me].set()
+            await began[1 - me].wait()
+            return await write(session)
+
+    return await asyncio.gather(one(0), one(1))
+
+
+async def _count(database: Database, model: type[Any]) -> int:
+    async with database.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(model))
+
+
+async def _race_every_only_one_rule(database: Database, applicant_id: int, key: str) -> None:
+    """Two transactions at once adding a staff member, publishing a stage, recording a first
+    result, a SOBAT step and a flag, all under the same key."""
+
+    async def result(session: AsyncSession) -> None:
+        await StageResults(session).record(
+            applicant_id, key, "passed", None, "cli:test", NOW, "cli", existing=None
+        )
+
+    added = await _twice_at_once(
+        database, lambda session: Staff(session).add("telegram", key, "Ani", "cli:test", NOW)
+    )
+    assert sorted(added) == [False, True]
+    marked = await _twice_at_once(
+        database, lambda session: Publications(session).mark(key, "cli:test", NOW)
+    )
+    assert sorted(marked) == [False, True]
+    await _twice_at_once(database, result)
+    await _twice_at_once(
+        database, lambda session: SobatSteps(session).set(applicant_id, key, "done", NOW)
+    )
+    await _twice_at_once(
+        database, lambda session: Flags(session).set(key, {"on": True}, "cli:test", NOW)
+    )
+
+
+@POSTGRESQL
+async def test_the_other_only_one_rules_hold_when_two_write_at_once(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        applicant = await Applicants(session).create_for_chat("telegram", "1", "id", NOW)
+    for trial in range(5):
+        await _race_every_only_one_rule(any_db, applicant.id, f"{trial}")
+    assert await _count(any_db, StageResult) == 5
+    assert await _count(any_db, SobatProgress) == 5
+    assert await _count(any_db, RecruitmentFlag) == 5
+
+
+async def test_a_flag_set_again_reads_back_in_the_same_transaction(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        flags = Flags(session)
+        await flags.set(REGISTRATION_CLOSED, {"at": "a"}, "ani", NOW)
+        assert await flags.get(REGISTRATION_CLOSED) == {"at": "a"}
+        await flags.set(REGISTRATION_CLOSED, {"at": "b"}, "budi", NOW)
+        assert await flags.get(REGISTRATION_CLOSED) == {"at": "b"}
+    async with any_db.transaction() as session:
+        assert await Flags(session).get(REGISTRATION_CLOSED) == {"at": "b"}
+    assert await _count(any_db, RecruitmentFlag) == 1

@@ -44,13 +44,20 @@ class FieldSpec:
     parse: Callable[[Turn, str], Awaitable[Any]] | None = None
     options: Callable[[Turn], list[Option]] | None = None
     from_choice: Callable[[str], Any] = field(default=lambda value: value)
+    store: Callable[[Turn, Any], Awaitable[None]] | None = None
+    """Saves an answer that a rule of the database may refuse (raising Invalid); without it
+    the answer is set on the applicant."""
 
 
-async def _nik(turn: Turn, text: str) -> str:
-    nik = parse_nik(text)
-    if await turn.applicants.nik_taken(nik.value, other_than=turn.applicant.id):
+def _nik(text: str) -> str:
+    return parse_nik(text).value
+
+
+async def _store_nik(turn: Turn, nik: str) -> None:
+    """One NIK per applicant, kept by the database: one that another applicant holds, or is
+    saving at this very moment, is refused (and asked again)."""
+    if not await turn.applicants.claim_nik(turn.applicant, nik):
         raise Invalid("nik_taken")
-    return nik.value
 
 
 async def _birth_date(turn: Turn, text: str) -> date:
@@ -90,7 +97,7 @@ def _as_bool(value: str) -> bool:
 
 _SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("full_name", parse=_plain(parse_name)),
-    FieldSpec("nik", parse=_nik),
+    FieldSpec("nik", parse=_plain(_nik), store=_store_nik),
     FieldSpec("birth_place", parse=_plain(parse_place)),
     FieldSpec("birth_date", parse=_birth_date),
     FieldSpec("sex", options=_sex_options),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -107,6 +108,13 @@ def _create_engine(url: str) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def insert_for(session: AsyncSession) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """The INSERT of the session's backend, which can say what a conflict with a unique
+    constraint does (`on_conflict_do_nothing`, `on_conflict_do_update`): a rule of "only one"
+    is kept by the constraint, not by a look before the insert."""
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
 def alembic_config() -> AlembicConfig:

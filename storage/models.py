@@ -94,7 +94,9 @@ class Applicant(Base):
     eligibility: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     full_name: Mapped[str | None] = mapped_column(String(80))
-    nik: Mapped[str | None] = mapped_column(String(16), index=True)
+    nik: Mapped[str | None] = mapped_column(String(16), index=True, unique=True)
+    """One per applicant: a unique index, so two chats saving the same NIK at once cannot both
+    keep it (deleting one's data erases the row, so no deleted row holds a NIK)."""
     birth_place: Mapped[str | None] = mapped_column(String(60))
     birth_date: Mapped[date | None]
     sex: Mapped[str | None] = mapped_column(String(1))

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage.db import insert_for
 from storage.models import (
     Applicant,
     AuditEntry,
@@ -85,10 +86,19 @@ class Applicants:
         )
         return list((await self.session.execute(query)).scalars())
 
-    async def nik_taken(self, nik: str, other_than: int) -> bool:
-        """True when an applicant other than `other_than` gave this NIK."""
-        query = select(Applicant.id).where(Applicant.nik == nik, Applicant.id != other_than)
-        return (await self.session.execute(query)).first() is not None
+    async def claim_nik(self, applicant: Applicant, nik: str) -> bool:
+        """Give `applicant` this NIK; False, with nothing changed, when another applicant holds
+        it. The unique index decides, also against a transaction saving the same NIK at this
+        moment (PostgreSQL waits for it to end), in a savepoint that keeps the rest of the turn.
+        """
+        try:
+            async with self.session.begin_nested():
+                await self.session.execute(
+                    update(Applicant).where(Applicant.id == applicant.id).values(nik=nik)
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def by_registration_number(self, number: str) -> Applicant | None:
         """The applicant holding a registration number (with their documents)."""
@@ -313,20 +323,16 @@ class Staff:
     async def add(
         self, channel: str, external_id: str, name: str, added_by: str, now: datetime
     ) -> bool:
-        """Add a staff member; False when they were already staff."""
-        if await self.is_staff(channel, external_id):
-            return False
-        self.session.add(
-            StaffMember(
-                channel=channel,
-                external_id=external_id,
-                name=name,
-                added_at=now,
-                added_by=added_by,
+        """Add a staff member; False when they were already staff (also when added at this
+        very moment by someone else: the unique constraint decides)."""
+        added = await self.session.execute(
+            insert_for(self.session)(StaffMember)
+            .values(
+                channel=channel, external_id=external_id, name=name, added_at=now, added_by=added_by
             )
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         )
-        await self.session.flush()
-        return True
+        return added.rowcount == 1
 
     async def remove(self, channel: str, external_id: str) -> bool:
         """Withdraw staff rights; False when the identity was not staff."""
@@ -360,13 +366,22 @@ class Flags:
         return flag.updated_at if flag else None
 
     async def set(self, key: str, value: dict[str, Any], by: str, now: datetime) -> None:
-        """Set a flag, remembering who set it and when."""
-        flag = await self.session.get(RecruitmentFlag, key)
-        if flag is None:
-            self.session.add(RecruitmentFlag(key=key, value=value, updated_at=now, updated_by=by))
-        else:
-            flag.value, flag.updated_at, flag.updated_by = value, now, by
-        await self.session.flush()
+        """Set a flag, remembering who set it and when (one row per key, also when two set it
+        at once: the last one wins)."""
+        statement = insert_for(self.session)(RecruitmentFlag).values(
+            key=key, value=value, updated_at=now, updated_by=by
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "value": statement.excluded.value,
+                "updated_at": statement.excluded.updated_at,
+                "updated_by": statement.excluded.updated_by,
+            },
+        )
+        await self.session.execute(
+            statement.returning(RecruitmentFlag).execution_options(populate_existing=True)
+        )
 
 
 class Audit:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import insert_for
 from storage.models import Applicant, ChatIdentity, StagePublication, StageResult, chat_address
 
 CHUNK = 900
@@ -53,23 +54,19 @@ class StageResults:
         source: str,
         existing: StageResult | None,
     ) -> None:
-        """Set (or overwrite) the result of one applicant at one stage."""
-        if existing is None:
-            self.session.add(
-                StageResult(
-                    applicant_id=applicant_id,
-                    stage=stage,
-                    outcome=outcome,
-                    note=note,
-                    set_by=by,
-                    set_at=now,
-                    source=source,
-                )
-            )
-        else:
+        """Set (or overwrite) the result of one applicant at one stage: one row per applicant
+        and stage, also when another transaction writes the first one at this very moment."""
+        if existing is not None:
             existing.outcome, existing.note = outcome, note
             existing.set_by, existing.set_at, existing.source = by, now, source
-        await self.session.flush()
+            await self.session.flush()
+            return
+        values = {"outcome": outcome, "note": note, "set_by": by, "set_at": now, "source": source}
+        await self.session.execute(
+            insert_for(self.session)(StageResult)
+            .values(applicant_id=applicant_id, stage=stage, **values)
+            .on_conflict_do_update(index_elements=["applicant_id", "stage"], set_=values)
+        )
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """{stage: {outcome: how many}} over every applicant."""
@@ -159,9 +156,11 @@ class Publications:
         return {publication.stage: publication for publication in rows}
 
     async def mark(self, stage: str, by: str, now: datetime) -> bool:
-        """Record that `stage` is published; False when it already was (the first time stays)."""
-        if await self.session.get(StagePublication, stage) is not None:
-            return False
-        self.session.add(StagePublication(stage=stage, published_at=now, published_by=by))
-        await self.session.flush()
-        return True
+        """Record that `stage` is published; False when it already was, or is being published
+        at this very moment by someone else (the first time stays)."""
+        marked = await self.session.execute(
+            insert_for(self.session)(StagePublication)
+            .values(stage=stage, published_at=now, published_by=by)
+            .on_conflict_do_nothing(index_elements=["stage"])
+        )
+        return marked.rowcount == 1

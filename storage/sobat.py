@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import insert_for
 from storage.models import Applicant, SobatProgress, SobatReport
 
 
@@ -25,18 +26,15 @@ class SobatSteps:
         return {key: state for key, state in (await self.session.execute(query)).all()}
 
     async def set(self, applicant_id: int, step: str, state: str, now: datetime) -> None:
-        """Mark one step of one applicant `done` or `stuck`."""
-        query = select(SobatProgress).where(
-            SobatProgress.applicant_id == applicant_id, SobatProgress.step == step
-        )
-        row = (await self.session.execute(query)).scalar_one_or_none()
-        if row is None:
-            self.session.add(
-                SobatProgress(applicant_id=applicant_id, step=step, state=state, updated_at=now)
+        """Mark one step of one applicant `done` or `stuck` (one row per applicant and step)."""
+        await self.session.execute(
+            insert_for(self.session)(SobatProgress)
+            .values(applicant_id=applicant_id, step=step, state=state, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=["applicant_id", "step"],
+                set_={"state": state, "updated_at": now},
             )
-        else:
-            row.state, row.updated_at = state, now
-        await self.session.flush()
+        )
 
     async def done_by(self, applicant_ids: Iterable[int]) -> dict[int, set[str]]:
         """{applicant id: the steps they marked done} of these applicants."""

@@ -57,6 +57,11 @@ async def ask_to_fix(turn: Turn, name: str) -> None:
     await turn.goto(StepName.FIELD, field=name, edit=bool(turn.chat.data.get("edit")))
 
 
+def _refuse(turn: Turn, refusal: Invalid) -> None:
+    """Say why an answer was refused; the question stays open."""
+    turn.say(turn.t(f"invalid_{refusal.code}", **refusal.params))
+
+
 class FieldStep(Step):
     free_text = True
 
@@ -82,7 +87,7 @@ class FieldStep(Step):
         try:
             value = await spec.parse(turn, text)
         except Invalid as refusal:
-            turn.say(turn.t(f"invalid_{refusal.code}", **refusal.params))
+            _refuse(turn, refusal)
             return
         await self._save(turn, spec, value)
 
@@ -109,7 +114,14 @@ class FieldStep(Step):
 
     async def _save(self, turn: Turn, spec: FieldSpec, value: object) -> None:
         before = display_value(turn, spec.name)
-        setattr(turn.applicant, spec.name, value)
+        if spec.store is None:
+            setattr(turn.applicant, spec.name, value)
+        else:
+            try:
+                await spec.store(turn, value)
+            except Invalid as refusal:
+                _refuse(turn, refusal)
+                return
         if spec.name == "birth_date" and not turn.chat.data.get("edit"):
             turn.say(turn.t("saved_birth_date", value=display_value(turn, "birth_date")))
         await _after_field(turn, spec.name, before)

@@ -286,6 +286,18 @@ class DeliveryWorker:
         if sender is None or limiter is None:
             await self._record(claim, "failed", f"no sender for {message.channel}")
             return
+        async with limiter.chat_turn(message.recipient):
+            await self._send(message, claim, sender, limiter, deadline)
+
+    async def _send(
+        self,
+        message: OutboxMessage,
+        claim: Claim,
+        sender: Sender,
+        limiter: RateLimiter,
+        deadline: float,
+    ) -> None:
+        """Send in this chat's turn and record what came of it (under the claim's fence)."""
         try:
             outgoing = await self._outgoing(message)
             if not await limiter.wait_turn(message.recipient, deadline):

@@ -8,7 +8,9 @@ inside its lease, and is handed back instead when a pause pushes it further.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+from collections.abc import AsyncIterator
 
 from core.clock import Clock
 
@@ -32,6 +34,24 @@ class RateLimiter:
         self._waiting = 0
         """Sends that were claimed and have not taken their overall slot yet."""
         self._turn = asyncio.Lock()
+        self._chat_turns: dict[str, tuple[asyncio.Lock, int]] = {}
+        """Per chat: the lock its sends take one at a time, and how many hold or want it."""
+
+    @contextlib.asynccontextmanager
+    async def chat_turn(self, chat: str) -> AsyncIterator[None]:
+        """One message to `chat` at a time, in the order they asked (claim order): the next
+        waits until the platform answered the previous one (and a pause it brought is set)."""
+        lock, users = self._chat_turns.get(chat, (asyncio.Lock(), 0))
+        self._chat_turns[chat] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chat_turns[chat]
+            if users == 1:
+                del self._chat_turns[chat]
+            else:
+                self._chat_turns[chat] = (lock, users - 1)
 
     def pause(self, seconds: float, chat: str | None = None) -> None:
         """Send nothing (to `chat`, or at all) for `seconds`: the platform asked us to wait."""
@@ -45,9 +65,9 @@ class RateLimiter:
         """How many more sends may start within `horizon` seconds (those already waiting
         counted): what a worker may claim now."""
         now = self.clock.monotonic()
-        start = max(now, self._next, self._paused_until)
-        if start > now + horizon:
+        if self._paused_until > now:
             return 0
+        start = max(now, self._next)
         return max(0, math.floor((now + horizon - start) / self.interval) + 1 - self._waiting)
 
     def per_chat_batch(self, horizon: float) -> int:
@@ -55,10 +75,10 @@ class RateLimiter:
         return max(1, math.floor(horizon / self.chat_interval))
 
     def held_chats(self, horizon: float) -> set[str]:
-        """The chats that may not get a message within `horizon` seconds (paced or paused)."""
-        limit = self.clock.monotonic() + horizon
-        held = {chat for chat, at in self._next_by_chat.items() if at > limit}
-        return held | {chat for chat, at in self._chat_paused_until.items() if at > limit}
+        """The chats that may not get a message now (paused) or within `horizon` (paced)."""
+        now = self.clock.monotonic()
+        held = {chat for chat, at in self._next_by_chat.items() if at > now + horizon}
+        return held | {chat for chat, at in self._chat_paused_until.items() if at > now}
 
     def delay(self, chat: str) -> float:
         """Seconds until a message to `chat` could start, as things stand."""
@@ -81,18 +101,18 @@ class RateLimiter:
         return min(later) if later else None
 
     async def wait_turn(self, chat: str, deadline: float = math.inf) -> bool:
-        """Wait until a message to `chat` may go out and take that slot; False (nothing sent
-        may follow) when that moment is after `deadline` (monotonic), e.g. behind a pause.
+        """Wait until a message to `chat` may go out and take that slot; False (send nothing)
+        when that moment is after `deadline` (monotonic) or the platform paused this chat or
+        the channel meanwhile: the message is then handed back, to go after the pause in
+        its place in the queue (a pause never lets a later message of a chat overtake it).
 
         Waiters are served in call order (an asyncio.Lock is first come, first served), so none
         is overtaken by later ones; the overall spacing is measured from the moment of the
         previous send, so a late wake-up never makes a burst.
         """
         now = self.clock.monotonic()
-        chat_start = max(
-            now, self._next_by_chat.get(chat, 0.0), self._chat_paused_until.get(chat, 0.0)
-        )
-        if chat_start > deadline:
+        chat_start = max(now, self._next_by_chat.get(chat, 0.0))
+        if self._paused(chat, now) or chat_start > deadline:
             return False
         self._next_by_chat[chat] = chat_start + self.chat_interval  # this chat's turn is taken
         if len(self._next_by_chat) > 10_000:
@@ -104,13 +124,8 @@ class RateLimiter:
             async with self._turn:
                 while True:
                     now = self.clock.monotonic()
-                    start = max(
-                        now,
-                        self._next,
-                        self._paused_until,
-                        self._chat_paused_until.get(chat, 0.0),
-                    )
-                    if start > deadline:
+                    start = max(now, self._next)
+                    if self._paused(chat, now) or start > deadline:
                         return False
                     if start <= now:
                         self._next = now + self.interval
@@ -118,6 +133,9 @@ class RateLimiter:
                     await self.clock.sleep(start - now)
         finally:
             self._waiting -= 1
+
+    def _paused(self, chat: str, now: float) -> bool:
+        return max(self._paused_until, self._chat_paused_until.get(chat, 0.0)) > now
 
     def _forget_old(self, now: float) -> None:
         self._next_by_chat = {chat: t for chat, t in self._next_by_chat.items() if t > now}

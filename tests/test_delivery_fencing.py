@@ -252,3 +252,65 @@ async def test_a_429_with_a_65_second_retry_after_sends_nothing_twice(
     async with db.transaction() as session:
         attempts = (await session.execute(select(OutboxMessage.attempts))).scalars().all()
     assert set(attempts) == {1}  # neither the 429 nor waiting counted as a failed attempt
+
+
+async def test_a_pair_rate_limit_holds_that_chat_not_the_channel(
+    graph: FakeGraphApi,
+    db: Database,
+    file_store: FileStore,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+) -> None:
+    """WhatsApp's 131056 (too many messages to this one number) holds that chat for 6 s: the
+    other chat's messages go meanwhile, and the held chat's messages then go in their order."""
+    clock = FrozenClock(DAYTIME)
+    now = clock.now()
+    held, other = "6281111111111", "6282222222222"
+    async with db.transaction() as session:
+        await Outbox(session).enqueue(
+            [
+                {
+                    "dedup_key": f"pair:{to}:{n}",
+                    "channel": "whatsapp",
+                    "recipient": to,
+                    "text": f"{to[-1]}{n}",
+                    "state": "queued",
+                    "attempts": 0,
+                    "not_before": now,
+                    "created_at": now,
+                    "urgent": False,
+                    "template_only": True,
+                }
+                for n in (1, 2)
+                for to in (held, other)
+            ]
+        )
+    graph.inject_error(131056, to=held, times=1)
+    client = whatsapp_client(graph.phone_id, graph.token, graph.root_url, graph.api_version)
+    whatsapp = WhatsAppSender(client, db, catalog, config.whatsapp_template, clock.now)
+    recording = RecordingSender(whatsapp, clock)  # type: ignore[arg-type]
+    delivery = DeliveryWorker(
+        db,
+        {"whatsapp": recording},
+        {"whatsapp": ChannelLimits(rate=80, per_chat=50)},
+        clock,
+        QUIET,
+        file_store,
+        name="w1",
+        lease=LEASE,
+        idle_wait=10.0,
+    )
+    await run_until_sent(delivery, db, 4)
+
+    def texts(to: str) -> list[str]:
+        return [m.template.parameters[0] for m in graph.messages_to(to) if m.template]
+
+    assert texts(held) == ["11", "12"] and texts(other) == ["21", "22"]
+    refused_at = next(started for started, to in recording.starts if to == held)
+    held_starts = [started for started, to in recording.starts if to == held][1:]
+    other_starts = [started for started, to in recording.starts if to == other]
+    assert all(started >= refused_at + 6.0 for started in held_starts)
+    assert all(started < refused_at + 6.0 for started in other_starts)  # not held back
+    async with db.transaction() as session:
+        attempts = (await session.execute(select(OutboxMessage.attempts))).scalars().all()
+    assert set(attempts) == {1}

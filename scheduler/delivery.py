@@ -246,6 +246,7 @@ class DeliveryWorker:
                     room = min(room, limiter.capacity(self.horizon))
                 if room <= 0:
                     continue
+                per_chat = limiter.per_chat_batch(self.horizon) if limiter else room
                 claimed += await outbox.claim(
                     self.name,
                     now,
@@ -255,7 +256,7 @@ class DeliveryWorker:
                     [channel],
                     self.recipient,
                     skip_recipients=limiter.held_chats(self.horizon) if limiter else (),
-                    per_recipient=limiter.per_chat_batch(self.horizon) if limiter else None,
+                    per_recipient=per_chat if per_chat < room else None,  # else no cap
                 )
         return claimed
 

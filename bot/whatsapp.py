@@ -62,6 +62,8 @@ MAX_ROW_DESCRIPTION = 72
 WINDOW = timedelta(hours=24)
 THROUGHPUT_CODES = {130429, 80007, 4}
 PAIR_LIMIT_CODES = {131056}
+PAIR_RETRY_AFTER = 6.0
+"""Seconds a chat waits after 131056: Meta allows about one message per 6 s to one number."""
 UNDELIVERABLE_CODES = {131026}
 OUTSIDE_WINDOW_CODES = {131047}
 
@@ -469,8 +471,10 @@ def _delivery_error(error: WhatsAppError) -> Exception:
     code = error.code
     if code in THROUGHPUT_CODES:
         return RateLimited(5.0, f"{code}: {error.message}")
+    if code in PAIR_LIMIT_CODES:  # this chat only: the others go on
+        return RateLimited(PAIR_RETRY_AFTER, f"{code}: {error.message}", chat_only=True)
     if code in UNDELIVERABLE_CODES:
         return Unreachable(f"{code}: {error.message}")
-    if code in PAIR_LIMIT_CODES or getattr(error, "is_transient", False) or code == 131000:
+    if getattr(error, "is_transient", False) or code == 131000:
         return TemporaryFailure(f"{code}: {error.message}")
     return PermanentFailure(f"{code}: {error.message}")

@@ -1,9 +1,16 @@
 """Delivery workers: drain the outbox within each platform's limits, record every outcome.
 
-Crash safety: a message is marked `sending` (with the worker and time) in one commit before it is
-sent, and `sent` in a commit right after the platform confirms it. A worker killed between those
-two commits leaves the row `sending`; after the lease (default 60 s) any worker sends it again.
-That is the only possible repeat: messages confirmed sent are never sent again.
+Crash safety: a message is claimed (`sending`, with the worker, the time and a new claim token)
+in one commit before it is sent, and `sent` in a commit right after the platform confirms it. A
+worker killed between those two commits leaves the row `sending`; after the lease (default 60 s)
+any worker sends it again. That is the only possible repeat: messages confirmed sent are never
+sent again.
+
+Exactly once otherwise: the pacing is asked before the claim, so a worker claims only what it
+can send within `horizon`; a claimed message that would have to wait past `max_wait` (a pause
+came meanwhile) is handed back unsent, so no lease runs out while a message waits for its turn.
+Only the holder of the current claim (worker and token) may record the outcome; a worker whose
+claim was taken over (it stalled past its lease) is told so and records nothing.
 """
 
 from __future__ import annotations
@@ -25,17 +32,19 @@ from storage.db import Database
 from storage.delivery_lock import DeliveryLock
 from storage.files import FileStore
 from storage.models import OutboxMessage
-from storage.outbox import Outbox
+from storage.outbox import Claim, Outbox
 
 log = logging.getLogger(__name__)
 
 
 class RateLimited(Exception):
-    """The platform asked to slow down for `retry_after` seconds (Telegram 429, WA 130429)."""
+    """The platform asked to slow down for `retry_after` seconds (Telegram 429, WA 130429);
+    `chat_only` when it said the limit is this chat's (WA 131056), not the whole channel's."""
 
-    def __init__(self, retry_after: float, detail: str = "") -> None:
+    def __init__(self, retry_after: float, detail: str = "", chat_only: bool = False) -> None:
         super().__init__(detail or f"rate limited for {retry_after}s")
         self.retry_after = retry_after
+        self.chat_only = chat_only
 
 
 class Unreachable(Exception):
@@ -139,6 +148,11 @@ class DeliveryWorker:
         self.standby_wait = standby_wait
         self.recipient = recipient
         """When set, only the messages to this chat are claimed (a terminal session's own)."""
+        lease_seconds = lease.total_seconds()
+        self.horizon = min(1.0, lease_seconds / 10)
+        """A claim takes only what the pacing lets start within this many seconds."""
+        self.max_wait = lease_seconds / 4
+        """A claimed message waits at most this long for its turn, else it is handed back."""
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set (then finish the messages in hand).
@@ -170,16 +184,17 @@ class DeliveryWorker:
                         wait = self.standby_wait
                 except Exception:
                     log.exception("delivery round failed; trying again shortly")
+                deadline = self.clock.monotonic() + self.max_wait
                 for message in claimed:
-                    in_flight[asyncio.create_task(self._deliver(message))] = message
+                    task = asyncio.create_task(self._deliver(message, deadline))
+                    in_flight[task] = message
                 if in_flight:
                     done, _ = await asyncio.wait(
                         in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
                     )
                     await self._finished([in_flight.pop(task) for task in done], done)
                 elif not claimed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), wait)
+                    await self._idle(stop, wait)
         finally:
             if in_flight:
                 done, _ = await asyncio.wait(in_flight)
@@ -197,63 +212,111 @@ class DeliveryWorker:
         if self.report is not None and messages:
             await self.report.update({m.broadcast_id for m in messages if m.broadcast_id})
 
+    async def _idle(self, stop: asyncio.Event, wait: float) -> None:
+        """Nothing was claimed: wait up to `wait` for `stop`, or, when the pacing holds a chat
+        or the channel, until it lets go (on the worker's clock; a test's clock jumps)."""
+        releases = [r for limiter in self.limiters.values() if (r := limiter.next_release())]
+        if not releases:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            return
+        pacing = asyncio.ensure_future(self.clock.sleep(min(wait, *releases)))
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((pacing, stopping), return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (pacing, stopping):
+            waiter.cancel()
+
     async def _channels_held(self) -> list[str]:
         if not self.locks:
             return list(self.senders)
         return [channel for channel, lock in self.locks.items() if await lock.held()]
 
     async def _claim(self, channels: list[str], limit: int) -> list[OutboxMessage]:
+        """Claim, per channel, only what its pacing lets start within `horizon` (at most
+        `limit` in all): the chats it holds back are skipped, and each chat gets at most the
+        messages its own rate lets through in that time."""
         now = self.clock.now()
+        claimed: list[OutboxMessage] = []
         async with self.db.transaction() as session:
-            return await Outbox(session).claim(
-                self.name,
-                now,
-                max(1, min(limit, 500)),
-                self.lease,
-                self.quiet_hours.is_quiet(now),
-                channels,
-                self.recipient,
-            )
+            outbox = Outbox(session)
+            for channel in channels:
+                limiter = self.limiters.get(channel)
+                room = min(limit - len(claimed), 500)
+                if limiter is not None:
+                    room = min(room, limiter.capacity(self.horizon))
+                if room <= 0:
+                    continue
+                per_chat = limiter.per_chat_batch(self.horizon) if limiter else room
+                claimed += await outbox.claim(
+                    self.name,
+                    now,
+                    room,
+                    self.lease,
+                    self.quiet_hours.is_quiet(now),
+                    [channel],
+                    self.recipient,
+                    skip_recipients=limiter.held_chats(self.horizon) if limiter else (),
+                    per_recipient=per_chat if per_chat < room else None,  # else no cap
+                )
+        return claimed
 
     async def drain_once(self, channels: list[str] | None = None) -> int:
-        """Claim one batch (of `channels`, default: those with a sender), send all of it, and
-        return how many messages were handled (tests and benchmarks step the queue this way)."""
-        batch = max(1, int(sum(1 / limiter.interval for limiter in self.limiters.values())))
-        claimed = await self._claim(channels or list(self.senders), batch)
+        """Claim one batch (of `channels`, default: those with a sender: what their pacing lets
+        start now), send all of it, and return how many messages were handled (tests and
+        benchmarks step the queue this way; 0 also while the pacing holds every due chat)."""
+        claimed = await self._claim(channels or list(self.senders), 1_000_000)
         if not claimed:
             return 0
+        deadline = self.clock.monotonic() + self.max_wait
         gate = asyncio.Semaphore(self.concurrency)
 
         async def deliver(message: OutboxMessage) -> None:
             async with gate:
-                await self._deliver(message)
+                await self._deliver(message, deadline)
 
         await asyncio.gather(*(deliver(message) for message in claimed))
         if self.report is not None:
             await self.report.update({m.broadcast_id for m in claimed if m.broadcast_id})
         return len(claimed)
 
-    async def _deliver(self, message: OutboxMessage) -> None:
+    async def _deliver(self, message: OutboxMessage, deadline: float) -> None:
+        """Wait for the message's turn (until `deadline` at most), send it, record the outcome."""
+        claim = Claim.of(message)
         sender = self.senders.get(message.channel)
         limiter = self.limiters.get(message.channel)
         if sender is None or limiter is None:
-            await self._record(message, "failed", f"no sender for {message.channel}")
+            await self._record(claim, "failed", f"no sender for {message.channel}")
             return
+        async with limiter.chat_turn(message.recipient):
+            await self._send(message, claim, sender, limiter, deadline)
+
+    async def _send(
+        self,
+        message: OutboxMessage,
+        claim: Claim,
+        sender: Sender,
+        limiter: RateLimiter,
+        deadline: float,
+    ) -> None:
+        """Send in this chat's turn and record what came of it (under the claim's fence)."""
         try:
             outgoing = await self._outgoing(message)
-            await limiter.wait_turn(message.recipient)
+            if not await limiter.wait_turn(message.recipient, deadline):
+                later = self.clock.now() + timedelta(seconds=limiter.delay(message.recipient))
+                await self._record(claim, "retry", None, later, count_attempt=False)
+                return
             platform_id = await sender.send(outgoing)
         except RateLimited as slow_down:
-            limiter.pause(slow_down.retry_after)
+            limiter.pause(slow_down.retry_after, message.recipient if slow_down.chat_only else None)
             later = self.clock.now() + timedelta(seconds=slow_down.retry_after)
-            await self._record(message, "retry", str(slow_down), later, count_attempt=False)
+            await self._record(claim, "retry", str(slow_down), later, count_attempt=False)
         except Unreachable as error:
-            await self._record(message, "unreachable", str(error))
+            await self._record(claim, "unreachable", str(error))
         except PermanentFailure as error:
-            await self._record(message, "failed", str(error))
+            await self._record(claim, "failed", str(error))
         except (TemporaryFailure, OSError) as error:
             if message.attempts >= self.max_attempts:
-                await self._record(message, "failed", f"{error} (after {message.attempts} tries)")
+                await self._record(claim, "failed", f"{error} (after {message.attempts} tries)")
             else:
                 backoff = timedelta(seconds=min(300.0, self.retry_base**message.attempts))
                 log.warning(
@@ -264,10 +327,12 @@ class DeliveryWorker:
                     message.attempts,
                     backoff.total_seconds(),
                 )
-                await self._record(message, "retry", str(error), self.clock.now() + backoff)
+                await self._record(claim, "retry", str(error), self.clock.now() + backoff)
         else:
             async with self.db.transaction() as session:
-                await Outbox(session).mark_sent(message.id, platform_id, self.clock.now())
+                recorded = await Outbox(session).mark_sent(claim, platform_id, self.clock.now())
+            if not recorded:
+                self._lost(claim, "sent")
 
     async def _outgoing(self, message: OutboxMessage) -> Outgoing:
         content = None
@@ -286,15 +351,28 @@ class DeliveryWorker:
 
     async def _record(
         self,
-        message: OutboxMessage,
+        claim: Claim,
         outcome: str,
-        error: str,
+        error: str | None,
         not_before: datetime | None = None,
         count_attempt: bool = True,
     ) -> None:
         async with self.db.transaction() as session:
             outbox = Outbox(session)
             if not_before is not None:
-                await outbox.retry_later(message.id, not_before, error, count_attempt)
+                recorded = await outbox.retry_later(claim, not_before, error, count_attempt)
             else:
-                await outbox.give_up(message.id, outcome, error)
+                recorded = await outbox.give_up(claim, outcome, error or "")
+        if not recorded:
+            self._lost(claim, outcome)
+
+    def _lost(self, claim: Claim, outcome: str) -> None:
+        """Another claim took the row over (this one outlived its lease): record nothing."""
+        log.warning(
+            "worker %s lost its claim %d of message %d (taken over after the lease); "
+            "its outcome (%s) is not recorded",
+            self.name,
+            claim.token,
+            claim.message_id,
+            outcome,
+        )

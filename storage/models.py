@@ -234,7 +234,8 @@ class OutboxMessage(Base):
     """One message to one recipient, sent by a delivery worker within the platform's limits.
 
     States: queued → sending → sent | failed | unreachable | cancelled. A row stuck in
-    `sending` past its lease (the worker died) is queued again: the only possible repeat.
+    `sending` past its lease (the worker died) is claimed again: the only possible repeat. Only
+    the holder of the current claim (`claimed_by` and `claim_token`) may record the outcome.
     """
 
     __tablename__ = "outbox"
@@ -266,6 +267,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_token: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Raised by every claim; with `claimed_by`, the fencing token the holder settles it with."""
     sent_at: Mapped[datetime | None]
     platform_message_id: Mapped[str | None] = mapped_column(String(128))
     last_error: Mapped[str | None] = mapped_column(String(300))

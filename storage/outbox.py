@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,26 @@ from storage.results import CHUNK
 
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 """Delivery reports arrive out of order; a report only ever moves a message forward."""
+PREFIX = 4
+"""A claim ranks at most `PREFIX` × its limit of the oldest due rows to cap each chat's share."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of one outbox row (the fencing token): only its holder may record the outcome.
+
+    A claim that outlived its lease may have been taken over by another claim of the same row;
+    from then on every outcome the old holder tries to record is refused.
+    """
+
+    message_id: int
+    holder: str
+    token: int
+
+    @classmethod
+    def of(cls, row: OutboxMessage) -> Claim:
+        """The claim a row returned by `Outbox.claim` carries."""
+        return cls(row.id, row.claimed_by or "", row.claim_token)
 
 
 class Outbox:
@@ -96,14 +117,19 @@ class Outbox:
         quiet: bool,
         channels: Sequence[str] | None = None,
         recipient: str | None = None,
+        *,
+        skip_recipients: Collection[str] = (),
+        per_recipient: int | None = None,
     ) -> list[OutboxMessage]:
-        """Take up to `limit` due messages for this worker (marked `sending`).
+        """Take up to `limit` due messages for this worker (marked `sending`, with a new token).
 
         Due: queued and not before now, or `sending` for longer than `lease` (a dead worker's).
         During quiet hours only urgent messages are due; with `channels`, only theirs; with
-        `recipient`, only the messages to that chat (a terminal session's own). On
-        PostgreSQL, rows another worker is claiming at the same moment are skipped (FOR UPDATE
-        SKIP LOCKED).
+        `recipient`, only the messages to that chat (a terminal session's own). Chats in
+        `skip_recipients` (held back by the pacing) are left alone, and with `per_recipient`
+        at most that many of one chat's messages are taken, the oldest first. On PostgreSQL,
+        rows another worker is claiming at the same moment are skipped (FOR UPDATE SKIP
+        LOCKED). Each claimed row gets a new `claim_token`: `Claim.of(row)` is what settles it.
         """
         due = or_(
             and_(OutboxMessage.state == "queued", OutboxMessage.not_before <= now),
@@ -115,12 +141,36 @@ class Outbox:
             due = and_(due, OutboxMessage.channel.in_(channels))
         if recipient is not None:
             due = and_(due, OutboxMessage.recipient == recipient)
+        if skip_recipients:
+            due = and_(due, OutboxMessage.recipient.not_in(list(skip_recipients)))
         candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
+        if per_recipient is not None:
+            oldest = (
+                select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.recipient)
+                .where(due)
+                .order_by(OutboxMessage.id)
+                .limit(limit * PREFIX)
+                .subquery()
+            )
+            ranked = select(
+                oldest.c.id,
+                func.row_number()
+                .over(partition_by=(oldest.c.channel, oldest.c.recipient), order_by=oldest.c.id)
+                .label("rank"),
+            ).subquery()
+            capped = select(ranked.c.id).where(ranked.c.rank <= per_recipient)
+            candidates = (
+                select(OutboxMessage.id)
+                .where(OutboxMessage.id.in_(capped), due)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
         claim = update(OutboxMessage).values(
             state="sending",
             claimed_at=now,
             claimed_by=worker,
             attempts=OutboxMessage.attempts + 1,
+            claim_token=OutboxMessage.claim_token + 1,
         )
         if self._dialect == "postgresql":
             # Lock the rows first (skipping those another worker holds), then update exactly
@@ -143,35 +193,47 @@ class Outbox:
         )
         return list(rows.scalars())
 
-    async def mark_sent(self, message_id: int, platform_id: str | None, now: datetime) -> None:
-        """The platform confirmed the message."""
-        await self._set(
-            message_id, state="sent", sent_at=now, platform_message_id=platform_id, last_error=None
+    async def mark_sent(self, claim: Claim, platform_id: str | None, now: datetime) -> bool:
+        """The platform confirmed the message; False when `claim` no longer holds the row."""
+        return await self._settle(
+            claim, state="sent", sent_at=now, platform_message_id=platform_id, last_error=None
         )
 
     async def retry_later(
-        self, message_id: int, not_before: datetime, error: str, count_attempt: bool = True
-    ) -> None:
-        """Queue again after `not_before` (a rate limit does not count as an attempt)."""
+        self, claim: Claim, not_before: datetime, error: str | None, count_attempt: bool = True
+    ) -> bool:
+        """Queue again after `not_before` (a rate limit, or a send never tried, does not count
+        as an attempt; `error` None keeps the last one); False when `claim` lost the row."""
         values: dict[str, Any] = {
             "state": "queued",
             "not_before": not_before,
-            "last_error": error[:300],
             "claimed_at": None,
             "claimed_by": None,
         }
+        if error is not None:
+            values["last_error"] = error[:300]
         if not count_attempt:
             values["attempts"] = OutboxMessage.attempts - 1
-        await self._set(message_id, **values)
+        return await self._settle(claim, **values)
 
-    async def give_up(self, message_id: int, state: str, error: str) -> None:
-        """Final: `failed` (kept failing) or `unreachable` (blocked, no such user)."""
-        await self._set(message_id, state=state, last_error=error[:300])
+    async def give_up(self, claim: Claim, state: str, error: str) -> bool:
+        """Final: `failed` (kept failing) or `unreachable` (blocked, no such user); False when
+        `claim` no longer holds the row."""
+        return await self._settle(claim, state=state, last_error=error[:300])
 
-    async def _set(self, message_id: int, **values: Any) -> None:
-        await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+    async def _settle(self, claim: Claim, **values: Any) -> bool:
+        """Record an outcome only if `claim` still holds the row (the fencing check)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == claim.message_id,
+                OutboxMessage.state == "sending",
+                OutboxMessage.claimed_by == claim.holder,
+                OutboxMessage.claim_token == claim.token,
+            )
+            .values(**values)
         )
+        return bool(result.rowcount)
 
     async def cancel_broadcast(self, broadcast_id: int, now: datetime) -> int:
         """Cancel what of a broadcast is not yet sent; returns how many messages were stopped."""

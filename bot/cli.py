@@ -219,7 +219,11 @@ async def _poll_telegram(app: App, token: str) -> int:
         settings.telegram_concurrency,
     )
     stop = _stop_on_signals()
-    await start_polling(application)
+    polling = await start_polling(
+        application,
+        orphan_after=timedelta(seconds=settings.inbound_orphan_seconds),
+        sweep_every=settings.inbound_sweep_seconds,
+    )
     log.info("polling Telegram as @%s; Ctrl-C stops", application.bot.username)
     delivery = app.delivery_worker(
         {"telegram": TelegramSender(application.bot), **_whatsapp_sender(app)}
@@ -231,7 +235,7 @@ async def _poll_telegram(app: App, token: str) -> int:
     finally:
         scheduler.shutdown(wait=False)
         await worker_task
-        await stop_polling(application)
+        await stop_polling(polling)
     return 0
 
 

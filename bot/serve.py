@@ -8,6 +8,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,8 +23,9 @@ from bot.telegram import (
     build_application,
     start_webhook,
     stop_webhook,
+    telegram_intake,
 )
-from bot.web import build_web_app
+from bot.web import BackgroundWork, DurableIntake, build_web_app
 from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
 from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
@@ -133,7 +135,10 @@ def build_served(app: App) -> Served:
     senders: dict[str, Sender] = {}
     telegram: Application | None = None
     telegram_secret: str | None = None
+    telegram_updates: DurableIntake | None = None
     whatsapp = None
+    web_work = BackgroundWork()
+    orphan_after = timedelta(seconds=settings.inbound_orphan_seconds)
     if settings.telegram_token is not None and settings.telegram_webhook_url:
         token = settings.telegram_token.get_secret_value()
         telegram_secret = telegram_webhook_secret(settings.telegram_webhook_secret, token)
@@ -143,7 +148,12 @@ def build_served(app: App) -> Served:
             settings.telegram_base_url,
             settings.telegram_base_file_url,
             settings.telegram_concurrency,
-            polling=False,
+        )
+        telegram_updates = telegram_intake(
+            telegram,
+            web_work,
+            orphan_after=orphan_after,
+            sweep_every=settings.inbound_sweep_seconds,
         )
         senders["telegram"] = TelegramSender(telegram.bot)
     parts = whatsapp_parts(app)
@@ -175,10 +185,14 @@ def build_served(app: App) -> Served:
         whatsapp_verify_token=_secret(settings.whatsapp_verify_token),
         telegram=telegram,
         telegram_secret=telegram_secret,
+        telegram_intake=telegram_updates,
+        background=web_work,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         max_body_bytes=settings.max_body_bytes,
         body_timeout=settings.body_timeout_seconds,
+        orphan_after=orphan_after,
+        sweep_every=settings.inbound_sweep_seconds,
     )
     return Served(web, senders)
 

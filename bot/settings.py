@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES
+from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, SWEEP_EVERY
 from core.recruitment import DEFAULT_CONFIG_PATH
 
 
@@ -75,6 +75,17 @@ class Settings(BaseSettings):
         default=BODY_TIMEOUT,
         gt=0,
         description="a webhook body not all there by then is refused (408)",
+    )
+    inbound_orphan_seconds: float = Field(
+        default=ORPHAN_AFTER.total_seconds(),
+        ge=0,
+        description="a stored inbound update this old that no process here has in hand is "
+        "taken by the sweep (left by a killed process)",
+    )
+    inbound_sweep_seconds: float = Field(
+        default=SWEEP_EVERY,
+        gt=0,
+        description="how often the inbound sweep looks (and once at start)",
     )
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
     delivery_lease_seconds: float = Field(

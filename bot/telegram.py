@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta (PTB 22.2+)
 
@@ -22,16 +25,10 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder
 
+from bot.web import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
 from core.callbacks import LinkAction, LinkButton
 from core.formatting import split_text
 from core.types import (
@@ -83,59 +80,167 @@ def build_application(
     base_url: str,
     base_file_url: str,
     concurrency: int = 8,
-    polling: bool = True,
 ) -> Application:
-    """A python-telegram-bot Application that feeds every private message to the conversation.
+    """A python-telegram-bot Application: its Bot (sending, files) and the conversation.
 
-    With `polling=False` it has no updater: a web app puts webhook updates on its queue.
+    Updates do not go through its queue (held only in memory): the durable intake stores each
+    one, webhook and polling alike, and hands it to `handle_update`. `concurrency` bounds the
+    updates handled at once and sizes the connection pool for their replies.
     """
-    builder = (
+    application = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
-        .concurrent_updates(concurrency)
         .connection_pool_size(concurrency * 2)
+        .updater(None)
+        .build()
     )
-    if not polling:
-        builder = builder.updater(None)
-    application = builder.build()
     application.bot_data["conversation"] = conversation
-    private = filters.ChatType.PRIVATE
-    application.add_handler(CallbackQueryHandler(_on_callback))
-    application.add_handler(MessageHandler(private & ~filters.UpdateType.EDITED, _on_message))
-    application.add_error_handler(_on_error)
+    application.bot_data["concurrency"] = concurrency
     return application
 
 
-async def start_polling(application: Application, poll_timeout: int = 10) -> None:
-    """Initialise, publish the command list, and start long polling (as `mitrabot run` does)."""
-    await application.initialize()
-    await _set_commands(application)
-    await application.start()
-    await application.updater.start_polling(
-        poll_interval=0, timeout=poll_timeout, allowed_updates=ALLOWED_UPDATES
+def telegram_intake(
+    application: Application,
+    background: BackgroundWork,
+    *,
+    orphan_after: timedelta = ORPHAN_AFTER,
+    sweep_every: float = SWEEP_EVERY,
+) -> DurableIntake:
+    """The durable intake of Telegram updates (stored under their `update_id`), handled by
+    `handle_update`, at most the application's `concurrency` at once."""
+    conversation: Conversation = application.bot_data["conversation"]
+
+    async def handle(payload: dict[str, Any]) -> None:
+        await handle_update(application, payload)
+
+    return DurableIntake(
+        conversation.db,
+        Channel.TELEGRAM.value,
+        handle,
+        background,
+        conversation.deps.clock.now,
+        max_in_flight=application.bot_data["concurrency"],
+        orphan_after=orphan_after,
+        sweep_every=sweep_every,
     )
 
 
+class Polling:
+    """Long polling through the durable intake (`mitrabot run`).
+
+    `getUpdates` confirms the updates of the previous call by its `offset`, so the offset moves
+    past an update only once it is stored: a process killed after that loses nothing (the
+    sweep of the next start handles it), one killed before gets it again from Telegram (stored
+    once, by its `update_id`).
+    """
+
+    RETRY_CAP = 30.0
+    """Seconds at most between two tries while Telegram or the database fails."""
+
+    def __init__(self, application: Application, intake: DurableIntake, poll_timeout: int) -> None:
+        self.application = application
+        self.intake = intake
+        self.poll_timeout = poll_timeout
+        self.offset: int | None = None
+        """The next `getUpdates` offset: one past the last update stored."""
+        self.stopping = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Initialise, publish the command list, drop any webhook, and start polling and the
+        sweep (which first takes what a killed process left)."""
+        await self.application.initialize()
+        await _set_commands(self.application)
+        await self.application.bot.delete_webhook()
+        self.tasks = [
+            asyncio.create_task(self._poll()),
+            asyncio.create_task(self.intake.sweep_forever(self.stopping)),
+        ]
+
+    async def stop(self) -> None:
+        """Stop fetching, finish the updates in hand (what waits stays stored), confirm what
+        was stored, and close connections."""
+        self.stopping.set()
+        self.intake.closing = True
+        await asyncio.gather(*self.tasks)
+        await self.intake.background.drain()
+        if self.offset is not None:
+            with contextlib.suppress(TelegramError):
+                await self.application.bot.get_updates(offset=self.offset, limit=1, timeout=0)
+        await self.application.shutdown()
+
+    async def _poll(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                updates = await self._fetch()
+                if updates is None:
+                    return
+                for update in updates:
+                    payload = update.to_dict()
+                    body = json.dumps(payload).encode()
+                    await self.intake.accept(body, payload, str(update.update_id))
+                    self.offset = update.update_id + 1
+                failures = 0
+            except InvalidToken:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("polling Telegram failed (try %d); trying again", failures)
+                with contextlib.suppress(TimeoutError):
+                    wait = min(self.RETRY_CAP, 2.0 ** (failures - 1))
+                    await asyncio.wait_for(self.stopping.wait(), wait)
+
+    async def _fetch(self) -> tuple[Update, ...] | None:
+        """The next updates (a long poll), or None when stopping interrupted it."""
+        fetch = asyncio.ensure_future(
+            self.application.bot.get_updates(
+                offset=self.offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+            )
+        )
+        stopping = asyncio.ensure_future(self.stopping.wait())
+        done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (fetch, stopping):
+            if task not in done:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TelegramError):
+                    await task
+        return fetch.result() if fetch in done else None
+
+
+async def start_polling(
+    application: Application,
+    poll_timeout: int = 10,
+    *,
+    orphan_after: timedelta = ORPHAN_AFTER,
+    sweep_every: float = SWEEP_EVERY,
+) -> Polling:
+    """Start durable long polling (as `mitrabot run` does); `stop_polling` ends it."""
+    intake = telegram_intake(
+        application, BackgroundWork(), orphan_after=orphan_after, sweep_every=sweep_every
+    )
+    polling = Polling(application, intake, poll_timeout)
+    await polling.start()
+    return polling
+
+
+async def stop_polling(polling: Polling) -> None:
+    """Stop polling, finish the updates in hand, and close connections."""
+    await polling.stop()
+
+
 async def start_webhook(application: Application, url: str, secret: str | None) -> None:
-    """Initialise, publish the command list, register the webhook, and start handling."""
+    """Initialise, publish the command list, and register the webhook (the web app's intake
+    handles what it posts)."""
     await application.initialize()
     await _set_commands(application)
     await application.bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
-    await application.start()
 
 
 async def stop_webhook(application: Application) -> None:
-    """Finish the updates in hand and close connections (the webhook stays registered)."""
-    await application.stop()
-    await application.shutdown()
-
-
-async def stop_polling(application: Application) -> None:
-    """Stop polling, finish the updates in hand, and close connections."""
-    await application.updater.stop()
-    await application.stop()
+    """Close connections (the webhook stays registered)."""
     await application.shutdown()
 
 
@@ -328,33 +433,28 @@ async def send_replies(
             )
 
 
-async def _on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    await _answer(update, context)
-
-
-async def _on_callback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def handle_update(application: Application, payload: dict[str, Any]) -> None:
+    """Answer one stored update: a new private message, or a button pressed (the press is
+    acknowledged, and answered when it was under a private message). Anything else is ignored.
+    Raises when a reply could not be sent (the intake counts the failure)."""
+    update = Update.de_json(payload, application.bot)
     query = update.callback_query
-    assert query is not None
-    try:
-        await query.answer()
-    except TelegramError as error:
-        log.info("could not answer a callback query: %s", error)
-    if query.message is not None and query.message.chat.type == "private":
-        await _answer(update, context)
-
-
-async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    incoming = to_incoming(update)
-    chat = update.effective_chat
-    if incoming is None or chat is None:
+    if query is not None:
+        try:
+            await query.answer()
+        except TelegramError as error:
+            log.info("could not answer a callback query: %s", error)
+        message = query.message
+    else:
+        message = update.message
+    if message is None or message.chat.type != "private":
         return
-    conversation: Conversation = context.application.bot_data["conversation"]
-    replies = await conversation.handle(incoming, TelegramFiles(context.bot))
+    incoming = to_incoming(update)
+    if incoming is None:
+        return
+    conversation: Conversation = application.bot_data["conversation"]
+    replies = await conversation.handle(incoming, TelegramFiles(application.bot))
     try:
-        await send_replies(context.application, chat.id, replies, conversation)
+        await send_replies(application, message.chat.id, replies, conversation)
     except Forbidden:
-        log.info("chat %s blocked the bot; reply dropped", chat.id)
-
-
-async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    log.error("error while processing a Telegram update", exc_info=context.error)
+        log.info("chat %s blocked the bot; reply dropped", message.chat.id)

@@ -1,9 +1,10 @@
 """The web application `mitrabot serve` runs: WhatsApp's webhook, Telegram's webhook, /healthz.
 
-Like python-telegram-bot's custom-webhook example, the Telegram Application lives inside this
-app: a POST becomes an `Update` on its queue. A WhatsApp POST is checked (signature on the raw
-body) and answered 200 at once; the work happens after, in a task this app keeps and awaits on
-shutdown. Nothing here knows the conversation: the channel adapters do.
+One way in for both platforms: a Telegram POST (secret token checked, body an `Update`) and a
+WhatsApp POST (signature checked on the raw body) are stored in the database (`DurableIntake`)
+before the 200; the work happens after, in a task this app keeps and awaits on shutdown, and a
+sweep handles what a dead process left. Nothing here knows the conversation: the channel
+adapters do.
 
 What must be refused is refused before it costs anything: the secret header first (no body read),
 then a declared `Content-Length` over the limit, then the body is read in chunks that stop at the
@@ -144,13 +145,16 @@ MAX_ATTEMPTS = 5
 
 
 class DurableIntake:
-    """Every accepted webhook payload is stored before the 200 and deleted once handled.
+    """Every accepted inbound payload is stored before it is acknowledged and deleted once
+    handled: the one way in for WhatsApp's webhook and Telegram's (webhook and polling alike).
 
-    The platform does not send a payload again after a 200, so a crash (or a stop that cannot
-    drain) must not lose it: a sweep at start and every 30 s handles what is left, from this
-    process or a dead one. The message-level dedup makes a repeat harmless. At most
-    `MAX_IN_FLIGHT` payloads are in hand per process; a burst beyond waits in the database
-    (only its ids in memory) and is started as others finish.
+    The platform does not send a payload again after the acknowledgement, so a crash (or a stop
+    that cannot drain) must not lose it: a sweep at start and every `sweep_every` seconds
+    handles what is left, from this process or a dead one. A payload with a platform id
+    (Telegram's `update_id`) is stored once however often it arrives; the message-level dedup
+    makes a repeated handling harmless. At most `max_in_flight` payloads are in hand per
+    process; a burst beyond waits in the database (only its ids in memory) and is started as
+    others finish.
     """
 
     def __init__(
@@ -160,31 +164,48 @@ class DurableIntake:
         handler: PayloadHandler,
         background: BackgroundWork,
         now: Callable[[], datetime],
+        *,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        orphan_after: timedelta = ORPHAN_AFTER,
+        sweep_every: float = SWEEP_EVERY,
     ) -> None:
         self.db = db
         self.channel = channel
         self.handler = handler
         self.background = background
         self.now = now
+        self.max_in_flight = max_in_flight
+        self.orphan_after = orphan_after
+        """A stored payload this old and not in hand here was left by a crash (or is queued)."""
+        self.sweep_every = sweep_every
         self.in_hand: set[int] = set()
         self.waiting: collections.deque[int] = collections.deque()
         """Stored payloads of this process over the limit: started as others finish."""
         self.closing = False
         """Set at shutdown: what waits stays in the database for the next start."""
 
-    async def accept(self, body: bytes, payload: dict[str, Any]) -> None:
-        """Store the raw body (before the 200) and handle the payload now if there is room."""
+    async def accept(
+        self, body: bytes, payload: dict[str, Any], platform_id: str | None = None
+    ) -> bool:
+        """Store the raw body (before the acknowledgement) and handle the payload now if there
+        is room. False when a payload with this `platform_id` was stored already (nothing more
+        to do: whoever stored it, or the sweep, handles it)."""
         text = body.decode("utf-8", "replace")
         async with self.db.transaction() as session:
-            stored = await InboundPayloads(session).store(self.channel, text, self.now())
-        if len(self.in_hand) < MAX_IN_FLIGHT and not self.closing:
+            stored = await InboundPayloads(session).store(
+                self.channel, text, self.now(), platform_id
+            )
+        if stored is None:
+            return False
+        if len(self.in_hand) < self.max_in_flight and not self.closing:
             self._start(stored, payload)
         else:
             self.waiting.append(stored)
+        return True
 
     async def _next_waiting(self) -> None:
         """A slot came free: start the oldest payload this process left waiting."""
-        while self.waiting and len(self.in_hand) < MAX_IN_FLIGHT and not self.closing:
+        while self.waiting and len(self.in_hand) < self.max_in_flight and not self.closing:
             stored = self.waiting.popleft()
             self.in_hand.add(stored)  # claimed here, so a sweep cannot take it meanwhile
             try:
@@ -218,12 +239,13 @@ class DurableIntake:
             await InboundPayloads(session).remove(stored)
         await self._next_waiting()
 
-    async def sweep(self, orphan_after: timedelta = ORPHAN_AFTER) -> int:
-        """Start handling stored payloads nobody here has in hand; how many were taken."""
-        room = MAX_IN_FLIGHT - len(self.in_hand)
+    async def sweep(self, orphan_after: timedelta | None = None) -> int:
+        """Start handling stored payloads nobody here has in hand (stored at least
+        `orphan_after` ago, default `self.orphan_after`); how many were taken."""
+        room = self.max_in_flight - len(self.in_hand)
         if room <= 0:
             return 0
-        cutoff = self.now() - orphan_after
+        cutoff = self.now() - (self.orphan_after if orphan_after is None else orphan_after)
         limit = room + len(self.in_hand) + len(self.waiting)
         async with self.db.transaction() as session:
             rows = await InboundPayloads(session).received_before(self.channel, cutoff, limit)
@@ -243,7 +265,7 @@ class DurableIntake:
             except Exception:
                 log.exception("inbound sweep failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SWEEP_EVERY)
+                await asyncio.wait_for(stop.wait(), self.sweep_every)
 
 
 def build_web_app(
@@ -255,17 +277,37 @@ def build_web_app(
     whatsapp_verify_token: str | None = None,
     telegram: Application | None = None,
     telegram_secret: str | None = None,
+    telegram_intake: DurableIntake | None = None,
+    background: BackgroundWork | None = None,
     on_startup: Callable[[], Awaitable[None]] | None = None,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout: float = BODY_TIMEOUT,
+    orphan_after: timedelta = ORPHAN_AFTER,
+    sweep_every: float = SWEEP_EVERY,
 ) -> Starlette:
     """The ASGI app: only the channels that are configured get a route. The Telegram webhook
-    needs its secret token: without one anybody could post updates as any user (staff too)."""
+    needs its secret token (without one anybody could post updates as any user, staff too) and
+    its intake (`bot.telegram.telegram_intake`, over the same `background`)."""
     if telegram is not None and not telegram_secret:
         raise ValueError("the Telegram webhook needs a secret token")
-    background = BackgroundWork()
-    intake = DurableIntake(db, "whatsapp", whatsapp, background, now) if whatsapp else None
+    if telegram is not None and telegram_intake is None:
+        raise ValueError("the Telegram webhook needs its intake")
+    background = background or BackgroundWork()
+    intake = (
+        DurableIntake(
+            db,
+            "whatsapp",
+            whatsapp,
+            background,
+            now,
+            orphan_after=orphan_after,
+            sweep_every=sweep_every,
+        )
+        if whatsapp
+        else None
+    )
+    intakes = [each for each in (intake, telegram_intake) if each is not None]
     sweeping = asyncio.Event()
 
     async def healthz(request: Request) -> Response:
@@ -310,7 +352,7 @@ def build_web_app(
         return PlainTextResponse("ok")
 
     async def telegram_post(request: Request) -> Response:
-        assert telegram is not None and telegram_secret
+        assert telegram is not None and telegram_secret and telegram_intake is not None
         given = request.headers.get("x-telegram-bot-api-secret-token") or ""
         if not hmac.compare_digest(given.encode(), telegram_secret.encode()):
             log.warning("Telegram webhook POST with a wrong secret token refused")
@@ -325,7 +367,7 @@ def build_web_app(
         if update is None:
             log.warning("Telegram webhook POST that is not an update refused")
             return PlainTextResponse("malformed", status_code=400)
-        await telegram.update_queue.put(update)
+        await telegram_intake.accept(body, data, str(update.update_id))
         return PlainTextResponse("ok")
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
@@ -341,15 +383,14 @@ def build_web_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if on_startup is not None:
             await on_startup()
-        sweeper = asyncio.create_task(intake.sweep_forever(sweeping)) if intake else None
+        sweepers = [asyncio.create_task(each.sweep_forever(sweeping)) for each in intakes]
         try:
             yield
         finally:
             sweeping.set()
-            if intake is not None:
-                intake.closing = True
-            if sweeper is not None:
-                await sweeper
+            for each in intakes:
+                each.closing = True
+            await asyncio.gather(*sweepers)
             await background.drain()
             if on_shutdown is not None:
                 await on_shutdown()
@@ -357,4 +398,5 @@ def build_web_app(
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.background = background
     app.state.intake = intake
+    app.state.telegram_intake = telegram_intake
     return app

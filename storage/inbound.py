@@ -1,10 +1,12 @@
-"""Webhook bodies accepted but not yet fully handled: kept until they are."""
+"""Inbound payloads (webhook bodies, polled Telegram updates) acknowledged but not yet fully
+handled: kept until they are."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboundPayload
@@ -16,14 +18,22 @@ class InboundPayloads:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def store(self, channel: str, body: str, now: datetime) -> int:
-        """Keep a raw body as received; its id."""
+    async def store(
+        self, channel: str, body: str, now: datetime, platform_id: str | None = None
+    ) -> int | None:
+        """Keep a raw body as received; its id, or None when a payload with the same
+        `platform_id` is stored already (received twice: the first copy is the one handled)."""
+        dialect = self.session.bind.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
             insert(InboundPayload)
-            .values(channel=channel, body=body, received_at=now, attempts=0)
+            .values(
+                channel=channel, platform_id=platform_id, body=body, received_at=now, attempts=0
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
             .returning(InboundPayload.id)
         )
-        return (await self.session.execute(statement)).scalar_one()
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def body(self, payload_id: int) -> str | None:
         """The stored body, or None when it is gone (handled, or given up)."""

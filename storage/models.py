@@ -379,13 +379,20 @@ class SobatReport(Base):
 
 
 class InboundPayload(Base):
-    """A webhook body accepted (answered 200) but not yet fully handled: kept until it is, so
-    a crash after the 200 loses nothing (the platform will not send it again)."""
+    """An inbound body accepted (a webhook answered 200, a Telegram update confirmed by the next
+    `getUpdates` offset) but not yet fully handled: kept until it is, so a crash after the
+    acknowledgement loses nothing (the platform will not send it again)."""
 
     __tablename__ = "inbound_payloads"
+    __table_args__ = (
+        Index("uq_inbound_payloads_platform_id", "channel", "platform_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
+    platform_id: Mapped[str | None] = mapped_column(String(64))
+    """The platform's own id of the payload when it has one (Telegram's `update_id`): the same
+    update received twice is stored once. None for a WhatsApp batch."""
     body: Mapped[str] = mapped_column(Text)
     """The raw body as received (already checked against its signature)."""
     received_at: Mapped[datetime] = mapped_column(index=True)

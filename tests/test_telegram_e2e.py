@@ -50,11 +50,11 @@ async def running_bot(
     application = build_application(
         Conversation(db, deps), fake.token, fake.base_url, fake.base_file_url, concurrency=4
     )
-    await start_polling(application, poll_timeout=1)
+    polling = await start_polling(application, poll_timeout=1)
     try:
         yield application
     finally:
-        await asyncio.wait_for(stop_polling(application), 10)
+        await asyncio.wait_for(stop_polling(polling), 10)
 
 
 async def act(

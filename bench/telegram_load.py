@@ -68,7 +68,13 @@ from telegram.ext import (  # noqa: E402
     filters,
 )
 
-from bot.telegram import ALLOWED_UPDATES, build_application, start_polling, stop_polling  # noqa: E402
+from bot.telegram import (  # noqa: E402
+    ALLOWED_UPDATES,
+    Polling,
+    build_application,
+    start_polling,
+    stop_polling,
+)
 from core.catalog import Catalog  # noqa: E402
 from core.clock import FrozenClock  # noqa: E402
 from core.recruitment import load_recruitment  # noqa: E402
@@ -394,6 +400,8 @@ class BotRunner:
         self.spec = spec
         self.own_process = own_process
         self.application: Application | None = None
+        self.polling: Polling | None = None
+        """The bot's durable polling (the full kind); the baselines poll with PTB's Updater."""
         self.db: Database | None = None
         self.files_dir: tempfile.TemporaryDirectory[str] | None = None
         self.handle_times: list[float] = []
@@ -438,7 +446,7 @@ class BotRunner:
             spec.base_file_url,
             concurrency=spec.concurrency,
         )
-        await start_polling(self.application, poll_timeout=spec.poll_timeout)
+        self.polling = await start_polling(self.application, poll_timeout=spec.poll_timeout)
 
     def _on_connect(self, *_args: Any) -> None:
         self.db_connects += 1
@@ -472,8 +480,13 @@ class BotRunner:
 
     async def stop(self) -> None:
         try:
-            if self.application is not None:
-                await stop_polling(self.application)
+            if self.polling is not None:
+                await stop_polling(self.polling)
+            elif self.application is not None:
+                assert self.application.updater is not None
+                await self.application.updater.stop()
+                await self.application.stop()
+                await self.application.shutdown()
         finally:
             if self.db is not None:
                 await self.db.dispose()

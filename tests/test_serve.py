@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -14,25 +13,11 @@ from bot.settings import Settings
 from bot.web import TELEGRAM_PATH, WHATSAPP_PATH
 from core.clock import FrozenClock
 from tests.fakes.graph_api import FakeGraphApi
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram_api import FakeBotApi, text_update
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, signed_request
 
 WEBHOOK_URL = "https://mitrabot.example/telegram/webhook"
 SECRET = "rahasia-webhook"
-
-
-def _text_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
-    user = {"id": user_id, "is_bot": False, "first_name": "Siti", "language_code": "id"}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1700000000,
-            "chat": {"id": user_id, "type": "private", "first_name": "Siti"},
-            "from": user,
-            "text": text,
-        },
-    }
 
 
 async def test_serve_hosts_both_channels_and_a_health_check(
@@ -68,7 +53,7 @@ async def test_serve_hosts_both_channels_and_a_health_check(
                     health = await http.get("/healthz")
                     assert health.status_code == 200 and health.json() == {"ok": True}
 
-                    update = _text_update(1, 1001, "/start")
+                    update = text_update(1, 1001, "/start")
                     refused = await http.post(TELEGRAM_PATH, json=update)
                     assert refused.status_code == 403
                     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from bot.web import TELEGRAM_PATH
 from storage.db import Database
 from storage.models import InboundPayload, ProcessedUpdate
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram_api import FakeBotApi, text_update
 from tests.test_delivery_crash import PATIENCE, stop_process, wait_for, worker_environment
 
 UPDATES = 30
@@ -42,20 +42,6 @@ RESPONSE_DELAY = 0.05
 KILL_AFTER = 3
 """Users answered when the process is killed (out of `UPDATES`)."""
 CODE = "from bot.cli import main; raise SystemExit(main())"
-
-
-def _text_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
-    user = {"id": user_id, "is_bot": False, "first_name": "Siti", "language_code": "id"}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1700000000,
-            "chat": {"id": user_id, "type": "private", "first_name": "Siti"},
-            "from": user,
-            "text": text,
-        },
-    }
 
 
 def _free_port() -> int:
@@ -158,7 +144,7 @@ async def test_a_killed_bot_loses_no_telegram_update_and_answers_none_twice(
                 if command == "run":
                     fake.push_text(user, "/start")
                     return
-                update = _text_update(update_id, user, "/start")
+                update = text_update(update_id, user, "/start")
                 posted = await http.post(TELEGRAM_PATH, json=update, headers=headers)
                 assert posted.status_code == 200, posted.text
 

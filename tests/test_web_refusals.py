@@ -30,7 +30,7 @@ from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from storage.db import Database
 from tests.fakes.graph_api import FakeGraphApi
-from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.telegram_api import FakeBotApi, text_update
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, batch, sign, signed_request
 
 LIMIT = 64 * 1024
@@ -123,20 +123,6 @@ async def rig(db: Database, deps: Dependencies) -> AsyncIterator[Rig]:
             await web.state.background.drain()
 
 
-def _telegram_text(update_id: int, user_id: int, text: str) -> dict[str, Any]:
-    user = {"id": user_id, "is_bot": False, "first_name": "Siti", "language_code": "id"}
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1700000000,
-            "chat": {"id": user_id, "type": "private", "first_name": "Siti"},
-            "from": user,
-            "text": text,
-        },
-    }
-
-
 async def test_huge_unsigned_bodies_are_refused_unread_with_flat_memory(rig: Rig) -> None:
     tracemalloc.start()
     try:
@@ -210,7 +196,7 @@ async def test_a_telegram_body_that_is_not_an_update_is_a_400(rig: Rig, body: by
 
 
 async def test_a_good_telegram_update_still_goes_to_the_bot(rig: Rig) -> None:
-    response = await rig.telegram_post(json.dumps(_telegram_text(7, 1001, "/start")).encode())
+    response = await rig.telegram_post(json.dumps(text_update(7, 1001, "/start")).encode())
     assert response.status_code == 200
     assert await rig.telegram_accepted() == [7]
 
@@ -225,7 +211,7 @@ async def test_a_signed_whatsapp_body_that_is_not_an_object_is_a_400(rig: Rig, b
 
 
 async def test_odd_secret_and_signature_headers_are_refused_not_crashed(rig: Rig) -> None:
-    update = json.dumps(_telegram_text(8, 1001, "/start")).encode()
+    update = json.dumps(text_update(8, 1001, "/start")).encode()
     odd = [(b"X-Telegram-Bot-Api-Secret-Token", "rahasia-é".encode("latin-1"))]
     assert (await rig.post(TELEGRAM_PATH, update, odd)).status_code == 403  # type: ignore[arg-type]
     signed = [(b"X-Hub-Signature-256", "sha256=é".encode("latin-1"))]
@@ -293,12 +279,12 @@ async def test_serve_never_runs_the_telegram_webhook_without_a_secret(
                 assert secret and len(secret) >= 32
                 transport = httpx.ASGITransport(app=web)
                 async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-                    forged = json.dumps(_telegram_text(1, 42, "/start")).encode()
+                    forged = json.dumps(text_update(1, 42, "/start")).encode()
                     assert (await http.post(TELEGRAM_PATH, content=forged)).status_code == 403
                     wrong = {"X-Telegram-Bot-Api-Secret-Token": "tebakan"}
                     refused = await http.post(TELEGRAM_PATH, content=forged, headers=wrong)
                     assert refused.status_code == 403
-                    real = json.dumps(_telegram_text(2, 1001, "/start")).encode()
+                    real = json.dumps(text_update(2, 1001, "/start")).encode()
                     right = {"X-Telegram-Bot-Api-Secret-Token": secret}
                     accepted = await http.post(TELEGRAM_PATH, content=real, headers=right)
                     assert accepted.status_code == 200

@@ -232,6 +232,21 @@ class _StoredFile:
     mime_type: str | None = None
 
 
+def text_update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    """A Telegram update as a webhook POST carries it: a private text message from `user_id`."""
+    user = {"id": user_id, "is_bot": False, "first_name": "Siti", "language_code": "id"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1700000000,
+            "chat": {"id": user_id, "type": "private", "first_name": "Siti"},
+            "from": user,
+            "text": text,
+        },
+    }
+
+
 def _chat_of(params: dict[str, Any]) -> int | None:
     """The chat a request addresses, when it names one."""
     try:

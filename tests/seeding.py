@@ -68,3 +68,21 @@ async def seed_applicants(
             )
             chats.append(chat)
     return chats
+
+
+def queued_message(
+    dedup_key: str, channel: str, recipient: str, text: str, now: datetime, **extra: object
+) -> dict[str, object]:
+    """An outbox row waiting to be sent from `now` (not urgent unless `extra` says so)."""
+    return {
+        "dedup_key": dedup_key,
+        "channel": channel,
+        "recipient": recipient,
+        "text": text,
+        "state": "queued",
+        "attempts": 0,
+        "not_before": now,
+        "created_at": now,
+        "urgent": False,
+        **extra,
+    }

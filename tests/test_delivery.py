@@ -28,6 +28,7 @@ from storage.files import FileStore
 from storage.models import OutboxMessage
 from storage.outbox import Outbox
 from tests.fakes.telegram_api import FakeBotApi
+from tests.seeding import queued_message
 
 QUIET = QuietHours(
     start=datetime.strptime("21:00", "%H:%M").time(), end=datetime.strptime("06:00", "%H:%M").time()
@@ -109,18 +110,7 @@ async def enqueue(
     for user in users:
         fake.add_user(user)
     rows = [
-        {
-            "dedup_key": f"{key}:{user}",
-            "channel": "telegram",
-            "recipient": str(user),
-            "text": f"Halo {user}",
-            "state": "queued",
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "urgent": False,
-            **extra,
-        }
+        queued_message(f"{key}:{user}", "telegram", str(user), f"Halo {user}", now, **extra)
         for user in users
     ]
     async with db.transaction() as session:

@@ -28,6 +28,7 @@ from storage.db import Database
 from storage.models import OutboxMessage
 from storage.outbox import Outbox
 from tests.fakes.telegram_api import FakeBotApi
+from tests.seeding import queued_message
 
 USERS = range(1, 301)
 KILL_AFTER = 115  # messages received by the fake; not a multiple of the claim batch (= rate)
@@ -134,18 +135,8 @@ async def test_a_killed_worker_loses_nothing_and_repeats_only_what_was_in_flight
     any_db: Database, fake: FakeBotApi, tmp_path: Path
 ) -> None:
     now = QUEUED_AT
-    rows = [
-        {
-            "dedup_key": f"crash:{user}",
-            "channel": "telegram",
-            "recipient": str(user),
-            "text": f"Halo {user}",
-            "state": "queued",
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "urgent": True,  # not held back by quiet hours, whatever the time of the run
-        }
+    rows = [  # urgent: not held back by quiet hours, whatever the time of the run
+        queued_message(f"crash:{user}", "telegram", str(user), f"Halo {user}", now, urgent=True)
         for user in USERS
     ]
     async with any_db.transaction() as session:
@@ -224,17 +215,7 @@ async def test_a_claim_takes_at_most_its_limit(any_db: Database) -> None:
     """What bounds the rows a dead worker leaves `sending` (and a batch's length vs. the lease)."""
     now = QUEUED_AT
     rows = [
-        {
-            "dedup_key": f"claim:{user}",
-            "channel": "telegram",
-            "recipient": str(user),
-            "text": "Halo",
-            "state": "queued",
-            "attempts": 0,
-            "not_before": now,
-            "created_at": now,
-            "urgent": True,
-        }
+        queued_message(f"claim:{user}", "telegram", str(user), "Halo", now, urgent=True)
         for user in USERS
     ]
     async with any_db.transaction() as session:

@@ -31,6 +31,7 @@ from storage.models import OutboxMessage
 from storage.outbox import Claim, Outbox
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.telegram_api import FakeBotApi
+from tests.seeding import queued_message
 from tests.test_delivery import (
     DAYTIME,
     QUIET,
@@ -74,17 +75,7 @@ async def test_a_stale_holder_cannot_record_an_outcome(any_db: Database) -> None
     """w1's lease ran out and w2 claimed the row: w1's sent, retry and give-up are refused."""
     clock = FrozenClock(DAYTIME)
     now = clock.now()
-    row = {
-        "dedup_key": "fence:1",
-        "channel": "telegram",
-        "recipient": "1",
-        "text": "Halo",
-        "state": "queued",
-        "attempts": 0,
-        "not_before": now,
-        "created_at": now,
-        "urgent": False,
-    }
+    row = queued_message("fence:1", "telegram", "1", "Halo", now)
     async with any_db.transaction() as session:
         await Outbox(session).enqueue([row])
     async with any_db.transaction() as session:
@@ -173,18 +164,7 @@ async def test_fourteen_messages_to_one_whatsapp_user_go_once_each_and_in_order(
     async with db.transaction() as session:
         await Outbox(session).enqueue(
             [
-                {
-                    "dedup_key": f"wa:{n}",
-                    "channel": "whatsapp",
-                    "recipient": WA_ID,
-                    "text": f"Pesan {n}",
-                    "state": "queued",
-                    "attempts": 0,
-                    "not_before": now,
-                    "created_at": now,
-                    "urgent": False,
-                    "template_only": True,
-                }
+                queued_message(f"wa:{n}", "whatsapp", WA_ID, f"Pesan {n}", now, template_only=True)
                 for n in range(1, 15)
             ]
         )
@@ -269,18 +249,9 @@ async def test_a_pair_rate_limit_holds_that_chat_not_the_channel(
     async with db.transaction() as session:
         await Outbox(session).enqueue(
             [
-                {
-                    "dedup_key": f"pair:{to}:{n}",
-                    "channel": "whatsapp",
-                    "recipient": to,
-                    "text": f"{to[-1]}{n}",
-                    "state": "queued",
-                    "attempts": 0,
-                    "not_before": now,
-                    "created_at": now,
-                    "urgent": False,
-                    "template_only": True,
-                }
+                queued_message(
+                    f"pair:{to}:{n}", "whatsapp", to, f"{to[-1]}{n}", now, template_only=True
+                )
                 for n in (1, 2)
                 for to in (held, other)
             ]

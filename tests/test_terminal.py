@@ -26,7 +26,7 @@ from storage.db import Database
 from storage.models import Applicant, Broadcast, OutboxMessage, SobatReport
 from storage.outbox import Outbox
 from tests.chat import Chat
-from tests.seeding import seed_applicants, seeded_number
+from tests.seeding import queued_message, seed_applicants, seeded_number
 
 STAFF_ID = "900"  # named as staff in the test settings
 
@@ -229,17 +229,9 @@ async def test_a_session_claims_only_the_messages_to_its_own_user(
     async with any_db.transaction() as session:
         await Outbox(session).enqueue(
             [
-                {
-                    "dedup_key": f"test:{channel}:{recipient}",
-                    "channel": channel,
-                    "recipient": recipient,
-                    "text": f"untuk {recipient}",
-                    "urgent": False,
-                    "state": "queued",
-                    "attempts": 0,
-                    "not_before": now,
-                    "created_at": now,
-                }
+                queued_message(
+                    f"test:{channel}:{recipient}", channel, recipient, f"untuk {recipient}", now
+                )
                 for channel, recipient in (
                     ("terminal", "siti"),
                     ("terminal", "budi"),

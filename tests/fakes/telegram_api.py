@@ -746,14 +746,22 @@ class FakeBotApi:
                 )
             await self._signal.wait(remaining)
 
-    async def wait_until_idle(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def wait_until_idle(
+        self,
+        timeout: float = 30.0,  # noqa: ASYNC109 - part of the documented helper API
+        *,
+        requests_only: bool = False,
+    ) -> None:
         """Wait until every queued update was fetched *and* confirmed (a later ``getUpdates``
-        used a higher offset) and no non-polling request was in flight for 0.2 s."""
+        used a higher offset) and no non-polling request was in flight for 0.2 s.
+
+        With ``requests_only``, wait for the requests alone: after the polling process was
+        killed, nothing will fetch or confirm the updates it left until another one starts."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             remaining = deadline - loop.time()
-            if not self._pending and self._inflight == 0:
+            if (requests_only or not self._pending) and self._inflight == 0:
                 quiet_left = IDLE_QUIET_PERIOD - (time.monotonic() - self._last_activity)
                 if quiet_left <= 0:
                     return

@@ -11,7 +11,7 @@ from core.clock import Clock
 from core.recruitment import RecruitmentConfig, load_recruitment
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
-from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender
+from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender, TurnDelivery
 from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress
 from storage.db import Database
@@ -62,6 +62,12 @@ class App:
             exclusive=recipient is None,
             recipient=recipient,
         )
+
+    def turn_delivery(self, senders: dict[str, Sender]) -> TurnDelivery:
+        """What sends a turn's replies at once from the process that handled it."""
+        deps = self.conversation.deps
+        lease = timedelta(seconds=self.settings.delivery_lease_seconds)
+        return TurnDelivery(self.db, senders, deps.clock, deps.files, lease=lease)
 
     def jobs(self) -> Jobs:
         """The scheduled jobs of this recruitment (reminders, announcements)."""

@@ -217,6 +217,7 @@ async def _poll_telegram(app: App, token: str) -> int:
         settings.telegram_base_url,
         settings.telegram_base_file_url,
         settings.telegram_concurrency,
+        timedelta(seconds=settings.delivery_lease_seconds),
     )
     stop = _stop_on_signals()
     polling = await start_polling(

@@ -101,7 +101,6 @@ class _Background:
 def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
     """The WhatsApp webhook handler and outbox sender, when all four secrets are set."""
     settings = app.settings
-    deps = app.conversation.deps
     needed = (
         settings.whatsapp_phone_id,
         settings.whatsapp_token,
@@ -121,12 +120,13 @@ def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
         settings.whatsapp_api_version,
     )
     webhook = WhatsAppWebhook(
-        app.conversation, client, settings.whatsapp_phone_id, settings.whatsapp_concurrency
+        app.conversation,
+        client,
+        settings.whatsapp_phone_id,
+        settings.whatsapp_concurrency,
+        timedelta(seconds=settings.delivery_lease_seconds),
     )
-    sender = WhatsAppSender(
-        client, app.db, deps.catalog, app.config.whatsapp_template, deps.clock.now
-    )
-    return webhook, sender
+    return webhook, webhook.sender
 
 
 def build_served(app: App) -> Served:
@@ -148,6 +148,7 @@ def build_served(app: App) -> Served:
             settings.telegram_base_url,
             settings.telegram_base_file_url,
             settings.telegram_concurrency,
+            timedelta(seconds=settings.delivery_lease_seconds),
         )
         telegram_updates = telegram_intake(
             telegram,

@@ -8,7 +8,6 @@ import json
 import logging
 import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta (PTB 22.2+)
@@ -39,15 +38,16 @@ from core.types import (
     FileUnavailable,
     Incoming,
     IncomingFile,
-    Reply,
 )
 from handlers.applicant.link import normalise_phone
 from handlers.conversation import Conversation
 from scheduler.delivery import (
+    DEFAULT_LEASE,
     Outgoing,
     PermanentFailure,
     RateLimited,
     TemporaryFailure,
+    TurnDelivery,
     Unreachable,
 )
 
@@ -80,12 +80,15 @@ def build_application(
     base_url: str,
     base_file_url: str,
     concurrency: int = 8,
+    lease: timedelta = DEFAULT_LEASE,
 ) -> Application:
     """A python-telegram-bot Application: its Bot (sending, files) and the conversation.
 
     Updates do not go through its queue (held only in memory): the durable intake stores each
     one, webhook and polling alike, and hands it to `handle_update`. `concurrency` bounds the
-    updates handled at once and sizes the connection pool for their replies.
+    updates handled at once and sizes the connection pool for their replies, which go through
+    the outbox and are sent at once by this process (`TurnDelivery`, under the delivery
+    worker's `lease`).
     """
     application = (
         ApplicationBuilder()
@@ -96,8 +99,16 @@ def build_application(
         .updater(None)
         .build()
     )
+    deps = conversation.deps
     application.bot_data["conversation"] = conversation
     application.bot_data["concurrency"] = concurrency
+    application.bot_data["replies"] = TurnDelivery(
+        conversation.db,
+        {Channel.TELEGRAM.value: TelegramSender(application.bot)},
+        deps.clock,
+        deps.files,
+        lease=lease,
+    )
     return application
 
 
@@ -112,8 +123,8 @@ def telegram_intake(
     `handle_update`, at most the application's `concurrency` at once."""
     conversation: Conversation = application.bot_data["conversation"]
 
-    async def handle(payload: dict[str, Any]) -> None:
-        await handle_update(application, payload)
+    async def handle(payload: dict[str, Any], stored: int) -> bool:
+        return await handle_update(application, payload, stored)
 
     return DurableIntake(
         conversation.db,
@@ -178,11 +189,12 @@ class Polling:
                 updates = await self._fetch()
                 if updates is None:
                     return
-                for update in updates:
-                    payload = update.to_dict()
-                    body = json.dumps(payload).encode()
-                    await self.intake.accept(body, payload, str(update.update_id))
-                    self.offset = update.update_id + 1
+                if updates:
+                    batch = [(update.to_dict(), str(update.update_id)) for update in updates]
+                    await self.intake.accept_all(
+                        [(json.dumps(payload).encode(), payload, key) for payload, key in batch]
+                    )
+                    self.offset = updates[-1].update_id + 1
                 failures = 0
             except InvalidToken:
                 raise
@@ -413,30 +425,16 @@ def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | ReplyKeyboardMarku
     return InlineKeyboardMarkup(rows)
 
 
-async def send_replies(
-    application: Application, chat_id: int, replies: list[Reply], conversation: Conversation
-) -> None:
-    """Send replies in order; buttons go under the last part of a split text, files after it."""
-    for reply in replies:
-        parts = split_text(reply.text, MAX_TEXT)
-        for index, part in enumerate(parts):
-            markup = keyboard(reply.buttons) if index == len(parts) - 1 else None
-            sent = await application.bot.send_message(chat_id, part, reply_markup=markup)
-        if reply.track:
-            await conversation.remember_sent(
-                reply.track, Channel.TELEGRAM.value, str(chat_id), str(sent.message_id)
-            )
-        for file in reply.files:
-            content = await asyncio.to_thread(Path(file.path).read_bytes)
-            await application.bot.send_document(
-                chat_id, InputFile(content, filename=file.file_name), caption=file.caption
-            )
-
-
-async def handle_update(application: Application, payload: dict[str, Any]) -> None:
+async def handle_update(
+    application: Application, payload: dict[str, Any], inbound_id: int | None = None
+) -> bool:
     """Answer one stored update: a new private message, or a button pressed (the press is
     acknowledged, and answered when it was under a private message). Anything else is ignored.
-    Raises when a reply could not be sent (the intake counts the failure)."""
+
+    The replies go to the outbox in the turn's transaction, which also deletes the stored
+    update (`inbound_id`), and are sent at once. True when the update reached the conversation
+    (its stored copy is gone with the turn), False when it was ignored.
+    """
     update = Update.de_json(payload, application.bot)
     query = update.callback_query
     if query is not None:
@@ -448,13 +446,14 @@ async def handle_update(application: Application, payload: dict[str, Any]) -> No
     else:
         message = update.message
     if message is None or message.chat.type != "private":
-        return
+        return False
     incoming = to_incoming(update)
     if incoming is None:
-        return
+        return False
     conversation: Conversation = application.bot_data["conversation"]
-    replies = await conversation.handle(incoming, TelegramFiles(application.bot))
-    try:
-        await send_replies(application, message.chat.id, replies, conversation)
-    except Forbidden:
-        log.info("chat %s blocked the bot; reply dropped", message.chat.id)
+    replies: TurnDelivery = application.bot_data["replies"]
+    answered = await conversation.handle(
+        incoming, TelegramFiles(application.bot), send_as=replies.holder, inbound_id=inbound_id
+    )
+    await replies.send(answered.queued)
+    return inbound_id is not None

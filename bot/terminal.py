@@ -1,7 +1,8 @@
 """The conversation in a terminal: buttons become numbered choices. For trying the bot out.
 
-The terminal is a channel like the others: what the bot sends on its own (stage results,
-broadcasts, reminders, staff answers) is queued in the outbox for `terminal` and the user id.
+The terminal is a channel like the others: its replies, and what the bot sends on its own (stage
+results, broadcasts, reminders, staff answers), are queued in the outbox for `terminal` and the
+user id.
 A `mitrabot chat` session delivers those messages to its own screen, marks them sent, and shows
 each one when it arrives; what was queued while no session ran is shown when the next session
 of that user starts.
@@ -24,7 +25,6 @@ from core.types import (
     FileUnavailable,
     Incoming,
     IncomingFile,
-    Reply,
 )
 from scheduler.delivery import Outgoing
 
@@ -71,18 +71,6 @@ class Screen:
     def new_turn(self) -> None:
         """The user wrote: the buttons shown from now on are numbered from 1 again."""
         self.choices = []
-
-    def show(self, replies: list[Reply]) -> None:
-        """The bot's answers, each file as its path."""
-        blocks = [
-            self._block(
-                reply.text,
-                [f"  📄 {file.file_name}: {file.path}" for file in reply.files],
-                reply.buttons,
-            )
-            for reply in replies
-        ]
-        self._print("\n\n".join(blocks))
 
     def arrived(self, message: Outgoing) -> None:
         """A message the bot sent on its own; a file is named with its size."""
@@ -147,16 +135,20 @@ async def chat(
     conversation = app.conversation
     files = LocalFiles()
     screen = Screen(write)
-    worker = app.delivery_worker(
-        {Channel.TERMINAL.value: TerminalSender(screen)}, recipient=user_id
-    )
+    senders = {Channel.TERMINAL.value: TerminalSender(screen)}
+    worker = app.delivery_worker(senders, recipient=user_id)
+    replies = app.turn_delivery(senders)
     while await worker.drain_once():
         pass
     stop = asyncio.Event()
     delivering = asyncio.create_task(worker.run(stop))
+
+    async def say(incoming: Incoming) -> None:
+        answered = await conversation.handle(incoming, files, send_as=replies.holder)
+        await replies.send(answered.queued)
+
     try:
-        start = Incoming(channel=Channel.TERMINAL, user_id=user_id, text="/start")
-        screen.show(await conversation.handle(start))
+        await say(Incoming(channel=Channel.TERMINAL, user_id=user_id, text="/start"))
         while True:
             screen.prompting = True
             try:
@@ -169,7 +161,7 @@ async def chat(
                 return
             incoming = to_incoming(line, user_id, screen.choices)
             screen.new_turn()
-            screen.show(await conversation.handle(incoming, files))
+            await say(incoming)
     finally:
         stop.set()
         await delivering

@@ -134,7 +134,9 @@ def telegram_update(data: dict[str, Any], bot: Bot) -> Update | None:
         return None
 
 
-PayloadHandler = Callable[[dict[str, Any]], Awaitable[None]]
+PayloadHandler = Callable[[dict[str, Any], int], Awaitable[bool]]
+"""Handles one stored payload (given with its stored id); True when it deleted the stored copy
+itself, in the transaction of the turn it answered (else the intake deletes it after)."""
 
 MAX_IN_FLIGHT = 256
 """Accepted payloads handled at once by one process; more wait in the database."""
@@ -146,7 +148,8 @@ MAX_ATTEMPTS = 5
 
 class DurableIntake:
     """Every accepted inbound payload is stored before it is acknowledged and deleted once
-    handled: the one way in for WhatsApp's webhook and Telegram's (webhook and polling alike).
+    handled (in the handling turn's own transaction where there is one): the one way in for
+    WhatsApp's webhook and Telegram's (webhook and polling alike).
 
     The platform does not send a payload again after the acknowledgement, so a crash (or a stop
     that cannot drain) must not lose it: a sweep at start and every `sweep_every` seconds
@@ -190,18 +193,28 @@ class DurableIntake:
         """Store the raw body (before the acknowledgement) and handle the payload now if there
         is room. False when a payload with this `platform_id` was stored already (nothing more
         to do: whoever stored it, or the sweep, handles it)."""
-        text = body.decode("utf-8", "replace")
+        return bool(await self.accept_all([(body, payload, platform_id)]))
+
+    async def accept_all(self, payloads: list[tuple[bytes, dict[str, Any], str | None]]) -> int:
+        """`accept` for several payloads (a `getUpdates` batch) in one transaction, handled in
+        their order; how many were new."""
+        now = self.now()
+        stored: list[tuple[int | None, dict[str, Any]]] = []
         async with self.db.transaction() as session:
-            stored = await InboundPayloads(session).store(
-                self.channel, text, self.now(), platform_id
-            )
-        if stored is None:
-            return False
-        if len(self.in_hand) < self.max_in_flight and not self.closing:
-            self._start(stored, payload)
-        else:
-            self.waiting.append(stored)
-        return True
+            inbound = InboundPayloads(session)
+            for body, payload, key in payloads:
+                text = body.decode("utf-8", "replace")
+                stored.append((await inbound.store(self.channel, text, now, key), payload))
+        new = 0
+        for row, payload in stored:
+            if row is None:
+                continue
+            new += 1
+            if len(self.in_hand) < self.max_in_flight and not self.closing:
+                self._start(row, payload)
+            else:
+                self.waiting.append(row)
+        return new
 
     async def _next_waiting(self) -> None:
         """A slot came free: start the oldest payload this process left waiting."""
@@ -225,7 +238,7 @@ class DurableIntake:
 
     async def _handle(self, stored: int, payload: dict[str, Any]) -> None:
         try:
-            await self.handler(payload)
+            settled = await self.handler(payload, stored)
         except Exception:
             log.exception("an accepted %s payload failed; it stays for the sweep", self.channel)
             async with self.db.transaction() as session:
@@ -235,8 +248,9 @@ class DurableIntake:
             return
         finally:
             self.in_hand.discard(stored)
-        async with self.db.transaction() as session:
-            await InboundPayloads(session).remove(stored)
+        if not settled:
+            async with self.db.transaction() as session:
+                await InboundPayloads(session).remove(stored)
         await self._next_waiting()
 
     async def sweep(self, orphan_after: timedelta | None = None) -> int:

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,10 +39,12 @@ from core.types import (
 from handlers.applicant.link import normalise_phone
 from handlers.conversation import Conversation
 from scheduler.delivery import (
+    DEFAULT_LEASE,
     Outgoing,
     PermanentFailure,
     RateLimited,
     TemporaryFailure,
+    TurnDelivery,
     Unreachable,
 )
 from storage.db import Database
@@ -331,33 +332,9 @@ class WhatsAppReplies:
         return sent.id
 
 
-async def answer(
-    conversation: Conversation,
-    replies_out: WhatsAppReplies,
-    incoming: Incoming,
-    files: WhatsAppFiles,
-) -> None:
-    """Handle one message and send the replies to the user's number."""
-    to = incoming.address or incoming.user_id
-    for reply in await conversation.handle(incoming, files):
-        try:
-            sent = ""
-            for file in reply.files:
-                content = await asyncio.to_thread(Path(file.path).read_bytes)
-                sent = await replies_out.send_file(
-                    to, content, file.file_name, file.mime_type, file.caption
-                )
-            if reply.text or reply.buttons:
-                sent = await replies_out.send(to, reply.text, reply.buttons)
-        except (WhatsAppError, httpx.HTTPError):
-            log.exception("a WhatsApp reply could not be sent")
-            return
-        if reply.track and sent:
-            await conversation.remember_sent(reply.track, Channel.WHATSAPP.value, to, sent)
-
-
 class WhatsAppWebhook:
-    """What the web app calls with each checked webhook payload."""
+    """What the web app calls with each checked webhook payload: delivery reports recorded, each
+    message answered in turn, its replies through the outbox and sent at once."""
 
     def __init__(
         self,
@@ -365,20 +342,43 @@ class WhatsAppWebhook:
         client: WhatsApp,
         phone_id: str,
         concurrency: int = 8,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
+        deps = conversation.deps
         self.conversation = conversation
         self.phone_id = phone_id
-        self.replies = WhatsAppReplies(client, conversation.deps.catalog)
         self.files = WhatsAppFiles(client)
         self.gate = asyncio.Semaphore(concurrency)
+        self.sender = WhatsAppSender(
+            client, conversation.db, deps.catalog, deps.config.whatsapp_template, deps.clock.now
+        )
+        """Sends this number's outbox rows (replies here; the worker's sender too)."""
+        self.replies = TurnDelivery(
+            conversation.db,
+            {Channel.WHATSAPP.value: self.sender},
+            deps.clock,
+            deps.files,
+            lease=lease,
+        )
 
-    async def __call__(self, payload: dict[str, Any]) -> None:
+    async def __call__(self, payload: dict[str, Any], stored: int | None = None) -> bool:
+        """Handle a payload (stored under `stored`): True when the stored copy went with the
+        turn of its last message (a crash before that handles the payload again: the messages
+        already answered are skipped by their dedup keys)."""
         messages, statuses = parse_payload(payload, self.phone_id)
         if statuses:
             await self._record(statuses)
-        for incoming in messages:
+        for number, incoming in enumerate(messages, 1):
+            last = number == len(messages)
             async with self.gate:
-                await answer(self.conversation, self.replies, incoming, self.files)
+                answered = await self.conversation.handle(
+                    incoming,
+                    self.files,
+                    send_as=self.replies.holder,
+                    inbound_id=stored if last else None,
+                )
+                await self.replies.send(answered.queued)
+        return bool(messages) and stored is not None
 
     async def _record(self, statuses: list[Status]) -> None:
         """Delivery reports in order; a late refusal (closed window, undeliverable) acted on."""

@@ -59,6 +59,7 @@ class OutgoingFile(BaseModel):
     """A stored file to send (staff fetching an applicant's documents)."""
 
     path: str
+    """Where it is in the file store (relative to its root)."""
     file_name: str
     mime_type: str
     caption: str = ""
@@ -83,8 +84,8 @@ class Reply(BaseModel):
     buttons: list[Button] = Field(default_factory=list)
     files: list[OutgoingFile] = Field(default_factory=list)
     track: str | None = None
-    """Set when the bot will later edit this message (e.g. `broadcast:12` live progress): the
-    adapter reports the sent message's id back through `Conversation.remember_sent`."""
+    """Set when the bot will later edit this message (e.g. `broadcast:12` live progress): once
+    sent, the platform's message id is noted there."""
 
 
 class FileTooLarge(Exception):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +31,12 @@ from services.uploads import (
     prepare_table,
     prepare_upload,
 )
-from storage.broadcasts import Broadcasts
 from storage.chat_sessions import ChatSessions
 from storage.db import Database
 from storage.files import forget_unreferenced
+from storage.inbound import InboundPayloads
+from storage.models import OutboxMessage
+from storage.outbox import Outbox
 from storage.repositories import Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
@@ -86,6 +92,50 @@ def _still_allowed(choice: str | None, text: str) -> bool:
     return RemindButton.unpack(choice) is not None
 
 
+@dataclass
+class Answered:
+    """What a turn said: its replies, and (when it was to send them) their outbox rows, claimed
+    by the sending process in the turn's own transaction, in order."""
+
+    replies: list[Reply]
+    queued: list[OutboxMessage] = field(default_factory=list)
+
+
+def reply_rows(
+    replies: Sequence[Reply], incoming: Incoming, applicant_id: int | None
+) -> list[dict[str, Any]]:
+    """A turn's replies as outbox rows to the chat it answers, in order: each reply's text (with
+    its buttons), then each of its files (with its caption). Urgent: quiet hours do not hold
+    an answer to someone who just wrote."""
+    turn_key = uuid.uuid4().hex
+    common = {
+        "channel": incoming.channel.value,
+        "recipient": incoming.address or incoming.user_id,
+        "applicant_id": applicant_id,
+        "urgent": True,
+    }
+    rows: list[dict[str, Any]] = []
+    for reply in replies:
+        if reply.text or reply.buttons:
+            buttons = [button.model_dump(exclude_defaults=True) for button in reply.buttons]
+            rows.append(
+                {**common, "text": reply.text, "buttons": buttons or None, "track": reply.track}
+            )
+        for file in reply.files:
+            rows.append(
+                {
+                    **common,
+                    "text": file.caption,
+                    "file_path": file.path,
+                    "file_name": file.file_name,
+                    "file_mime_type": file.mime_type,
+                }
+            )
+    for number, row in enumerate(rows):
+        row["dedup_key"] = f"turn:{turn_key}:{number}"
+    return rows
+
+
 class Conversation:
     """Answers one incoming message at a time; all state lives in the database."""
 
@@ -94,29 +144,70 @@ class Conversation:
         self.deps = deps
         self.checks = asyncio.Semaphore(CONCURRENT_CHECKS)
 
-    async def handle(self, incoming: Incoming, files: FileSource | None = None) -> list[Reply]:
+    async def handle(
+        self,
+        incoming: Incoming,
+        files: FileSource | None = None,
+        *,
+        send_as: str | None = None,
+        inbound_id: int | None = None,
+    ) -> Answered:
         """Validate, save and answer one message. Commits before returning; never raises.
 
         A concurrent change to the same chat or applicant (two messages at once, two
         processes) is retried; a re-delivered update (same `dedup_key`) gets no reply at all. A
         file is fetched from `files`, checked and stored before the transaction, when a document
-        is due.
+        is due. With `send_as` (the sending process's claim name) the replies are written to the
+        outbox in the turn's transaction, claimed by it, for it to send at once (`queued`);
+        `inbound_id` (the stored payload this message came in) is deleted in that same
+        transaction: handled and answered, or neither.
         """
         try:
             upload = await self._prepare_upload(incoming, files)
-            turn = await self._answer(incoming, upload)
-            if turn is None:
-                return []
+            answered = await self._answer(incoming, upload, send_as, inbound_id)
+            if answered is None:
+                return Answered([])
+            turn, queued = answered
             stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
             unused = [upload.path] if stored else []
             await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
-            return turn.replies
+            return Answered(turn.replies, queued)
         except Exception:
             log.exception("error while handling a %s message", incoming.channel.value)
-        language = "en" if (incoming.language_hint or "").startswith("en") else DEFAULT_LANGUAGE
-        return [Reply(text=self.deps.catalog.text(language, "internal_error"))]
+        return await self._apologise(incoming, send_as, inbound_id)
 
-    async def _answer(self, incoming: Incoming, upload: Upload | TableUpload | None) -> Turn | None:
+    async def _apologise(
+        self, incoming: Incoming, send_as: str | None, inbound_id: int | None
+    ) -> Answered:
+        """The answer when handling failed (nothing of the turn was saved): an apology, which
+        settles the stored update as the turn would have (so a message that breaks the turn
+        is not tried again and again). If even that cannot be saved, the update stays stored
+        for the sweep."""
+        language = "en" if (incoming.language_hint or "").startswith("en") else DEFAULT_LANGUAGE
+        replies = [Reply(text=self.deps.catalog.text(language, "internal_error"))]
+        if send_as is None and inbound_id is None:
+            return Answered(replies)
+        try:
+            async with self.db.transaction() as session:
+                if inbound_id is not None:
+                    await InboundPayloads(session).remove(inbound_id)
+                if send_as is None:
+                    return Answered(replies)
+                queued = await Outbox(session).enqueue_claimed(
+                    reply_rows(replies, incoming, None), send_as, self.deps.clock.now()
+                )
+        except Exception:
+            log.exception("could not save the apology either")
+            return Answered(replies)
+        return Answered(replies, queued)
+
+    async def _answer(
+        self,
+        incoming: Incoming,
+        upload: Upload | TableUpload | None,
+        send_as: str | None,
+        inbound_id: int | None,
+    ) -> tuple[Turn, list[OutboxMessage]] | None:
         """Answer in one transaction, run again on a concurrent change (up to `ATTEMPTS` times)
         and once as an applicant's when a chat that speaks for none needed one."""
         as_applicant = False
@@ -124,7 +215,15 @@ class Conversation:
         while True:
             try:
                 async with self.db.transaction() as session:
-                    return await self._handle(session, incoming, upload, as_applicant)
+                    turn = await self._handle(session, incoming, upload, as_applicant)
+                    queued = (
+                        []
+                        if turn is None or send_as is None
+                        else (await self._queue(session, turn, send_as))
+                    )
+                    if inbound_id is not None:  # last: SQLite's write lock is taken late
+                        await InboundPayloads(session).remove(inbound_id)
+                    return None if turn is None else (turn, queued)
             except ApplicantNeeded:
                 if as_applicant:
                     raise
@@ -160,16 +259,13 @@ class Conversation:
             return None
         return await prepare_upload(file, document, limits, files, self.deps.files, self.checks)
 
-    async def remember_sent(self, track: str, channel: str, chat: str, message_id: str) -> None:
-        """An adapter sent a tracked reply: note where it is, so a worker can edit it later."""
-        kind, _, key = track.partition(":")
-        if kind != "broadcast" or not key.isdigit():
-            return
-        async with self.db.transaction() as session:
-            broadcast = await Broadcasts(session).get(int(key))
-            if broadcast is not None:
-                broadcast.progress_channel, broadcast.progress_chat = channel, chat
-                broadcast.progress_message_id = message_id
+    async def _queue(self, session: AsyncSession, turn: Turn, send_as: str) -> list[OutboxMessage]:
+        """The turn's replies into the outbox, claimed by `send_as` as of now (the end of the
+        turn, not its start: the lease counts from here). The chat's applicant, if any is left
+        after the turn, owns them: deleting their data deletes them too."""
+        applicant = None if turn.deleted else turn.known_applicant
+        rows = reply_rows(turn.replies, turn.incoming, applicant.id if applicant else None)
+        return await Outbox(session).enqueue_claimed(rows, send_as, self.deps.clock.now())
 
     async def _handle(
         self,

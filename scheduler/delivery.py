@@ -11,6 +11,10 @@ can send within `horizon`; a claimed message that would have to wait past `max_w
 came meanwhile) is handed back unsent, so no lease runs out while a message waits for its turn.
 Only the holder of the current claim (worker and token) may record the outcome; a worker whose
 claim was taken over (it stalled past its lease) is told so and records nothing.
+
+A turn's replies take the same path (`TurnDelivery`): written to the outbox already claimed by
+the process that handled the turn, in the turn's own transaction, and sent by that process at
+once; if it dies, a worker sends them once the claim's lease has run out.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Protocol
 
 from core.clock import Clock
 from core.recruitment import QuietHours
 from core.types import Button
 from scheduler.ratelimit import RateLimiter
+from storage.broadcasts import Broadcasts
 from storage.db import Database
 from storage.delivery_lock import DeliveryLock
 from storage.files import FileStore
@@ -35,6 +41,9 @@ from storage.models import OutboxMessage
 from storage.outbox import Claim, Outbox
 
 log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=60)
+"""How long a claim holds a row before another process may take it (the delivery lease)."""
 
 
 class RateLimited(Exception):
@@ -95,6 +104,280 @@ class ProgressReporter(Protocol):
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What came of one send, recorded under the claim's fence: `sent`, `retry` (queued again
+    in `retry_in` seconds), `failed` or `unreachable`."""
+
+    state: str
+    error: str | None = None
+    platform_id: str | None = None
+    retry_in: float = 0.0
+    count_attempt: bool = True
+    """False when the try does not count towards giving up (a rate limit, a send never made)."""
+    slow_down: RateLimited | None = None
+    """The platform's rate limit, for the pacing to honour."""
+
+
+def worker_name(role: str = "") -> str:
+    """This process's name as a claim holder (`host:pid`, with a role when it has several)."""
+    name = f"{socket.gethostname()}:{os.getpid()}"
+    return f"{name}:{role}" if role else name
+
+
+class Dispatch:
+    """One send of one claimed outbox row and the recording of its outcome: the rules the
+    delivery worker and a turn's own sending share."""
+
+    def __init__(
+        self,
+        db: Database,
+        senders: dict[str, Sender],
+        clock: Clock,
+        files: FileStore,
+        *,
+        max_attempts: int,
+        retry_base: float,
+    ) -> None:
+        self.db = db
+        self.senders = senders
+        self.clock = clock
+        self.files = files
+        self.max_attempts = max_attempts
+        self.retry_base = retry_base
+
+    async def outgoing(self, message: OutboxMessage) -> Outgoing:
+        """What the sender needs of a row (the file's bytes read from the store)."""
+        content = None
+        if message.file_path:
+            content = await asyncio.to_thread(self.files.read, message.file_path)
+        buttons = tuple(Button(**button) for button in message.buttons or ())
+        return Outgoing(
+            message.recipient,
+            message.text,
+            content,
+            message.file_name,
+            message.file_mime_type,
+            buttons,
+            message.template_only,
+        )
+
+    async def attempt(self, message: OutboxMessage) -> Outcome:
+        """Send the row once; what came of it (a transient error is retried with backoff until
+        `max_attempts`, a rate limit waits as long as the platform asks)."""
+        sender = self.senders.get(message.channel)
+        if sender is None:
+            return Outcome("failed", f"no sender for {message.channel}")
+        try:
+            platform_id = await sender.send(await self.outgoing(message))
+        except RateLimited as slow_down:
+            return Outcome(
+                "retry",
+                str(slow_down),
+                retry_in=slow_down.retry_after,
+                count_attempt=False,
+                slow_down=slow_down,
+            )
+        except Unreachable as error:
+            return Outcome("unreachable", str(error))
+        except PermanentFailure as error:
+            return Outcome("failed", str(error))
+        except (TemporaryFailure, OSError) as error:
+            if message.attempts >= self.max_attempts:
+                return Outcome("failed", f"{error} (after {message.attempts} tries)")
+            backoff = min(300.0, self.retry_base**message.attempts)
+            log.warning(
+                "message %d to %s failed (%s); retry %d in %.0f s",
+                message.id,
+                message.channel,
+                error,
+                message.attempts,
+                backoff,
+            )
+            return Outcome("retry", str(error), retry_in=backoff)
+        return Outcome("sent", platform_id=platform_id)
+
+    async def record(self, message: OutboxMessage, outcome: Outcome) -> bool:
+        """Record the outcome if this row's claim still holds it (else log, record nothing).
+        A sent row with a `track` becomes what it tracks (a broadcast's progress message)."""
+        return await self.record_each([(message, outcome)])
+
+    async def record_each(self, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> bool:
+        """`record` for several rows, each with its own outcome, in one transaction; False if
+        any claim was lost."""
+        now = self.clock.now()
+        lost: list[tuple[Claim, str]] = []
+        async with self.db.transaction() as session:
+            outbox = Outbox(session)
+            for message, outcome in outcomes:
+                claim = Claim.of(message)
+                if outcome.state == "sent":
+                    recorded = await outbox.mark_sent(claim, outcome.platform_id, now)
+                    broadcast = _tracked_broadcast(message)
+                    if recorded and broadcast is not None and outcome.platform_id:
+                        await Broadcasts(session).show_progress_in(
+                            broadcast, message.channel, message.recipient, outcome.platform_id
+                        )
+                elif outcome.state == "retry":
+                    later = now + timedelta(seconds=outcome.retry_in)
+                    recorded = await outbox.retry_later(
+                        claim, later, outcome.error, outcome.count_attempt
+                    )
+                else:
+                    recorded = await outbox.give_up(claim, outcome.state, outcome.error or "")
+                if not recorded:
+                    lost.append((claim, outcome.state))
+        for claim, state in lost:
+            _lost(claim, state)
+        return not lost
+
+
+def _tracked_broadcast(message: OutboxMessage) -> int | None:
+    """The broadcast whose progress a row (`track` = `broadcast:12`) is to show, if any."""
+    kind, _, key = (message.track or "").partition(":")
+    return int(key) if kind == "broadcast" and key.isdigit() else None
+
+
+def _lost(claim: Claim, outcome: str) -> None:
+    """Another claim took the row over (this one outlived its lease): nothing was recorded."""
+    log.warning(
+        "%s lost its claim %d of message %d (taken over after the lease); "
+        "its outcome (%s) is not recorded",
+        claim.holder,
+        claim.token,
+        claim.message_id,
+        outcome,
+    )
+
+
+class GroupRecorder:
+    """Records the outcomes of many turns' sends in one transaction (a group commit): whoever
+    comes while a commit is running waits for the next one, which takes all that came
+    meanwhile. Alone, a turn commits at once; under load, one commit serves many turns."""
+
+    def __init__(self, dispatch: Dispatch) -> None:
+        self.dispatch = dispatch
+        self.pending: list[tuple[list[tuple[OutboxMessage, Outcome]], asyncio.Future[None]]] = []
+        self.committing: asyncio.Task[None] | None = None
+
+    async def record(self, outcomes: list[tuple[OutboxMessage, Outcome]]) -> None:
+        """Record these outcomes (raises what the commit raised: the rows stay for the
+        worker)."""
+        done = asyncio.get_running_loop().create_future()
+        self.pending.append((outcomes, done))
+        if self.committing is None:
+            self.committing = asyncio.create_task(self._commit_all())
+        await asyncio.shield(done)
+
+    async def _commit_all(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending, []
+                error: Exception | None = None
+                try:
+                    await self.dispatch.record_each([one for each, _ in batch for one in each])
+                except Exception as failure:
+                    error = failure
+                for _, done in batch:
+                    if done.done():
+                        continue
+                    if error is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(error)
+        finally:
+            self.committing = None
+
+
+class TurnDelivery:
+    """Sends a turn's replies at once, from the process that handled the turn.
+
+    The replies were written to the outbox in the turn's own transaction, claimed by this
+    process (`holder`). They go out here in order, each recorded under its claim. A reply that
+    must wait (a rate limit, a transient error) goes back to the queue with the rest of its turn
+    behind it at the same time, for the worker to send in order; a permanent failure gives up
+    that reply only and the rest still goes; a blocked chat gives up the rest too. If this
+    process dies, the worker sends what is still claimed once the lease has run out, so replies
+    are not paced here (they answer someone who just wrote) but never wait past a quarter of
+    the lease either: what is left then is handed to the worker.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        senders: dict[str, Sender],
+        clock: Clock,
+        files: FileStore,
+        *,
+        holder: str | None = None,
+        lease: timedelta = DEFAULT_LEASE,
+        max_attempts: int = 5,
+        retry_base: float = 2.0,
+    ) -> None:
+        self.dispatch = Dispatch(
+            db, senders, clock, files, max_attempts=max_attempts, retry_base=retry_base
+        )
+        self.recorder = GroupRecorder(self.dispatch)
+        self.clock = clock
+        self.holder = holder or worker_name("turns")
+        self.lease = lease
+        self.chats: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        """One lock per chat with replies in hand here (and how many turns want it), so two
+        turns of one chat go out one after the other; dropped when none does."""
+
+    async def send(self, messages: Sequence[OutboxMessage]) -> None:
+        """Send one turn's claimed replies (all to one chat); never raises: what could not be
+        sent or recorded stays in the outbox for the worker."""
+        if not messages:
+            return
+        key = (messages[0].channel, messages[0].recipient)
+        lock, users = self.chats.get(key, (asyncio.Lock(), 0))
+        self.chats[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._send_in_order(messages)
+        except Exception:
+            log.exception("a turn's replies could not all be sent; the worker takes the rest")
+        finally:
+            lock, users = self.chats[key]
+            if users == 1:
+                del self.chats[key]
+            else:
+                self.chats[key] = (lock, users - 1)
+
+    async def _send_in_order(self, messages: Sequence[OutboxMessage]) -> None:
+        """Send one after the other and record every outcome at the end, with those of other
+        turns ending meanwhile (`GroupRecorder`: the window of a kill is these sends)."""
+        outcomes: list[tuple[OutboxMessage, Outcome]] = []
+        try:
+            for index, message in enumerate(messages):
+                if not self._still_ours(message):
+                    wait = Outcome("retry", count_attempt=False)
+                    outcomes += [(rest, wait) for rest in messages[index:]]
+                    return
+                outcome = await self.dispatch.attempt(message)
+                outcomes.append((message, outcome))
+                rest = messages[index + 1 :]
+                if outcome.state == "retry":
+                    later = Outcome("retry", retry_in=outcome.retry_in, count_attempt=False)
+                    outcomes += [(each, later) for each in rest]
+                    return
+                if outcome.state == "unreachable":
+                    outcomes += [(each, outcome) for each in rest]
+                    return
+        finally:
+            if outcomes:
+                await self.recorder.record(outcomes)
+
+    def _still_ours(self, message: OutboxMessage) -> bool:
+        """Claimed less than a quarter of the lease ago: far from the moment a worker may take
+        it over (a turn that waited long for the database, or a send that hung, hands the rest
+        of its replies to the worker instead of racing it)."""
+        claimed_at = message.claimed_at
+        age = self.clock.now() - claimed_at if claimed_at is not None else self.lease
+        return age < self.lease / 4
+
+
+@dataclass(frozen=True)
 class ChannelLimits:
     """How fast one channel may send."""
 
@@ -115,7 +398,7 @@ class DeliveryWorker:
         files: FileStore,
         *,
         name: str | None = None,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = DEFAULT_LEASE,
         concurrency: int = 16,
         max_attempts: int = 5,
         retry_base: float = 2.0,
@@ -127,18 +410,18 @@ class DeliveryWorker:
     ) -> None:
         self.db = db
         self.senders = senders
+        self.dispatch = Dispatch(
+            db, senders, clock, files, max_attempts=max_attempts, retry_base=retry_base
+        )
         self.limiters = {
             channel: RateLimiter(limit.rate, limit.per_chat, clock)
             for channel, limit in limits.items()
         }
         self.clock = clock
         self.quiet_hours = quiet_hours
-        self.files = files
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.name = name or worker_name()
         self.lease = lease
         self.concurrency = concurrency
-        self.max_attempts = max_attempts
-        self.retry_base = retry_base
         self.idle_wait = idle_wait
         self.report = report
         self.locks = (
@@ -281,98 +564,25 @@ class DeliveryWorker:
 
     async def _deliver(self, message: OutboxMessage, deadline: float) -> None:
         """Wait for the message's turn (until `deadline` at most), send it, record the outcome."""
-        claim = Claim.of(message)
-        sender = self.senders.get(message.channel)
         limiter = self.limiters.get(message.channel)
-        if sender is None or limiter is None:
-            await self._record(claim, "failed", f"no sender for {message.channel}")
+        if limiter is None:
+            await self.dispatch.record(
+                message, Outcome("failed", f"no sender for {message.channel}")
+            )
             return
         async with limiter.chat_turn(message.recipient):
-            await self._send(message, claim, sender, limiter, deadline)
+            await self._send(message, limiter, deadline)
 
-    async def _send(
-        self,
-        message: OutboxMessage,
-        claim: Claim,
-        sender: Sender,
-        limiter: RateLimiter,
-        deadline: float,
-    ) -> None:
+    async def _send(self, message: OutboxMessage, limiter: RateLimiter, deadline: float) -> None:
         """Send in this chat's turn and record what came of it (under the claim's fence)."""
-        try:
-            outgoing = await self._outgoing(message)
-            if not await limiter.wait_turn(message.recipient, deadline):
-                later = self.clock.now() + timedelta(seconds=limiter.delay(message.recipient))
-                await self._record(claim, "retry", None, later, count_attempt=False)
-                return
-            platform_id = await sender.send(outgoing)
-        except RateLimited as slow_down:
-            limiter.pause(slow_down.retry_after, message.recipient if slow_down.chat_only else None)
-            later = self.clock.now() + timedelta(seconds=slow_down.retry_after)
-            await self._record(claim, "retry", str(slow_down), later, count_attempt=False)
-        except Unreachable as error:
-            await self._record(claim, "unreachable", str(error))
-        except PermanentFailure as error:
-            await self._record(claim, "failed", str(error))
-        except (TemporaryFailure, OSError) as error:
-            if message.attempts >= self.max_attempts:
-                await self._record(claim, "failed", f"{error} (after {message.attempts} tries)")
-            else:
-                backoff = timedelta(seconds=min(300.0, self.retry_base**message.attempts))
-                log.warning(
-                    "message %d to %s failed (%s); retry %d in %.0f s",
-                    message.id,
-                    message.channel,
-                    error,
-                    message.attempts,
-                    backoff.total_seconds(),
-                )
-                await self._record(claim, "retry", str(error), self.clock.now() + backoff)
-        else:
-            async with self.db.transaction() as session:
-                recorded = await Outbox(session).mark_sent(claim, platform_id, self.clock.now())
-            if not recorded:
-                self._lost(claim, "sent")
-
-    async def _outgoing(self, message: OutboxMessage) -> Outgoing:
-        content = None
-        if message.file_path:
-            content = await asyncio.to_thread(self.files.read, message.file_path)
-        buttons = tuple(Button(**button) for button in message.buttons or ())
-        return Outgoing(
-            message.recipient,
-            message.text,
-            content,
-            message.file_name,
-            message.file_mime_type,
-            buttons,
-            message.template_only,
-        )
-
-    async def _record(
-        self,
-        claim: Claim,
-        outcome: str,
-        error: str | None,
-        not_before: datetime | None = None,
-        count_attempt: bool = True,
-    ) -> None:
-        async with self.db.transaction() as session:
-            outbox = Outbox(session)
-            if not_before is not None:
-                recorded = await outbox.retry_later(claim, not_before, error, count_attempt)
-            else:
-                recorded = await outbox.give_up(claim, outcome, error or "")
-        if not recorded:
-            self._lost(claim, outcome)
-
-    def _lost(self, claim: Claim, outcome: str) -> None:
-        """Another claim took the row over (this one outlived its lease): record nothing."""
-        log.warning(
-            "worker %s lost its claim %d of message %d (taken over after the lease); "
-            "its outcome (%s) is not recorded",
-            self.name,
-            claim.token,
-            claim.message_id,
-            outcome,
-        )
+        if not await limiter.wait_turn(message.recipient, deadline):
+            wait = limiter.delay(message.recipient)
+            await self.dispatch.record(
+                message, Outcome("retry", retry_in=wait, count_attempt=False)
+            )
+            return
+        outcome = await self.dispatch.attempt(message)
+        if outcome.slow_down is not None:
+            chat_only = outcome.slow_down.chat_only
+            limiter.pause(outcome.retry_in, message.recipient if chat_only else None)
+        await self.dispatch.record(message, outcome)

@@ -102,6 +102,15 @@ class Broadcasts:
         """The broadcast with this id, if any."""
         return await self.session.get(Broadcast, broadcast_id)
 
+    async def show_progress_in(
+        self, broadcast_id: int, channel: str, chat: str, message_id: str
+    ) -> None:
+        """The message staff see a broadcast's live progress in (edited as it goes)."""
+        broadcast = await self.get(broadcast_id)
+        if broadcast is not None:
+            broadcast.progress_channel, broadcast.progress_chat = channel, chat
+            broadcast.progress_message_id = message_id
+
     async def newest(self, limit: int) -> list[Broadcast]:
         """The `limit` most recent broadcasts, newest first."""
         query = select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)

@@ -278,6 +278,8 @@ class OutboxMessage(Base):
     """The platform's delivery report (WhatsApp): sent, delivered, read or failed."""
     buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     """[{"id": "menu:register", "label": "…"}]: shown under the message (reminders)."""
+    track: Mapped[str | None] = mapped_column(String(64))
+    """What this message becomes the live view of once sent (`broadcast:12`: its progress)."""
 
 
 class ReminderReceipt(Base):

@@ -57,6 +57,29 @@ class Outbox:
         for start in range(0, len(rows), 1000):
             await self.session.execute(statement, list(rows[start : start + 1000]))
 
+    async def enqueue_claimed(
+        self, rows: Sequence[dict[str, Any]], holder: str, now: datetime
+    ) -> list[OutboxMessage]:
+        """Insert messages already claimed by `holder`, in order (a turn's replies, written in
+        the turn's transaction and sent at once by the process that handled it). No worker
+        takes them while the claim's lease runs; if `holder` dies, they are due after it."""
+        messages = [
+            OutboxMessage(
+                **row,
+                state="sending",
+                attempts=1,
+                claim_token=1,
+                claimed_by=holder,
+                claimed_at=now,
+                not_before=now,
+                created_at=now,
+            )
+            for row in rows
+        ]
+        self.session.add_all(messages)
+        await self.session.flush()
+        return messages
+
     async def known_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of these dedup keys a message was queued under already."""
         known: set[str] = set()

@@ -109,7 +109,7 @@ class Chat:
         return await self.upload(file)
 
     async def _handle(self, incoming: Incoming) -> list[Reply]:
-        self.replies = await self.conversation.handle(incoming, self.files)
+        self.replies = (await self.conversation.handle(incoming, self.files)).replies
         return self.replies
 
     @property

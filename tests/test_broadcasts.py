@@ -12,9 +12,9 @@ from telegram import Bot
 
 from bot.telegram import TelegramSender
 from core.clock import FrozenClock
-from core.types import FileKind
+from core.types import Channel, FileKind, Incoming
 from handlers.conversation import Conversation
-from scheduler.delivery import ChannelLimits, DeliveryWorker
+from scheduler.delivery import ChannelLimits, DeliveryWorker, TurnDelivery
 from scheduler.progress import BroadcastProgress
 from storage.models import Broadcast, OutboxMessage
 from storage.repositories import Staff
@@ -206,15 +206,14 @@ async def test_delivery_edits_the_progress_message_and_reports_failures(
     await staff.send("/siaran")
     await staff.send("Halo {nama}")
     await staff.press("bca:incomplete")
-    await staff.press("bc:send")
     bot = Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url)
     async with bot:
-        progress_message = await bot.send_message(int(STAFF_ID), staff.replies[0].text)
-        await conversation.remember_sent(
-            "broadcast:1", "telegram", STAFF_ID, str(progress_message.message_id)
-        )
         senders = {"telegram": TelegramSender(bot)}
         deps = conversation.deps
+        # the staff's answer goes out through the outbox: once sent, it is the progress message
+        replies = TurnDelivery(conversation.db, senders, clock, deps.files)
+        press = Incoming(channel=Channel.TELEGRAM, user_id=STAFF_ID, choice="bc:send")
+        await replies.send((await conversation.handle(press, send_as=replies.holder)).queued)
         quiet = deps.config.quiet_hours
         reporter = BroadcastProgress(
             conversation.db, senders, deps.catalog, clock, deps.files, every=0

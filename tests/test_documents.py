@@ -163,7 +163,7 @@ async def test_an_album_is_one_answer_not_three(chat: Chat) -> None:
     answers = await asyncio.gather(
         *(chat.conversation.handle(chat_incoming(chat, f"album-{n}"), chat.files) for n in range(3))
     )
-    answered = [replies for replies in answers if replies]
+    answered = [answer.replies for answer in answers if answer.replies]
     assert len(answered) == 1
     text = "\n".join(reply.text for reply in answered[0])
     assert "hanya foto pertama yang dipakai" in text
@@ -271,7 +271,7 @@ async def test_staff_fetch_documents_and_the_access_is_logged(conversation: Conv
         "PMK24-00001_ktp.jpg",
         "PMK24-00001_diploma.jpg",
     ]
-    assert await asyncio.to_thread(Path(files[1].path).read_bytes) == images.good_ktp()
+    assert conversation.deps.files.read(files[1].path) == images.good_ktp()
     actions = await staff.audit_actions()
     assert actions.count("documents_viewed") == 1 and "staff_command_refused" in actions
 

@@ -122,7 +122,7 @@ async def test_staff_fetch_documents_in_chat(
         await act(fake, STAFF, "text", "/start", 2)
         answer = await act(fake, STAFF, "text", "/dokumen pmk24-00001", 5)
         assert "Dokumen PMK24-00001 (Siti Aminah): 3 file" in answer[0].text
-        sent = [m for m in answer if m.method == "sendDocument"]
+        sent = [m for m in answer if m.method in ("sendPhoto", "sendDocument")]
         assert [m.file_content for m in sent] == [
             images.good_photo(),
             images.good_ktp(),
@@ -131,7 +131,7 @@ async def test_staff_fetch_documents_in_chat(
         await act(fake, OTHER, "text", "/start", 2)
         refused = await act(fake, OTHER, "text", "/dokumen PMK24-00001", 2)
         assert "khusus untuk petugas BPS" in refused[0].text
-        assert not [m for m in fake.messages_to(OTHER) if m.method == "sendDocument"]
+        assert not [m for m in fake.messages_to(OTHER) if m.method in ("sendPhoto", "sendDocument")]
 
 
 async def test_redelivered_updates_are_answered_once(

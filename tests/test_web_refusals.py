@@ -98,8 +98,9 @@ async def rig(db: Database, deps: Dependencies) -> AsyncIterator[Rig]:
         )
         updates: list[dict[str, Any]] = []
 
-        async def record(update: dict[str, Any]) -> None:
+        async def record(update: dict[str, Any], stored: int) -> bool:
             updates.append(update)
+            return False
 
         background = BackgroundWork()
         intake = DurableIntake(db, "telegram", record, background, deps.clock.now)

@@ -255,7 +255,8 @@ def _worker(rig: WhatsAppRig, clock: FrozenClock) -> DeliveryWorker:
 
 async def _outbox(db: Database) -> OutboxMessage:
     async with db.transaction() as session:
-        return (await session.execute(select(OutboxMessage))).scalar_one()
+        query = select(OutboxMessage).where(OutboxMessage.dedup_key.like("test:%"))
+        return (await session.execute(query)).scalar_one()
 
 
 async def test_inside_the_window_free_form_outside_it_the_template(

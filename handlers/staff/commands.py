@@ -170,7 +170,7 @@ async def _send_documents(turn: Turn, number: str) -> None:
         label = spec.name.get(turn.language) if spec else document.kind
         files.append(
             OutgoingFile(
-                path=str(turn.deps.files.path(document.path)),
+                path=document.path,
                 file_name=export_name(number, document.kind, document.path),
                 mime_type=document.mime_type,
                 caption=turn.t("staff_document_caption", number=number, document=label),

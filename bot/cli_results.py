@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 from functools import partial
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -25,6 +23,8 @@ from services.results import (
     stage_keys,
     stage_label,
 )
+from services.spreadsheet_export import csv_bytes, xlsx_bytes
+from storage.private_files import write_private
 from storage.repositories import Audit
 from storage.results import StageResults
 
@@ -198,16 +198,5 @@ def _kecamatan_name(app: App, code: str | None) -> str:
 
 
 def _write_table(out: Path, rows: list[tuple[str, str, str]]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".xlsx":
-        book = Workbook()
-        sheet = book.active
-        sheet.append(PUBLIC_COLUMNS)
-        for row in rows:
-            sheet.append(row)
-        book.save(out)
-        return
-    with out.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(PUBLIC_COLUMNS)
-        writer.writerows(rows)
+    table = xlsx_bytes if out.suffix.lower() == ".xlsx" else csv_bytes
+    write_private(out, table(PUBLIC_COLUMNS, rows))

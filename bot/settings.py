@@ -8,10 +8,10 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, SWEEP_EVERY
 from core.recruitment import DEFAULT_CONFIG_PATH
+from storage.db import sqlite_files
 
 
 class Settings(BaseSettings):
@@ -134,8 +134,4 @@ class Settings(BaseSettings):
     def private_paths(self) -> list[Path]:
         """What must stay private to the bot's user: the data folder, the documents and, on
         SQLite, the database file with its -wal and -shm."""
-        paths = [self.data_dir, self.documents_dir]
-        url = make_url(self.effective_database_url)
-        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-            paths += [Path(url.database + suffix) for suffix in ("", "-wal", "-shm")]
-        return paths
+        return [self.data_dir, self.documents_dir, *sqlite_files(self.effective_database_url)]

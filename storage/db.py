@@ -80,6 +80,14 @@ class Database:
         await self.engine.dispose()
 
 
+def sqlite_files(url: str) -> list[Path]:
+    """The SQLite database file of `url` with its -wal and -shm; none for another backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return []
+    return [Path(f"{parsed.database}{suffix}") for suffix in ("", "-wal", "-shm")]
+
+
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -87,14 +95,14 @@ def _create_engine(url: str) -> AsyncEngine:
             url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
         )
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-    on_disk = bool(parsed.database) and parsed.database != ":memory:"
+    on_disk = sqlite_files(url)
 
     @event.listens_for(engine.sync_engine, "do_connect")
     def _private_file(*_args: Any) -> None:
         # SQLite would create the file with the umask's mode; its -wal and -shm files take the
         # database file's mode, so a 0600 database keeps all three private.
         if on_disk:
-            create_private(Path(str(parsed.database)))
+            create_private(on_disk[0])
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

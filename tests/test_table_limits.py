@@ -89,20 +89,22 @@ def openpyxl_never_opens(monkeypatch: pytest.MonkeyPatch) -> None:
 # ------------------------------------------------------------------------- the bombs
 
 
-def test_millions_of_shared_strings_are_refused_before_parsing(openpyxl_never_opens: None) -> None:
-    bomb = xlsx_with({"xl/sharedStrings.xml": shared_strings(BOMB_ENTRIES)})  # 22.5 MB unpacked
-    assert len(bomb) < 3 * 2**20
-    caught = refusal(bomb)
-    assert (caught.code, caught.params) == ("table_too_many_strings", {"limit": 100_000})
-
-
-def test_a_shared_strings_table_of_hundreds_of_mb_is_refused_by_its_declared_size(
-    openpyxl_never_opens: None,
+@pytest.mark.parametrize(
+    ("entries", "code", "params"),
+    [
+        (BOMB_ENTRIES, "table_too_many_strings", {"limit": 100_000}),  # 22.5 MB unpacked
+        (40_000_000, "table_too_big_unpacked", {"max_mb": 25}),  # 200 MB unpacked
+    ],
+    ids=["millions-of-entries", "hundreds-of-mb"],
+)
+@pytest.mark.usefixtures("openpyxl_never_opens")
+def test_a_shared_strings_bomb_is_refused_before_parsing(
+    entries: int, code: str, params: dict[str, int]
 ) -> None:
-    bomb = xlsx_with({"xl/sharedStrings.xml": shared_strings(40_000_000)})  # 200 MB unpacked
+    bomb = xlsx_with({"xl/sharedStrings.xml": shared_strings(entries)})
     assert len(bomb) < 3 * 2**20
     caught = refusal(bomb)
-    assert (caught.code, caught.params) == ("table_too_big_unpacked", {"max_mb": 25})
+    assert (caught.code, caught.params) == (code, params)
 
 
 def test_a_zip_header_that_understates_a_part_cannot_unpack_more(

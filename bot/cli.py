@@ -52,6 +52,7 @@ from services.results import stage_keys, stage_label
 from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox
+from storage.private_files import shared_with_others, write_private
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Audit, Flags, Staff
 from storage.results import Publications
 
@@ -427,7 +428,7 @@ async def _broadcast_failures(app: App, args: argparse.Namespace) -> int:
     async with app.db.transaction() as session:
         failures = await Outbox(session).failures(args.id)
     rows = [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
-    await asyncio.to_thread(args.out.write_bytes, failures_csv(rows))
+    await asyncio.to_thread(write_private, args.out, failures_csv(rows))
     say("cli_failures_written", count=len(rows), path=args.out)
     return 0
 
@@ -476,6 +477,8 @@ async def _config_check(settings: Settings, args: argparse.Namespace) -> int:
     if unset:
         print("Belum diisi (boleh diisi bila kantor sudah mengumumkannya; bot tidak menyebutnya):")
         print("\n".join(f"  {name}" for name in unset))
+    for exposed in filter(shared_with_others, settings.private_paths):
+        say("cli_not_private", path=exposed, mode=f"{exposed.stat().st_mode & 0o777:o}")
     return 0
 
 

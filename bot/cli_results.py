@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 from functools import partial
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -25,6 +23,9 @@ from services.results import (
     stage_keys,
     stage_label,
 )
+from services.spreadsheet_export import csv_bytes, xlsx_bytes
+from services.table_limits import LIMITS
+from storage.private_files import write_private
 from storage.repositories import Audit
 from storage.results import StageResults
 
@@ -68,6 +69,12 @@ def add_results_commands(commands: argparse._SubParsersAction) -> None:
         parser.add_argument("--lang", choices=("id", "en"), default="id", help="report language")
 
 
+def _head(path: Path, size: int) -> bytes:
+    """The first `size` bytes of a file: enough to see that it is over the limit."""
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
 def _publish_command(stage: str) -> str:
     return f"`mitrabot results publish --stage {stage} --apply`"
 
@@ -83,7 +90,7 @@ def _stage(app: App, text: str) -> str:
 async def _import(app: App, args: argparse.Namespace) -> int:
     stage = _stage(app, args.stage)
     catalog = app.conversation.deps.catalog
-    content = await asyncio.to_thread(args.file.read_bytes)
+    content = await asyncio.to_thread(_head, args.file, LIMITS.max_bytes + 1)
     try:
         today = app.conversation.deps.clock.now().date()
         rows = await asyncio.to_thread(partial(read_table, content, args.file.name, today=today))
@@ -198,16 +205,5 @@ def _kecamatan_name(app: App, code: str | None) -> str:
 
 
 def _write_table(out: Path, rows: list[tuple[str, str, str]]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".xlsx":
-        book = Workbook()
-        sheet = book.active
-        sheet.append(PUBLIC_COLUMNS)
-        for row in rows:
-            sheet.append(row)
-        book.save(out)
-        return
-    with out.open("w", newline="", encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(PUBLIC_COLUMNS)
-        writer.writerows(rows)
+    table = xlsx_bytes if out.suffix.lower() == ".xlsx" else csv_bytes
+    write_private(out, table(PUBLIC_COLUMNS, rows))

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, SWEEP_EVERY
 from core.recruitment import DEFAULT_CONFIG_PATH
+from storage.db import sqlite_files
 
 
 class Settings(BaseSettings):
@@ -128,3 +129,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'mitrabot.db').resolve()}"
+
+    @property
+    def private_paths(self) -> list[Path]:
+        """What must stay private to the bot's user: the data folder, the documents and, on
+        SQLite, the database file with its -wal and -shm."""
+        return [self.data_dir, self.documents_dir, *sqlite_files(self.effective_database_url)]

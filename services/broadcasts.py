@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalog import Catalog
 from core.recruitment import QuietHours
+from services.spreadsheet_export import csv_bytes
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
 from storage.models import Broadcast, ScheduledBroadcast
 from storage.outbox import Outbox
@@ -233,9 +232,5 @@ def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]
 
 
 def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
-    """The failures of a broadcast as CSV (channel, recipient, state, error)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["channel", "recipient", "state", "error"])
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8-sig")
+    """The failures of a broadcast as CSV (channel, recipient, state, error), made inert."""
+    return csv_bytes(["channel", "recipient", "state", "error"], rows)

@@ -11,8 +11,18 @@ table_unreadable            (none) not a CSV or XLSX: binary, corrupt, legacy .x
 table_empty                 (none) no header row, or no data row under it
 table_no_id_column          columns=<header cells> neither a registration-number nor a NIK column
 table_no_result_column      columns=<header cells> no result column
-table_too_many_rows         limit=<max_rows>
+table_too_large             max_mb=<max_bytes in MB> the file as sent
+table_too_big_unpacked      max_mb=<…> an XLSX whose parts unpacked are larger than that
+table_too_complex           (none) an XLSX with too many parts or XML elements in one part
+table_too_many_strings      limit=<max_shared_strings> XLSX shared-strings entries
+table_too_many_cells        limit=<max_cells>
+table_too_long              limit=<max_row_number> a row at or past that spreadsheet row
+table_too_many_columns      line=<row>, limit=<max_columns> a cell past that column
+table_too_many_rows         limit=<max_rows> data rows
 ==========================  ===================================================================
+
+Every limit is a field of :class:`~services.table_limits.TableLimits`; an XLSX is checked
+against them before openpyxl opens it (see that module).
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from typing import Literal
 from openpyxl import load_workbook
 
 from core.validation import Invalid, parse_date
+from services.table_limits import LIMITS, TableLimits, TableProblem, check_columns, check_xlsx
 
 __all__ = ["Outcome", "TableProblem", "TableRow", "parse_outcome", "read_table"]
 
@@ -86,15 +97,6 @@ _OUTCOME_WORDS: dict[Outcome, tuple[str, ...]] = {
 _OUTCOME_BY_WORD = {word: outcome for outcome, words in _OUTCOME_WORDS.items() for word in words}
 
 
-class TableProblem(Exception):
-    """The file as a whole cannot be used."""
-
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(code)
-        self.code = code
-        self.params: dict[str, object] = params
-
-
 @dataclass(frozen=True)
 class TableRow:
     """One data row, its cells cleaned; `line` is the row number staff see in the spreadsheet."""
@@ -113,23 +115,26 @@ class TableRow:
 
 
 def read_table(
-    content: bytes, file_name: str, max_rows: int = 5000, *, today: date
+    content: bytes, file_name: str, *, today: date, limits: TableLimits = LIMITS
 ) -> list[TableRow]:
     """The data rows of an uploaded CSV or XLSX file; raises :class:`TableProblem`.
 
     The format is detected from the content, so `file_name` is informational only (a CSV that
     staff renamed to .xlsx still reads). A birth date after `today` (the bot's clock) or a
-    century before it is kept as text, not read as a date.
+    century before it is kept as text, not read as a date. A file past `limits` is refused
+    before it is parsed.
     """
-    limit = _HEADER_SEARCH + max_rows + 1  # enough non-empty rows to see an overflow
+    if len(content) > limits.max_bytes:
+        raise TableProblem("table_too_large", max_mb=limits.max_mb)
     if content.startswith(_XLSX_MAGIC):
-        rows = _xlsx_rows(content, limit)
+        check_xlsx(content, limits)
+        rows = _xlsx_rows(content, limits)
     elif content.startswith(_OLE2_MAGIC):
         raise TableProblem("table_unreadable")
     else:
         text = _decode(content)
-        rows = _csv_rows(text, _delimiter(text), limit)
-    return _parse(rows, max_rows, today)
+        rows = _csv_rows(text, _delimiter(text, limits), limits)
+    return _parse(rows, limits.max_rows, today)
 
 
 def parse_outcome(text: str) -> Outcome | None:
@@ -140,7 +145,7 @@ def parse_outcome(text: str) -> Outcome | None:
 # --------------------------------------------------------------------------- reading
 
 
-def _xlsx_rows(content: bytes, limit: int) -> list[Row]:
+def _xlsx_rows(content: bytes, limits: TableLimits) -> list[Row]:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl and zipfile raise many kinds
@@ -150,7 +155,9 @@ def _xlsx_rows(content: bytes, limit: int) -> list[Row]:
         if sheet not in workbook.worksheets:  # a chart sheet, or none
             sheet = workbook.worksheets[0]
         sheet.reset_dimensions()  # some writers store a wrong size; read what is there
-        return _non_empty(enumerate(sheet.iter_rows(values_only=True), start=1), limit)
+        return _non_empty(enumerate(sheet.iter_rows(values_only=True), start=1), limits)
+    except TableProblem:
+        raise
     except Exception as exc:
         raise TableProblem("table_unreadable") from exc
     finally:
@@ -170,34 +177,37 @@ def _decode(content: bytes) -> str:
     raise TableProblem("table_unreadable")
 
 
-def _delimiter(text: str) -> str:
+def _delimiter(text: str, limits: TableLimits) -> str:
     """The delimiter under which a header row with the most known columns is found; failing
     that, the one most frequent in a line among the first non-empty ones."""
     lines = [line for line in text.splitlines() if line.strip()][:_HEADER_SEARCH]
 
     def score(delimiter: str) -> tuple[int, int]:
-        rows = _csv_rows(text, delimiter, _HEADER_SEARCH)
+        rows = _csv_rows(text, delimiter, limits, _HEADER_SEARCH)
         known = max((len(c) for _, cells in rows if _has_id(c := _map_columns(cells))), default=0)
         return known, max((line.count(delimiter) for line in lines), default=0)
 
     return max(_DELIMITERS, key=score)
 
 
-def _csv_rows(text: str, delimiter: str, limit: int) -> list[Row]:
+def _csv_rows(text: str, delimiter: str, limits: TableLimits, keep: int | None = None) -> list[Row]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
-    try:
-        return _non_empty(enumerate(reader, start=1), limit)  # numbered by record, as Excel does
+    try:  # numbered by record, as Excel does
+        return _non_empty(enumerate(reader, start=1), limits, keep)
     except csv.Error as exc:
         raise TableProblem("table_unreadable") from exc
 
 
-def _non_empty(rows: Iterable[Row], limit: int) -> list[Row]:
-    """The rows with a visible cell, at most `limit` of them."""
+def _non_empty(rows: Iterable[Row], limits: TableLimits, keep: int | None = None) -> list[Row]:
+    """The rows with a visible cell: `keep` of them, or by default enough to see that there
+    are more than `limits.max_rows` data rows; a row wider than the limit is refused."""
+    keep = keep or _HEADER_SEARCH + limits.max_rows + 1
     kept: list[Row] = []
-    for row in rows:
-        if any(_text(cell) for cell in row[1]):
-            kept.append(row)
-            if len(kept) == limit:
+    for line, cells in rows:
+        check_columns(line, len(cells), limits)
+        if any(_text(cell) for cell in cells):
+            kept.append((line, cells))
+            if len(kept) == keep:
                 break
     return kept
 

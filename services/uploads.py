@@ -14,6 +14,7 @@ from core.types import FileKind, FileSource, FileTooLarge, FileUnavailable, Inco
 from core.validation import Invalid
 from services.document_check import CheckedFile, attachment_type, check_document
 from services.result_table import TableProblem, TableRow, read_table
+from services.table_limits import LIMITS
 from storage.files import FileStore
 
 ACCEPTED_KINDS = (FileKind.PHOTO, FileKind.DOCUMENT)
@@ -78,9 +79,6 @@ async def prepare_attachment(
     return Upload("broadcast", None, CheckedFile(mime_type, extension), path, digest, len(content))
 
 
-MAX_TABLE_BYTES = 5 * 1024 * 1024
-
-
 @dataclass(frozen=True)
 class TableUpload:
     """A results file received in chat: its rows, or why it cannot be read."""
@@ -94,12 +92,13 @@ async def prepare_table(file: IncomingFile, source: FileSource, today: date) -> 
     """Fetch and read a results file (off the event loop); a problem is returned, not raised.
     `today` is the bot's date (birth dates after it stay text)."""
     name = file.file_name or "hasil"
-    if file.size is not None and file.size > MAX_TABLE_BYTES:
-        return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
+    too_large = TableProblem("table_too_large", max_mb=LIMITS.max_mb)
+    if file.size is not None and file.size > LIMITS.max_bytes:
+        return TableUpload(name, problem=too_large)
     try:
-        content = await source.fetch(file, MAX_TABLE_BYTES)
+        content = await source.fetch(file, LIMITS.max_bytes)
     except FileTooLarge:
-        return TableUpload(name, problem=TableProblem("table_too_large", max_mb=5))
+        return TableUpload(name, problem=too_large)
     except FileUnavailable:
         return TableUpload(name, problem=TableProblem("table_download_failed"))
     try:

@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.private_files import create_private
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -58,10 +60,7 @@ class Database:
             await session.execute(text("SELECT 1"))
 
     async def upgrade(self) -> None:
-        """Bring the schema to the newest migration (creates the SQLite file's folder)."""
-        database = self.url.database
-        if self.is_sqlite and database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        """Bring the schema to the newest migration (creates the SQLite file and its folder)."""
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade_sync)
 
@@ -81,6 +80,14 @@ class Database:
         await self.engine.dispose()
 
 
+def sqlite_files(url: str) -> list[Path]:
+    """The SQLite database file of `url` with its -wal and -shm; none for another backend."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return []
+    return [Path(f"{parsed.database}{suffix}") for suffix in ("", "-wal", "-shm")]
+
+
 def _create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -88,6 +95,14 @@ def _create_engine(url: str) -> AsyncEngine:
             url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
         )
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    on_disk = sqlite_files(url)
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _private_file(*_args: Any) -> None:
+        # SQLite would create the file with the umask's mode; its -wal and -shm files take the
+        # database file's mode, so a 0600 database keeps all three private.
+        if on_disk:
+            create_private(on_disk[0])
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -95,7 +110,7 @@ def _create_engine(url: str) -> AsyncEngine:
         # SAVEPOINT commit on its own; SQLAlchemy's recipe: switch it off, BEGIN ourselves.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if parsed.database and parsed.database != ":memory:":
+        if on_disk:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

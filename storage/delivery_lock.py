@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.private_files import create_private
 
 LOCK_BASE = 0x6D697472_61626F00
 """'mitrabo…' as a bigint; a channel's advisory lock key adds the channel's small number."""
@@ -66,7 +67,8 @@ class DeliveryLock:
             return True
         database = self.db.url.database or "mitrabot.db"
         path = Path(f"{database}.{self.channel}.delivery.lock")
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        create_private(path)
+        descriptor = os.open(path, os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

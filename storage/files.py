@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 from storage.db import Database
+from storage.private_files import private_dir, private_file
 from storage.repositories import Documents
 
 
@@ -26,17 +27,15 @@ class FileStore:
         relative = f"{digest[:2]}/{digest}.{extension}"
         target = self.root / relative
         if not target.exists():
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            temporary = target.parent / f".incoming-{secrets.token_hex(16)}"
             try:
-                with os.fdopen(descriptor, "wb") as handle:
+                with private_file(temporary, exclusive=True) as handle:
                     handle.write(content)
                     handle.flush()
                     os.fsync(handle.fileno())
-                os.chmod(temporary, 0o600)
                 os.replace(temporary, target)
             except BaseException:
-                Path(temporary).unlink(missing_ok=True)
+                temporary.unlink(missing_ok=True)
                 raise
         return relative, digest
 
@@ -74,14 +73,14 @@ def export_name(owner: str, kind: str, stored_path: str) -> str:
 def write_export(out: Path, files: list[tuple[str, Path]]) -> None:
     """Copy (name, stored path) pairs into a new folder, or a .zip when `out` ends in .zip."""
     if out.suffix.lower() == ".zip":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with (
+            private_file(out) as handle,
+            zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        ):
             for name, path in files:
                 archive.write(path, arcname=name)
-        out.chmod(0o600)
         return
-    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(out)
     for name, path in files:
-        target = out / name
-        shutil.copyfile(path, target)
-        target.chmod(0o600)
+        with path.open("rb") as source, private_file(out / name) as target:
+            shutil.copyfileobj(source, target)

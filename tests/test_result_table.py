@@ -10,6 +10,7 @@ import pytest
 from openpyxl import Workbook
 
 from services.result_table import TableProblem, TableRow, parse_outcome, read_table
+from services.table_limits import TableLimits
 from tests.seeding import TODAY
 
 NIK = "3528011708950001"
@@ -33,7 +34,7 @@ def xlsx(*rows: list[object], active_second: bool = False) -> bytes:
 
 def problem(content: bytes, max_rows: int = 5000) -> TableProblem:
     with pytest.raises(TableProblem) as caught:
-        read_table(content, "hasil.csv", max_rows=max_rows, today=TODAY)
+        read_table(content, "hasil.csv", today=TODAY, limits=TableLimits(max_rows=max_rows))
     return caught.value
 
 
@@ -318,11 +319,8 @@ def test_too_many_rows() -> None:
 
 def test_max_rows_counts_data_rows_only_not_title_header_or_blank_rows() -> None:
     content = b"Judul\nNIK;Hasil\n1;Lulus\n\n;;\n2;Lulus\n3;TL\n\n"
-    assert [row.line for row in read_table(content, "hasil.csv", max_rows=3, today=TODAY)] == [
-        3,
-        6,
-        7,
-    ]
+    rows = read_table(content, "hasil.csv", today=TODAY, limits=TableLimits(max_rows=3))
+    assert [row.line for row in rows] == [3, 6, 7]
 
 
 def test_too_many_rows_in_xlsx() -> None:

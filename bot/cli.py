@@ -49,6 +49,7 @@ from services.broadcasts import (
 )
 from services.document_check import attachment_type
 from services.results import stage_keys, stage_label
+from services.retention import purge_expired
 from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox
@@ -562,29 +563,17 @@ async def _documents_export(app: App, args: argparse.Namespace) -> int:
 @app_command
 async def _data_purge(app: App, args: argparse.Namespace) -> int:
     now = app.conversation.deps.clock.now()
-    months = app.config.consent.retention_months
-    cutoff = now - timedelta(days=round(months * 30.44))
+    files = app.conversation.deps.files
     async with app.db.transaction() as session:
-        applicants = Applicants(session)
-        expired = await applicants.idle_since(cutoff)
-        paths = [document.path for applicant in expired for document in applicant.documents]
-        if args.apply:
-            for applicant in expired:
-                await Audit(session).record(
-                    operator(),
-                    "applicant_deleted",
-                    now,
-                    applicant.id,
-                    {"registration_number": applicant.registration_number, "by": "retention"},
-                )
-                await applicants.delete(applicant)
-    if args.apply:
-        await forget_unreferenced(app.db, app.conversation.deps.files, paths)
+        count, paths = await purge_expired(
+            session, app.config, now, files, actor=operator(), apply=args.apply
+        )
+    await forget_unreferenced(app.db, files, paths)
     say(
         "cli_purge_done" if args.apply else "cli_purge_dry",
-        count=len(expired),
-        since=wib(app.config, cutoff),
-        months=months,
+        count=count,
+        since=wib(app.config, app.config.consent.applicant_cutoff(now)),
+        months=app.config.consent.retention_months,
     )
     return 0
 

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.catalog import Catalog
 from core.recruitment import QuietHours
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
+from storage.files import FileStore
 from storage.models import Broadcast, ScheduledBroadcast
-from storage.outbox import Outbox
+from storage.outbox import Outbox, reported_broadcast
 from storage.repositories import Audit
 
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
@@ -239,3 +240,31 @@ def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
     writer.writerow(["channel", "recipient", "state", "error"])
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8-sig")
+
+
+async def store_failures(
+    outbox: Outbox, files: FileStore, broadcast_id: int
+) -> tuple[str, str, str] | None:
+    """The failures of a broadcast as a stored CSV: (path, file name, MIME type), or None
+    when none failed."""
+    failures = await outbox.failures(broadcast_id)
+    if not failures:
+        return None
+    content = failures_csv([(m.channel, m.recipient, m.state, m.last_error) for m in failures])
+    path, _ = files.put(content, "csv")
+    return path, f"siaran-{broadcast_id}-gagal.csv", "text/csv"
+
+
+async def refresh_failure_reports(session: AsyncSession, files: FileStore) -> list[str]:
+    """Write every stored failures CSV again from the outbox as it is now (after a person's
+    messages were erased); the stored paths no longer used, to delete after the commit."""
+    outbox = Outbox(session)
+    replaced = []
+    for report in await outbox.failure_reports():
+        stored = await store_failures(outbox, files, reported_broadcast(report.dedup_key))
+        path, name, mime = stored or (None, None, None)
+        if path != report.file_path:
+            replaced.append(report.file_path)
+            report.file_path, report.file_name, report.file_mime_type = path, name, mime
+    await session.flush()
+    return [path for path in replaced if path]

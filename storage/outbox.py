@@ -20,6 +20,20 @@ PREFIX = 4
 """A claim ranks at most `PREFIX` × its limit of the oldest due rows to cap each chat's share."""
 
 
+REPORT_KEY = "broadcast:{}:report"
+"""The outbox key of a broadcast's final report to its author."""
+
+
+def report_key(broadcast_id: int) -> str:
+    """The outbox key of broadcast `broadcast_id`'s report."""
+    return REPORT_KEY.format(broadcast_id)
+
+
+def reported_broadcast(key: str) -> int:
+    """The broadcast a `report_key` names."""
+    return int(key.split(":")[1])
+
+
 @dataclass(frozen=True)
 class Claim:
     """One claim of one outbox row (the fencing token): only its holder may record the outcome.
@@ -265,6 +279,18 @@ class Outbox:
             .where(
                 OutboxMessage.broadcast_id == broadcast_id,
                 OutboxMessage.state.in_(("failed", "unreachable")),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def failure_reports(self) -> list[OutboxMessage]:
+        """The broadcast reports to staff that carry a failures CSV (`broadcast:N:report`)."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.dedup_key.like(REPORT_KEY.format("%")),
+                OutboxMessage.file_path.is_not(None),
             )
             .order_by(OutboxMessage.id)
         )

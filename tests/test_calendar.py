@@ -215,7 +215,14 @@ async def test_the_bot_number_is_not_the_official_registration_until_sobat_is_do
     assert chat.text.startswith("⚠️ Nomor PMK24-00001 adalah nomor di bot ini, bukan pendaftaran")
 
     deps = conversation.deps
-    jobs = Jobs(conversation.db, deps.config, deps.catalog, clock, deps.staff_identities)
+    jobs = Jobs(
+        conversation.db,
+        deps.config,
+        deps.catalog,
+        clock,
+        deps.staff_identities,
+        files=deps.files,
+    )
     clock.set(datetime(2023, 11, 25, 9, 0))
     assert await jobs.run("reminder:sobat:5") == 1
     async with conversation.db.transaction() as session:

@@ -100,7 +100,14 @@ async def test_who_declined_or_never_answered_gets_no_reminder_and_no_broadcast(
     await never.send("/start")
     await never.press("menu:register")  # reads the consent, answers nothing
     deps = conversation.deps
-    jobs = Jobs(conversation.db, deps.config, deps.catalog, clock, deps.staff_identities)
+    jobs = Jobs(
+        conversation.db,
+        deps.config,
+        deps.catalog,
+        clock,
+        deps.staff_identities,
+        files=deps.files,
+    )
     clock.set(datetime(2023, 11, 23, 9, 0))  # D-7, and all three silent for long enough
     assert await jobs.run("reminder:registration:7") == 1
     assert await jobs.run("silent") == 1

@@ -70,7 +70,12 @@ async def _people(conversation: Conversation) -> dict[str, Chat]:
 def _jobs(conversation: Conversation, config: RecruitmentConfig | None = None) -> Jobs:
     deps = conversation.deps
     return Jobs(
-        conversation.db, config or deps.config, deps.catalog, deps.clock, deps.staff_identities
+        conversation.db,
+        config or deps.config,
+        deps.catalog,
+        deps.clock,
+        deps.staff_identities,
+        files=deps.files,
     )
 
 
@@ -162,7 +167,7 @@ async def test_reminders_are_computed_in_wib_from_a_utc_clock(
 ) -> None:
     await _people(conversation)
     utc = FrozenClock(datetime(2023, 11, 23, 1, 59, tzinfo=UTC), tz=UTC)  # 08:59 WIB
-    jobs = Jobs(conversation.db, config, catalog, utc)
+    jobs = Jobs(conversation.db, config, catalog, utc, files=conversation.deps.files)
     assert await jobs.run("reminder:registration:7") == 0
     utc.set(datetime(2023, 11, 23, 2, 0, tzinfo=UTC))  # 09:00 WIB
     assert await jobs.run("reminder:registration:7") == 2

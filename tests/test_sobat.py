@@ -179,7 +179,14 @@ async def test_a_sobat_reminder_names_exactly_the_next_step(
                     )
                 )
     deps = conversation.deps
-    jobs = Jobs(conversation.db, deps.config, deps.catalog, clock, deps.staff_identities)
+    jobs = Jobs(
+        conversation.db,
+        deps.config,
+        deps.catalog,
+        clock,
+        deps.staff_identities,
+        files=deps.files,
+    )
     clock.set(datetime(2023, 11, 25, 9, 0))
     assert await jobs.run("reminder:sobat:5") == 2
     texts = {row.recipient: row for row in await _outbox(conversation)}

@@ -30,6 +30,7 @@ from bot.cli_support import (
     wib,
     with_app,
 )
+from bot.logs import configure_logging
 from bot.settings import Settings
 from core.recruitment import ConfigError, load_recruitment
 from handlers.staff.commands import registration_status_text
@@ -73,12 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "at", None):
         settings = settings.model_copy(update={"clock_at": args.at})
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Request lines would print the bot token (it is part of every Bot API URL).
-    for chatty in ("httpx", "httpcore", "alembic"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+    configure_logging(settings.log_level)
     try:
         return asyncio.run(args.action(settings, args))
     except ConfigError as error:
@@ -569,6 +565,8 @@ async def _data_purge(app: App, args: argparse.Namespace) -> int:
             session, app.config, now, files, actor=operator(), apply=args.apply
         )
     await forget_unreferenced(app.db, files, paths)
+    if count and args.apply:
+        await app.db.forget_history()
     say(
         "cli_purge_done" if args.apply else "cli_purge_dry",
         count=count,

@@ -110,6 +110,8 @@ class Conversation:
             stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
             unused = [upload.path] if stored else []
             await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
+            if turn.deleted:
+                await self.db.forget_history()
             return turn.replies
         except Exception:
             log.exception("error while handling a %s message", incoming.channel.value)

@@ -76,4 +76,5 @@ async def run_retention(
             "audit_entries": await privacy.anonymise_audit_before(audit_cutoff, staff | members),
         }
     await forget_unreferenced(db, files, paths + stored_files)
+    await db.forget_history()
     return counts

@@ -76,6 +76,23 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(revision)
 
+    async def forget_history(self) -> None:
+        """After an erasure: copy SQLite's write-ahead log into the file and empty it, so the
+        pages as they were before are gone too (`secure_delete` zeroes what was freed).
+        Best effort while other connections read; nothing to do on PostgreSQL (VACUUM)."""
+        if not self.is_sqlite:
+            return
+
+        def checkpoint(connection: Connection) -> None:
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                cursor.close()
+
+        async with self._sqlite_writer, self.engine.connect() as connection:
+            await connection.run_sync(checkpoint)
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()

@@ -196,9 +196,19 @@ class PersonalData:
         )
         entries = list((await self.session.execute(query)).scalars())
         living = set(
-            (await self.session.execute(select(Applicant.id).where(Applicant.id.in_(
-                [entry.applicant_id for entry in entries if entry.applicant_id is not None]
-            )))).scalars()
+            (
+                await self.session.execute(
+                    select(Applicant.id).where(
+                        Applicant.id.in_(
+                            [
+                                entry.applicant_id
+                                for entry in entries
+                                if entry.applicant_id is not None
+                            ]
+                        )
+                    )
+                )
+            ).scalars()
         )
         for entry in entries:
             channel = entry.actor.partition(":")[0]

@@ -208,11 +208,12 @@ async def _dump(db: Database) -> str:
 
 
 def _files(root: Path) -> str:
-    """Every file the bot wrote under the data folder (the database's own files aside)."""
+    """Every file under the data folder, raw: stored files, CSVs, and the SQLite database
+    with its write-ahead log (free pages and old page versions included)."""
     return "\n".join(
         path.read_bytes().decode("utf-8", "replace")
         for path in sorted(root.rglob("*"))
-        if path.is_file() and not re.search(r"\.db(-wal|-shm)?$", path.name)
+        if path.is_file()
     )
 
 

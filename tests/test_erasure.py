@@ -19,7 +19,6 @@ from core.clock import FrozenClock
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing
-from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress
 from storage.db import Database
 from storage.files import FileStore
@@ -27,7 +26,7 @@ from storage.inbound import InboundPayloads
 from storage.models import Base, OutboxMessage
 from storage.outbox import Outbox
 from tests import images
-from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS, Chat
+from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS, Chat, jobs_of
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, encode, signed_request
 
@@ -246,16 +245,7 @@ async def test_deleting_leaves_no_trace_in_any_table_or_file(
     await rig.press("consent:yes", sender=BUDI)
     await _staff_work(rig, clock)
     clock.set(clock.now().replace(day=25, hour=9))  # the SOBAT reminder 5 days before the end
-    deps = rig.conversation.deps
-    jobs = Jobs(
-        rig.conversation.db,
-        deps.config,
-        deps.catalog,
-        clock,
-        deps.staff_identities,
-        files=deps.files,
-    )
-    assert await jobs.run("reminder:sobat:5") >= 1
+    assert await jobs_of(rig.conversation).run("reminder:sobat:5") >= 1
     telegram_sent = await _deliver(rig, clock)
     report = [m for m in telegram_sent.sent if m.recipient == STAFF and m.file_name]
     assert report and SITI.wa_id.encode() in (report[0].file or b"")

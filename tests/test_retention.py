@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from bot.logs import quiet_libraries
 from core.clock import FrozenClock
 from handlers.conversation import Conversation
-from scheduler.jobs import Jobs
 from services.schedule import describe_jobs
 from storage.inbound import InboundPayloads
 from storage.models import (
@@ -22,19 +21,7 @@ from storage.models import (
     ProcessedUpdate,
 )
 from storage.outbox import Outbox
-from tests.chat import Chat
-
-
-def _jobs(conversation: Conversation) -> Jobs:
-    deps = conversation.deps
-    return Jobs(
-        conversation.db,
-        deps.config,
-        deps.catalog,
-        deps.clock,
-        deps.staff_identities,
-        files=deps.files,
-    )
+from tests.chat import Chat, jobs_of
 
 
 async def _count(conversation: Conversation, query: object) -> int:
@@ -69,7 +56,7 @@ async def test_the_daily_job_removes_what_is_past_its_period_and_logs_counts_onl
                 }
             ]
         )
-    jobs = _jobs(conversation)
+    jobs = jobs_of(conversation)
     quiet_libraries()  # as `mitrabot` sets logging up
     caplog.set_level(logging.DEBUG)
     await jobs.run("retention")  # nothing is old yet

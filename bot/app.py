@@ -72,7 +72,9 @@ class App:
     def jobs(self) -> Jobs:
         """The scheduled jobs of this recruitment (reminders, announcements)."""
         deps = self.conversation.deps
-        return Jobs(self.db, self.config, deps.catalog, deps.clock, deps.staff_identities)
+        return Jobs(
+            self.db, self.config, deps.catalog, deps.clock, deps.staff_identities, files=deps.files
+        )
 
     async def close(self) -> None:
         """Release the database connections."""

@@ -30,6 +30,7 @@ from bot.cli_support import (
     wib,
     with_app,
 )
+from bot.logs import configure_logging
 from bot.settings import Settings
 from core.recruitment import ConfigError, load_recruitment
 from handlers.staff.commands import registration_status_text
@@ -49,6 +50,7 @@ from services.broadcasts import (
 )
 from services.document_check import attachment_type
 from services.results import stage_keys, stage_label
+from services.retention import purge_expired
 from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox
@@ -73,12 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "at", None):
         settings = settings.model_copy(update={"clock_at": args.at})
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Request lines would print the bot token (it is part of every Bot API URL).
-    for chatty in ("httpx", "httpcore", "alembic"):
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+    configure_logging(settings.log_level)
     try:
         return asyncio.run(args.action(settings, args))
     except ConfigError as error:
@@ -566,29 +563,19 @@ async def _documents_export(app: App, args: argparse.Namespace) -> int:
 @app_command
 async def _data_purge(app: App, args: argparse.Namespace) -> int:
     now = app.conversation.deps.clock.now()
-    months = app.config.consent.retention_months
-    cutoff = now - timedelta(days=round(months * 30.44))
+    files = app.conversation.deps.files
     async with app.db.transaction() as session:
-        applicants = Applicants(session)
-        expired = await applicants.idle_since(cutoff)
-        paths = [document.path for applicant in expired for document in applicant.documents]
-        if args.apply:
-            for applicant in expired:
-                await Audit(session).record(
-                    operator(),
-                    "applicant_deleted",
-                    now,
-                    applicant.id,
-                    {"registration_number": applicant.registration_number, "by": "retention"},
-                )
-                await applicants.delete(applicant)
-    if args.apply:
-        await forget_unreferenced(app.db, app.conversation.deps.files, paths)
+        count, paths = await purge_expired(
+            session, app.config, now, files, actor=operator(), apply=args.apply
+        )
+    await forget_unreferenced(app.db, files, paths)
+    if count and args.apply:
+        await app.db.forget_history()
     say(
         "cli_purge_done" if args.apply else "cli_purge_dry",
-        count=len(expired),
-        since=wib(app.config, cutoff),
-        months=months,
+        count=count,
+        since=wib(app.config, app.config.consent.applicant_cutoff(now)),
+        months=app.config.consent.retention_months,
     )
     return 0
 

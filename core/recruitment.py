@@ -318,6 +318,34 @@ class WhatsAppTemplate(_Strict):
 class Consent(_Strict):
     version: str
     retention_months: int = Field(ge=1, le=120)
+    """How long an applicant's data is kept after it last changed (told in the consent text)."""
+
+    def applicant_cutoff(self, now: datetime) -> datetime:
+        """Applicants unchanged since before this moment are past the retention period."""
+        return now - timedelta(days=round(self.retention_months * 30.44))
+
+
+class Retention(_Strict):
+    """How long what is not the applicant's record itself is kept (the daily retention job).
+
+    The applicant's record follows `consent.retention_months`."""
+
+    run_at: time = Field(default=time(2, 30), description="local time of the daily run")
+    dedup_days: int = Field(
+        default=8, ge=1, le=90, description="keys of handled updates (platforms retry ≤ 7 days)"
+    )
+    inbound_days: int = Field(
+        default=7, ge=1, le=90, description="accepted payloads never handled are dropped after"
+    )
+    files_days: int = Field(
+        default=30, ge=1, le=365, description="broadcast attachments and failure CSVs kept after"
+    )
+    sent_text_days: int = Field(
+        default=3, ge=1, le=90, description="the text of a sent (or failed) message kept after"
+    )
+    audit_months: int = Field(
+        default=24, ge=1, le=120, description="audit entries keep applicants' chat ids this long"
+    )
 
 
 class RecruitmentConfig(_Strict):
@@ -336,6 +364,7 @@ class RecruitmentConfig(_Strict):
     age_min: int = Field(ge=0, le=100)
     age_max: int = Field(ge=0, le=120)
     consent: Consent
+    retention: Retention = Field(default_factory=Retention)
     requirements: list[Requirement] = Field(min_length=1)
     how_to_register: LocalText
     documents: list[Document] = Field(min_length=1)

@@ -36,7 +36,7 @@ from storage.db import Database
 from storage.files import forget_unreferenced
 from storage.inbound import InboundPayloads
 from storage.models import OutboxMessage
-from storage.outbox import Outbox
+from storage.outbox import FORGET, Outbox
 from storage.repositories import Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,8 @@ class Conversation:
             stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
             unused = [upload.path] if stored else []
             await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
+            if turn.deleted:
+                await self.db.forget_history()
             return Answered(turn.replies, queued)
         except Exception:
             log.exception("error while handling a %s message", incoming.channel.value)
@@ -265,6 +267,8 @@ class Conversation:
         after the turn, owns them: deleting their data deletes them too."""
         applicant = None if turn.deleted else turn.known_applicant
         rows = reply_rows(turn.replies, turn.incoming, applicant.id if applicant else None)
+        if turn.deleted:  # the answer to a deletion: gone once sent, recipient and all
+            rows = [{**row, "track": FORGET} for row in rows]
         return await Outbox(session).enqueue_claimed(rows, send_as, self.deps.clock.now())
 
     async def _handle(

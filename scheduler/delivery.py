@@ -38,7 +38,7 @@ from storage.db import Database
 from storage.delivery_lock import DeliveryLock
 from storage.files import FileStore
 from storage.models import OutboxMessage
-from storage.outbox import Claim, Outbox
+from storage.outbox import FORGET, Claim, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -203,14 +203,18 @@ class Dispatch:
 
     async def record_each(self, outcomes: Sequence[tuple[OutboxMessage, Outcome]]) -> bool:
         """`record` for several rows, each with its own outcome, in one transaction; False if
-        any claim was lost."""
+        any claim was lost. A row tracked `forget` is deleted once its sending is over."""
         now = self.clock.now()
         lost: list[tuple[Claim, str]] = []
+        forgotten = False
         async with self.db.transaction() as session:
             outbox = Outbox(session)
             for message, outcome in outcomes:
                 claim = Claim.of(message)
-                if outcome.state == "sent":
+                if message.track == FORGET and outcome.state != "retry":
+                    recorded = await outbox.forget(claim)
+                    forgotten = forgotten or recorded
+                elif outcome.state == "sent":
                     recorded = await outbox.mark_sent(claim, outcome.platform_id, now)
                     broadcast = _tracked_broadcast(message)
                     if recorded and broadcast is not None and outcome.platform_id:
@@ -226,6 +230,8 @@ class Dispatch:
                     recorded = await outbox.give_up(claim, outcome.state, outcome.error or "")
                 if not recorded:
                     lost.append((claim, outcome.state))
+        if forgotten:
+            await self.db.forget_history()
         for claim, state in lost:
             _lost(claim, state)
         return not lost

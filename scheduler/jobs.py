@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -23,9 +24,11 @@ from core.recruitment import RecruitmentConfig
 from services.broadcasts import send_due_broadcasts
 from services.reminders import send_reminder, silent_reminder
 from services.result_publish import announce_if_due
+from services.retention import run_retention
 from services.schedule import SILENT_CHECK_EVERY, PlannedJob, plan_jobs
 from services.window import registration_window
 from storage.db import Database
+from storage.files import FileStore
 from storage.repositories import Flags
 
 log = logging.getLogger(__name__)
@@ -41,8 +44,11 @@ class Jobs:
         catalog: Catalog,
         clock: Clock,
         staff: frozenset[str] = frozenset(),
+        *,
+        files: FileStore,
     ) -> None:
         self.db = db
+        self.files = files
         self.staff = staff
         self.config = config
         self.catalog = catalog
@@ -60,6 +66,7 @@ class Jobs:
             "final_announcement": self._announce,
             "silent": self._silent,
             "scheduled_broadcasts": self._scheduled,
+            "retention": self._retention,
         }
         queued = await work.get(job.id, self._remind)(job, now)
         if queued:
@@ -90,6 +97,11 @@ class Jobs:
             broadcast = await announce_if_due(session, self.config, self.catalog, now)
         return broadcast.total if broadcast else 0
 
+    async def _retention(self, job: PlannedJob, now: datetime) -> int:
+        counts = await run_retention(self.db, self.config, self.files, now, self.staff)
+        log.info("retention removed %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+        return 0
+
     async def _scheduled(self, job: PlannedJob, now: datetime) -> int:
         async with self.db.transaction() as session:
             sent = await send_due_broadcasts(session, now, self.config.quiet_hours)
@@ -108,6 +120,11 @@ def start_scheduler(jobs: Jobs) -> AsyncIOScheduler:
         if job.at is not None:
             trigger: Any = DateTrigger(run_date=jobs.clock.real_time(job.at))
             grace = None if job.grace is None else max(1, int(job.grace.total_seconds()))
+        elif job.daily is not None:
+            trigger = CronTrigger(
+                hour=job.daily.hour, minute=job.daily.minute, timezone=jobs.config.tz
+            )
+            grace = None
         else:
             trigger = IntervalTrigger(seconds=(job.every or SILENT_CHECK_EVERY).total_seconds())
             grace = None

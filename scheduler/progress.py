@@ -8,12 +8,12 @@ from core.catalog import Catalog
 from core.clock import Clock
 from core.types import Channel
 from scheduler.delivery import Sender
-from services.broadcasts import STAFF_LANGUAGE, failures_csv, progress_text
+from services.broadcasts import STAFF_LANGUAGE, progress_text, store_failures
 from storage.broadcasts import Broadcasts
 from storage.db import Database
 from storage.files import FileStore
 from storage.models import Broadcast
-from storage.outbox import Outbox
+from storage.outbox import Outbox, report_key
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,8 @@ class BroadcastProgress:
             return  # created from the command line: `mitrabot broadcast status` shows it
         # Queued even when this worker has no sender for the author's channel (a terminal
         # session may deliver a broadcast's last message): that channel's worker sends it.
-        failures = await outbox.failures(broadcast.id)
-        path = name = mime = None
-        if failures:
-            content = failures_csv(
-                [(m.channel, m.recipient, m.state, m.last_error) for m in failures]
-            )
-            path, _ = self.files.put(content, "csv")
-            name, mime = f"siaran-{broadcast.id}-gagal.csv", "text/csv"
+        stored = await store_failures(outbox, self.files, broadcast.id)
+        path, name, mime = stored or (None, None, None)
         text = self.catalog.text(
             STAFF_LANGUAGE,
             "broadcast_report",
@@ -103,7 +97,7 @@ class BroadcastProgress:
         await outbox.enqueue(
             [
                 {
-                    "dedup_key": f"broadcast:{broadcast.id}:report",
+                    "dedup_key": report_key(broadcast.id),
                     "channel": channel,
                     "recipient": chat,
                     "text": text,

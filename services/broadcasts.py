@@ -13,8 +13,9 @@ from core.catalog import Catalog
 from core.recruitment import QuietHours
 from services.spreadsheet_export import csv_bytes
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
+from storage.files import FileStore
 from storage.models import Broadcast, ScheduledBroadcast
-from storage.outbox import Outbox
+from storage.outbox import Outbox, reported_broadcast
 from storage.repositories import Audit
 
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
@@ -234,3 +235,31 @@ def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]
 def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
     """The failures of a broadcast as CSV (channel, recipient, state, error), made inert."""
     return csv_bytes(["channel", "recipient", "state", "error"], rows)
+
+
+async def store_failures(
+    outbox: Outbox, files: FileStore, broadcast_id: int
+) -> tuple[str, str, str] | None:
+    """The failures of a broadcast as a stored CSV: (path, file name, MIME type), or None
+    when none failed."""
+    failures = await outbox.failures(broadcast_id)
+    if not failures:
+        return None
+    content = failures_csv([(m.channel, m.recipient, m.state, m.last_error) for m in failures])
+    path, _ = files.put(content, "csv")
+    return path, f"siaran-{broadcast_id}-gagal.csv", "text/csv"
+
+
+async def refresh_failure_reports(session: AsyncSession, files: FileStore) -> list[str]:
+    """Write every stored failures CSV again from the outbox as it is now (after a person's
+    messages were erased); the stored paths no longer used, to delete after the commit."""
+    outbox = Outbox(session)
+    replaced = []
+    for report in await outbox.failure_reports():
+        stored = await store_failures(outbox, files, reported_broadcast(report.dedup_key))
+        path, name, mime = stored or (None, None, None)
+        if path != report.file_path:
+            replaced.append(report.file_path)
+            report.file_path, report.file_name, report.file_mime_type = path, name, mime
+    await session.flush()
+    return [path for path in replaced if path]

@@ -5,7 +5,7 @@ The scheduler runs them; this module only plans and describes them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,8 @@ class PlannedJob:
     name_params: dict[str, Any] = field(default_factory=dict)
     at: datetime | None = None
     every: timedelta | None = None
+    daily: time | None = None
+    """Every day at this local time (instead of `at` or `every`)."""
     grace: timedelta | None = None
     """How late a missed run may still happen (None: whenever the bot is back)."""
     reminder: Reminder | None = None
@@ -76,6 +78,12 @@ def plan_jobs(config: RecruitmentConfig) -> list[PlannedJob]:
         ),
         PlannedJob(
             "scheduled_broadcasts", "job_scheduled", {"id": "*"}, every=SCHEDULED_CHECK_EVERY
+        ),
+        PlannedJob(
+            "retention",
+            "job_retention",
+            {"time": config.retention.run_at.strftime("%H.%M")},
+            daily=config.retention.run_at,
         ),
     ]
 

@@ -75,6 +75,23 @@ class Database:
         async with self.engine.begin() as connection:
             await connection.run_sync(revision)
 
+    async def forget_history(self) -> None:
+        """After an erasure: copy SQLite's write-ahead log into the file and empty it, so the
+        pages as they were before are gone too (`secure_delete` zeroes what was freed).
+        Best effort while other connections read; nothing to do on PostgreSQL (VACUUM)."""
+        if not self.is_sqlite:
+            return
+
+        def checkpoint(connection: Connection) -> None:
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                cursor.close()
+
+        async with self._sqlite_writer, self.engine.connect() as connection:
+            await connection.run_sync(checkpoint)
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()
@@ -114,6 +131,8 @@ def _create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Erased data is overwritten, not left in free pages of the file.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +16,25 @@ from storage.results import CHUNK
 
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 """Delivery reports arrive out of order; a report only ever moves a message forward."""
+FORGET = "forget"
+"""A row's `track` when nothing of it may stay once it went out (or failed for good): the
+answer to someone who just deleted their data."""
 PREFIX = 4
 """A claim ranks at most `PREFIX` × its limit of the oldest due rows to cap each chat's share."""
+
+
+REPORT_KEY = "broadcast:{}:report"
+"""The outbox key of a broadcast's final report to its author."""
+
+
+def report_key(broadcast_id: int) -> str:
+    """The outbox key of broadcast `broadcast_id`'s report."""
+    return REPORT_KEY.format(broadcast_id)
+
+
+def reported_broadcast(key: str) -> int:
+    """The broadcast a `report_key` names."""
+    return int(key.split(":")[1])
 
 
 @dataclass(frozen=True)
@@ -239,6 +256,19 @@ class Outbox:
             values["attempts"] = OutboxMessage.attempts - 1
         return await self._settle(claim, **values)
 
+    async def forget(self, claim: Claim) -> bool:
+        """Delete a row whose sending is over (a message to someone whose data was deleted:
+        even its recipient must not stay); False when `claim` no longer holds it."""
+        result = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.id == claim.message_id,
+                OutboxMessage.state == "sending",
+                OutboxMessage.claimed_by == claim.holder,
+                OutboxMessage.claim_token == claim.token,
+            )
+        )
+        return bool(result.rowcount)
+
     async def give_up(self, claim: Claim, state: str, error: str) -> bool:
         """Final: `failed` (kept failing) or `unreachable` (blocked, no such user); False when
         `claim` no longer holds the row."""
@@ -288,6 +318,18 @@ class Outbox:
             .where(
                 OutboxMessage.broadcast_id == broadcast_id,
                 OutboxMessage.state.in_(("failed", "unreachable")),
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return list((await self.session.execute(query)).scalars())
+
+    async def failure_reports(self) -> list[OutboxMessage]:
+        """The broadcast reports to staff that carry a failures CSV (`broadcast:N:report`)."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.dedup_key.like(REPORT_KEY.format("%")),
+                OutboxMessage.file_path.is_not(None),
             )
             .order_by(OutboxMessage.id)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -260,6 +261,13 @@ class Documents:
         return kinds
 
 
+def dedup_digest(key: str) -> str:
+    """What `processed_updates` keeps of a platform's update id: its SHA-256. A WhatsApp
+    message id carries the sender's number (base64 inside the wamid), next to a random part
+    that makes the digest impossible to reverse by trying numbers."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class ProcessedUpdates:
     """The deduplication guard for platform re-deliveries."""
 
@@ -267,11 +275,13 @@ class ProcessedUpdates:
         self.session = session
 
     async def first_time(self, channel: str, key: str, now: datetime) -> bool:
-        """Record the update; False when it was already recorded (a duplicate delivery).
+        """Record the update (by its digest); False when it was already recorded (a duplicate
+        delivery).
 
         One INSERT … ON CONFLICT DO NOTHING, inside the caller's transaction: if that
         transaction rolls back, the update counts as not processed.
         """
+        key = dedup_digest(key)
         dialect = self.session.bind.dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         result = await self.session.execute(

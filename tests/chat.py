@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from core.clock import Clock
+from core.recruitment import RecruitmentConfig
 from core.types import (
     Channel,
     FileKind,
@@ -17,6 +19,7 @@ from core.types import (
     Reply,
 )
 from handlers.conversation import Conversation
+from scheduler.jobs import Jobs
 from storage.chat_sessions import ChatSessions
 from storage.models import Applicant, AuditEntry, ChatIdentity, ChatSession
 from tests import images
@@ -179,3 +182,21 @@ class Chat:
         await self.fill_profile()
         await self.hand_in_documents()
         await self.press("sum:confirm")
+
+
+def jobs_of(
+    conversation: Conversation,
+    config: RecruitmentConfig | None = None,
+    clock: Clock | None = None,
+) -> Jobs:
+    """The scheduler's jobs over what the conversation uses (database, texts, clock, staff
+    named in settings, file store); `config` or `clock` replace its own."""
+    deps = conversation.deps
+    return Jobs(
+        conversation.db,
+        config or deps.config,
+        deps.catalog,
+        clock or deps.clock,
+        deps.staff_identities,
+        files=deps.files,
+    )

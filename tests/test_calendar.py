@@ -15,11 +15,10 @@ from core.formatting import MONTHS
 from core.recruitment import DEFAULT_CONFIG_PATH, RecruitmentConfig, load_recruitment
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
-from scheduler.jobs import Jobs
 from storage.db import Database
 from storage.files import FileStore
 from storage.models import OutboxMessage
-from tests.chat import Chat
+from tests.chat import Chat, jobs_of
 
 STAFF_ID = "900"  # named as staff in the test settings
 
@@ -214,8 +213,7 @@ async def test_the_bot_number_is_not_the_official_registration_until_sobat_is_do
     await chat.press("menu:status")
     assert chat.text.startswith("⚠️ Nomor PMK24-00001 adalah nomor di bot ini, bukan pendaftaran")
 
-    deps = conversation.deps
-    jobs = Jobs(conversation.db, deps.config, deps.catalog, clock, deps.staff_identities)
+    jobs = jobs_of(conversation)
     clock.set(datetime(2023, 11, 25, 9, 0))
     assert await jobs.run("reminder:sobat:5") == 1
     async with conversation.db.transaction() as session:

@@ -10,10 +10,9 @@ from sqlalchemy import select
 from core.clock import FrozenClock
 from core.recruitment import RecruitmentConfig
 from handlers.conversation import Conversation
-from scheduler.jobs import Jobs
 from services.broadcasts import Audience, count_recipients, create_broadcast
 from storage.models import OutboxMessage
-from tests.chat import PROFILE_ANSWERS, Chat
+from tests.chat import PROFILE_ANSWERS, Chat, jobs_of
 
 STORED_ID = (
     "nama lengkap",
@@ -100,7 +99,7 @@ async def test_who_declined_or_never_answered_gets_no_reminder_and_no_broadcast(
     await never.send("/start")
     await never.press("menu:register")  # reads the consent, answers nothing
     deps = conversation.deps
-    jobs = Jobs(conversation.db, deps.config, deps.catalog, clock, deps.staff_identities)
+    jobs = jobs_of(conversation)
     clock.set(datetime(2023, 11, 23, 9, 0))  # D-7, and all three silent for long enough
     assert await jobs.run("reminder:registration:7") == 1
     assert await jobs.run("silent") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from scheduler.jobs import Jobs, start_scheduler
 from services.result_table import read_table
 from services.results import apply_plan, plan_results
 from storage.db import Database
+from storage.files import FileStore
 from storage.models import OutboxMessage
 from tests.seeding import TODAY, seed_applicants, seeded_number
 
@@ -36,10 +38,14 @@ async def _outbox(db: Database) -> list[OutboxMessage]:
 
 
 async def test_the_announcement_job_sends_nothing_early_and_once_when_due(
-    any_db: Database, config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock
+    any_db: Database,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    clock: FrozenClock,
+    tmp_path: Path,
 ) -> None:
     await _final_results(any_db, config, clock)
-    jobs = Jobs(any_db, config, catalog, clock)
+    jobs = Jobs(any_db, config, catalog, clock, files=FileStore(tmp_path))
     announcement = config.local(config.schedule.announcement_at)
     clock.set(announcement - timedelta(seconds=1))
     assert await jobs.run("final_announcement") == 0
@@ -50,9 +56,14 @@ async def test_the_announcement_job_sends_nothing_early_and_once_when_due(
 
 
 async def test_the_jobs_come_from_the_config(
-    db: Database, config: RecruitmentConfig, catalog: Catalog, clock: FrozenClock
+    db: Database,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    clock: FrozenClock,
+    tmp_path: Path,
 ) -> None:
-    planned = {job.id: job.at for job in Jobs(db, config, catalog, clock).planned()}
+    jobs = Jobs(db, config, catalog, clock, files=FileStore(tmp_path))
+    planned = {job.id: job.at for job in jobs.planned()}
     assert {key: at.isoformat() if at else None for key, at in planned.items()} == {
         "reminder:registration:7": "2023-11-23T09:00:00+07:00",
         "reminder:sobat:5": "2023-11-25T09:00:00+07:00",
@@ -62,16 +73,17 @@ async def test_the_jobs_come_from_the_config(
         "final_announcement": "2023-12-15T00:00:00+07:00",
         "silent": None,
         "scheduled_broadcasts": None,
+        "retention": None,
     }
 
 
 async def test_apscheduler_runs_a_missed_announcement_at_start(
-    db: Database, config: RecruitmentConfig, catalog: Catalog
+    db: Database, config: RecruitmentConfig, catalog: Catalog, tmp_path: Path
 ) -> None:
     announcement = config.local(config.schedule.announcement_at)
     clock = Clock(config.tz, start_at=announcement + timedelta(hours=2))  # the bot was down
     await _final_results(db, config, clock)
-    scheduler = start_scheduler(Jobs(db, config, catalog, clock))
+    scheduler = start_scheduler(Jobs(db, config, catalog, clock, files=FileStore(tmp_path)))
     try:
         for _ in range(600):  # at most 30 s: the scheduler runs it at once
             if await _outbox(db):
@@ -84,11 +96,11 @@ async def test_apscheduler_runs_a_missed_announcement_at_start(
 
 
 async def test_apscheduler_waits_for_a_future_announcement(
-    db: Database, config: RecruitmentConfig, catalog: Catalog
+    db: Database, config: RecruitmentConfig, catalog: Catalog, tmp_path: Path
 ) -> None:
     announcement = config.local(config.schedule.announcement_at)
     clock = Clock(config.tz, start_at=announcement - timedelta(days=1))
-    scheduler = start_scheduler(Jobs(db, config, catalog, clock))
+    scheduler = start_scheduler(Jobs(db, config, catalog, clock, files=FileStore(tmp_path)))
     try:
         job = scheduler.get_job("final_announcement")
         # due when the rehearsal clock reads the announcement, a day from its start

@@ -20,7 +20,7 @@ from services.broadcasts import Audience, schedule_broadcast
 from services.schedule import describe_jobs
 from storage.db import Database
 from storage.models import OutboxMessage
-from tests.chat import PROFILE_ANSWERS, Chat
+from tests.chat import PROFILE_ANSWERS, Chat, jobs_of
 from tests.fakes.telegram_api import FakeBotApi
 from tests.seeding import seed_applicants
 
@@ -68,10 +68,7 @@ async def _people(conversation: Conversation) -> dict[str, Chat]:
 
 
 def _jobs(conversation: Conversation, config: RecruitmentConfig | None = None) -> Jobs:
-    deps = conversation.deps
-    return Jobs(
-        conversation.db, config or deps.config, deps.catalog, deps.clock, deps.staff_identities
-    )
+    return jobs_of(conversation, config)
 
 
 async def test_a_deadline_reminder_reaches_the_unfinished_and_says_what_is_missing(
@@ -162,7 +159,7 @@ async def test_reminders_are_computed_in_wib_from_a_utc_clock(
 ) -> None:
     await _people(conversation)
     utc = FrozenClock(datetime(2023, 11, 23, 1, 59, tzinfo=UTC), tz=UTC)  # 08:59 WIB
-    jobs = Jobs(conversation.db, config, catalog, utc)
+    jobs = jobs_of(conversation, config, utc)
     assert await jobs.run("reminder:registration:7") == 0
     utc.set(datetime(2023, 11, 23, 2, 0, tzinfo=UTC))  # 09:00 WIB
     assert await jobs.run("reminder:registration:7") == 2

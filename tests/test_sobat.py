@@ -9,11 +9,10 @@ from sqlalchemy import select
 from core.clock import FrozenClock
 from core.recruitment import RecruitmentConfig
 from handlers.conversation import Conversation
-from scheduler.jobs import Jobs
 from services.result_table import read_table
 from services.results import plan_results
 from storage.models import OutboxMessage, SobatProgress
-from tests.chat import Chat
+from tests.chat import Chat, jobs_of
 from tests.seeding import TODAY, seed_applicants, seeded_number
 
 STAFF_ID = "900"
@@ -178,8 +177,7 @@ async def test_a_sobat_reminder_names_exactly_the_next_step(
                         applicant_id=applicant.id, step=step, state="done", updated_at=clock.now()
                     )
                 )
-    deps = conversation.deps
-    jobs = Jobs(conversation.db, deps.config, deps.catalog, clock, deps.staff_identities)
+    jobs = jobs_of(conversation)
     clock.set(datetime(2023, 11, 25, 9, 0))
     assert await jobs.run("reminder:sobat:5") == 2
     texts = {row.recipient: row for row in await _outbox(conversation)}

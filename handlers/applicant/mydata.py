@@ -12,6 +12,7 @@ from handlers.applicant.sobat import checklist as sobat_checklist
 from handlers.applicant.sobat import progress_of
 from handlers.document_status import checklist
 from handlers.flow import Step, StepName, Turn
+from services.erasure import erase_applicant
 from services.profile import profile_complete
 from storage.repositories import ChatIdentities
 from storage.sobat import SobatReports
@@ -117,16 +118,14 @@ class DeleteConfirmStep(Step):
     async def on_choice(self, turn: Turn, choice: str) -> None:
         button = DeleteButton.unpack(choice)
         if button == DeleteButton(Answer.YES):
-            applicant = turn.applicant
-            await turn.audit.record(
-                turn.actor,
-                "applicant_deleted",
-                turn.now,
-                applicant.id,
-                {"registration_number": applicant.registration_number, "by": "applicant"},
+            turn.files_to_forget += await erase_applicant(
+                turn.session,
+                turn.applicant,
+                actor=turn.actor,
+                by="applicant",
+                now=turn.now,
+                files=turn.deps.files,
             )
-            turn.files_to_forget.extend(document.path for document in applicant.documents)
-            await turn.applicants.delete(applicant)
             turn.deleted = True
             turn.say(turn.t("deleted"))
         elif button == DeleteButton(Answer.NO):

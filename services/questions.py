@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,21 +81,16 @@ async def hand_over(
         who=asker.actor,
         text=question.text,
     )
-    not_before = config.quiet_hours.next_allowed(now)
     await Outbox(session).enqueue(
         [
-            {
-                "dedup_key": f"question:{question.id}:staff:{channel}:{chat}",
-                "applicant_id": asker.applicant_id,
-                "channel": channel,
-                "recipient": chat,
-                "text": notice,
-                "urgent": False,
-                "state": "queued",
-                "attempts": 0,
-                "not_before": not_before,
-                "created_at": now,
-            }
+            _queued(
+                f"question:{question.id}:staff:{channel}:{chat}",
+                asker.applicant_id,
+                (channel, chat),
+                notice,
+                config,
+                now,
+            )
             for channel, chat in staff
         ]
     )
@@ -128,26 +124,37 @@ async def answer_question(
         question=question.text[:200],
         answer=answer,
     )
-    await Outbox(session).enqueue(
-        [
-            {
-                "dedup_key": f"question:{question.id}:answer:{int(now.timestamp())}",
-                "applicant_id": question.applicant_id,
-                "channel": question.channel,
-                "recipient": question.recipient,
-                "text": text,
-                "urgent": False,
-                "state": "queued",
-                "attempts": 0,
-                "not_before": config.quiet_hours.next_allowed(now),
-                "created_at": now,
-            }
-        ]
-    )
+    key = f"question:{question.id}:answer:{int(now.timestamp())}"
+    chat = (question.channel, question.recipient)
+    await Outbox(session).enqueue([_queued(key, question.applicant_id, chat, text, config, now)])
     await Audit(session).record(
         actor, "question_answered", now, question.applicant_id, {"question": question.id}
     )
     return question
+
+
+def _queued(
+    key: str,
+    applicant_id: int | None,
+    chat: tuple[str, str],
+    text: str,
+    config: RecruitmentConfig,
+    now: datetime,
+) -> dict[str, Any]:
+    """An outbox row to (channel, recipient), sent outside quiet hours."""
+    channel, recipient = chat
+    return {
+        "dedup_key": key,
+        "applicant_id": applicant_id,
+        "channel": channel,
+        "recipient": recipient,
+        "text": text,
+        "urgent": False,
+        "state": "queued",
+        "attempts": 0,
+        "not_before": config.quiet_hours.next_allowed(now),
+        "created_at": now,
+    }
 
 
 async def inbox_text(

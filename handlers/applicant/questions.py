@@ -100,7 +100,7 @@ def _title(turn: Turn, key: str) -> str:
 def _topic_button(turn: Turn, key: str, number: int) -> Button:
     data = QuestionButton(QuestionAction.TOPIC, key).pack()
     return Button(
-        id=data, label=_title(turn, key), title=turn.t("question_topic_title", number=number)
+        id=data, label=_title(turn, key), title=turn.t("question_topic_short", number=number)
     )
 
 

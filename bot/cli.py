@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.cli_questions import add_question_commands
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
 from bot.cli_sobat import add_sobat_commands
@@ -176,6 +177,7 @@ def _parser() -> argparse.ArgumentParser:
     add_results_commands(commands)
     add_schedule_commands(commands)
     add_sobat_commands(commands)
+    add_question_commands(commands)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()

@@ -355,3 +355,17 @@ class AudienceChannelButton(CallbackData):
 
     prefix = "bcc"
     channel: str
+
+
+class QuestionAction(StrEnum):
+    TOPIC = "topic"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class QuestionButton(CallbackData):
+    """`q:topic:jadwal`, `q:staff`: a typed question's possible topics, or "ask staff"."""
+
+    prefix = "q"
+    action: QuestionAction
+    topic: str | None = None

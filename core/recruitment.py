@@ -198,9 +198,36 @@ class Kecamatan(_Strict):
     aliases: list[str] = Field(default_factory=list)
 
 
+class Phrasings(_Strict):
+    """Other ways applicants ask a question, per language (matched in either language)."""
+
+    id: list[str] = Field(default_factory=list)
+    en: list[str] = Field(default_factory=list)
+
+    def all(self) -> list[str]:
+        """Every phrasing, Indonesian first."""
+        return [*self.id, *self.en]
+
+
+FaqPage = Literal["requirements", "howto", "documents", "schedule"]
+"""A page of the bot built from this file that answers a question: section A, B, C or D."""
+
+
 class Faq(_Strict):
+    """A question applicants ask, answered by its own text or by one of the bot's pages."""
+
+    key: str = Field(pattern=r"^[a-z0-9_]+$", description="stable: questions refer to it")
+    section: str | None = Field(default=None, description="the announcement's section it restates")
     question: LocalText
-    answer: LocalText
+    answer: LocalText | None = None
+    page: FaqPage | None = None
+    phrasings: Phrasings = Field(default_factory=Phrasings)
+
+    @model_validator(mode="after")
+    def _one_answer(self) -> Faq:
+        if (self.answer is None) == (self.page is None):
+            raise ValueError("a FAQ entry needs either 'answer' or 'page', not both")
+        return self
 
 
 class QuietHours(_Strict):
@@ -276,6 +303,12 @@ class SobatFix(_Strict):
     problem: LocalText
     fix: LocalText
     steps: list[str] = Field(default_factory=list, description="step keys; empty: every step")
+    key: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9_]+$",
+        description="set: typed questions about this problem are answered with the fix",
+    )
+    phrasings: Phrasings = Field(default_factory=Phrasings)
 
 
 class Sobat(_Strict):
@@ -404,6 +437,8 @@ class RecruitmentConfig(_Strict):
             if stage.results_by and stage.results_by > self.schedule.announcement:
                 raise ValueError(f"stage {stage.number}: results_by is after the announcement")
         _unique("events", [event.key for event in self.events])
+        fix_keys = [fix.key for fix in self.sobat.fixes if fix.key]
+        _unique("faq and sobat fix keys", [faq.key for faq in self.faq] + fix_keys)
         _unique("documents", [doc.key for doc in self.documents])
         _unique("education_levels", [level.key for level in self.education_levels])
         _unique("kecamatan", [k.code for k in self.kecamatan])

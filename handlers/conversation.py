@@ -13,16 +13,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from core.callbacks import MenuButton, MenuItem, RemindButton
+from core.callbacks import MenuButton, MenuItem, QuestionButton, RemindButton
 from core.catalog import DEFAULT_LANGUAGE
 from core.types import Channel, FileSource, Incoming, Reply
 from handlers.applicant.menu import help_text, open_menu_item, show_page, switch_language
+from handlers.applicant.questions import answer_typed, on_question_button
 from handlers.applicant.reminder_prefs import resume_reminders, stop_reminders
 from handlers.applicant.resume import say_registration_closed
 from handlers.flow import ApplicantNeeded, Dependencies, Expects, StepName, Turn, match_button
 from handlers.staff.commands import STAFF_COMMANDS, run_staff_command
 from handlers.staff.rights import is_staff
 from handlers.steps import FLOW, in_registration, spec_of
+from services.faq import is_question
 from services.uploads import (
     ACCEPTED_KINDS,
     TableUpload,
@@ -337,21 +339,28 @@ class Conversation:
             await turn.reprompt()
 
     async def _text(self, turn: Turn, text: str) -> None:
-        """Typed text: an answer for free-text steps, otherwise the button it names."""
+        """Typed text: an answer for free-text steps, otherwise the button it names; a question
+        (where the step allows them) is answered, and the step's question asked again."""
         step = turn.step
+        questions = spec_of(turn.chat).questions
         if step.free_text:
-            await step.on_text(turn, text)
+            asked = questions and is_question(text) and not await step.reads_as_answer(turn, text)
+            if not (asked and await answer_typed(turn, text)):
+                await step.on_text(turn, text)
             return
         choice = match_button(text, (await step.prompt(turn)).buttons)
-        if choice is None:
-            await step.on_text(turn, text)
-        else:
+        if choice is not None:
             await self._choice(turn, choice)
+        elif not (questions and await answer_typed(turn, text)):
+            await step.on_text(turn, text)
 
     async def _choice(self, turn: Turn, choice: str) -> None:
         menu = MenuButton.unpack(choice)
+        question = QuestionButton.unpack(choice)
         if menu is not None:
             await open_menu_item(turn, menu.item)
+        elif question is not None:
+            await on_question_button(turn, question)
         elif RemindButton.unpack(choice) is not None:
             await stop_reminders(turn)
         else:

@@ -221,6 +221,11 @@ class Step:
         turn.say(turn.t("not_understood"))
         await turn.reprompt()
 
+    async def reads_as_answer(self, turn: Turn, text: str) -> bool:
+        """Whether typed text is a valid answer to this step (checked, nothing saved): a
+        free-text step's answer is never taken for a question."""
+        return False
+
     async def on_file(self, turn: Turn) -> None:
         """A file, photo or sticker (only the steps that expect one want it)."""
         turn.say(turn.t("file_not_expected"))
@@ -271,6 +276,10 @@ class StepSpec:
     """Where /batal goes; None: there is nothing to cancel (the menu's page says so)."""
     cancel_edit: Cancel | None = None
     """Where /batal goes instead when the step was opened to change one answer (`edit`)."""
+    questions: bool = True
+    """Typed text may be a question to answer (`handlers/applicant/questions.py`): at a button
+    step any text that is no option, at a free-text step a clear question that does not read
+    as the answer. False where typed text is content (a report, a broadcast, staff's flows)."""
 
 
 def _normalize(text: str) -> str:

@@ -1,9 +1,10 @@
 """The table of the conversation: every step, what it expects, and where /batal goes from it.
 
 One row per `StepName`: the step's class (its question and how it reads the answer), the file
-it waits for (if any), whether it registers (refused once registration is closed), and what
-/batal says and where it goes (no entry: "nothing to cancel"). The dispatcher
-(`handlers/conversation.py`) reads only this table; no step is special-cased there.
+it waits for (if any), whether it registers (refused once registration is closed), what
+/batal says and where it goes (no entry: "nothing to cancel"), and whether typed text there may
+be a question to answer (not where it is content: a report, a broadcast, staff's flows). The
+dispatcher (`handlers/conversation.py`) reads only this table; no step is special-cased there.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ PAUSE = Cancel("registration_paused", StepName.MENU)
 FLOW: Mapping[StepName, StepSpec] = MappingProxyType(
     {
         # First contact and the menu (information pages are shown at the menu step).
-        StepName.NEW: StepSpec(WelcomeStep()),
+        StepName.NEW: StepSpec(WelcomeStep(), questions=False),
         StepName.MENU: StepSpec(MenuStep()),
         StepName.LINK_PHONE: StepSpec(SharePhoneStep()),
         StepName.LINK_CONFIRM: StepSpec(ConfirmLinkStep()),
@@ -72,18 +73,18 @@ FLOW: Mapping[StepName, StepSpec] = MappingProxyType(
         StepName.SOBAT_EMAIL: StepSpec(EmailStep()),
         StepName.SOBAT_STEP: StepSpec(GuideStep()),
         StepName.SOBAT_STUCK: StepSpec(StuckStep()),
-        StepName.SOBAT_REPORT: StepSpec(ReportStep()),
+        StepName.SOBAT_REPORT: StepSpec(ReportStep(), questions=False),
         # Staff: a broadcast.
-        StepName.BC_COMPOSE: StepSpec(ComposeStep(), expects=Expects.ATTACHMENT),
-        StepName.BC_AUDIENCE: StepSpec(AudienceStep()),
-        StepName.BC_STAGE: StepSpec(StageStep()),
-        StepName.BC_KECAMATAN: StepSpec(KecamatanStep()),
-        StepName.BC_CHANNEL: StepSpec(ChannelStep()),
-        StepName.BC_CONFIRM: StepSpec(ConfirmStep()),
+        StepName.BC_COMPOSE: StepSpec(ComposeStep(), expects=Expects.ATTACHMENT, questions=False),
+        StepName.BC_AUDIENCE: StepSpec(AudienceStep(), questions=False),
+        StepName.BC_STAGE: StepSpec(StageStep(), questions=False),
+        StepName.BC_KECAMATAN: StepSpec(KecamatanStep(), questions=False),
+        StepName.BC_CHANNEL: StepSpec(ChannelStep(), questions=False),
+        StepName.BC_CONFIRM: StepSpec(ConfirmStep(), questions=False),
         # Staff: selection results.
-        StepName.RES_UPLOAD: StepSpec(UploadStep(), expects=Expects.RESULTS_TABLE),
-        StepName.RES_CONFIRM: StepSpec(ConfirmImportStep()),
-        StepName.RES_PUBLISH: StepSpec(PublishStep()),
+        StepName.RES_UPLOAD: StepSpec(UploadStep(), expects=Expects.RESULTS_TABLE, questions=False),
+        StepName.RES_CONFIRM: StepSpec(ConfirmImportStep(), questions=False),
+        StepName.RES_PUBLISH: StepSpec(PublishStep(), questions=False),
     }
 )
 

@@ -380,6 +380,48 @@ class SobatReport(Base):
     answered_at: Mapped[datetime | None]
 
 
+class Question(Base):
+    """A question typed in a chat that the bot could not answer for sure, handed to staff on
+    the applicant's request, and staff's answer (sent to that chat)."""
+
+    __tablename__ = "questions"
+    __table_args__ = (Index("ix_questions_state", "state", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    applicant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applicants.id", ondelete="CASCADE"), index=True
+    )
+    """Deleting an applicant's data deletes their questions (their own words)."""
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(128))
+    """Where the answer goes: the chat's id, or a WhatsApp user's phone number (wa_id)."""
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(Text)
+    suggested: Mapped[str | None] = mapped_column(String(64))
+    """The FAQ topic the bot thought closest, if any (a hint for staff)."""
+    created_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    """open or answered."""
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(128))
+    answered_at: Mapped[datetime | None]
+
+
+class LearnedPhrasing(Base):
+    """A way of asking that staff added to a FAQ topic of the config (`mitrabot questions
+    learn`): the bot matches it like the config's own phrasings."""
+
+    __tablename__ = "faq_phrasings"
+    __table_args__ = (UniqueConstraint("topic", "text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(500))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id", ondelete="SET NULL"))
+    added_by: Mapped[str] = mapped_column(String(128))
+    added_at: Mapped[datetime]
+
+
 class InboundPayload(Base):
     """An inbound body accepted (a webhook answered 200, a Telegram update confirmed by the next
     `getUpdates` offset) but not yet fully handled: kept until it is, so a crash after the

@@ -160,6 +160,15 @@ def howto_text(turn: Turn) -> str:
     return turn.t("howto", steps=config.how_to_register.get(turn.language), documents=documents)
 
 
+def documents_text(turn: Turn) -> str:
+    """The documents of section C, each with what a good picture of it shows."""
+    documents = "\n\n".join(
+        f"{n}. {doc.name.get(turn.language)}\n{doc.hint.get(turn.language)}"
+        for n, doc in enumerate(turn.deps.config.documents, 1)
+    )
+    return turn.t("documents_page", documents=documents)
+
+
 async def schedule_text(turn: Turn) -> str:
     config = turn.deps.config
     schedule = config.schedule
@@ -226,9 +235,11 @@ async def _announcement_status(turn: Turn) -> str:
 
 
 def faq_text(turn: Turn) -> str:
+    """The FAQ entries with an answer of their own (the others are pages of the menu)."""
     entries = [
         f"❓ {faq.question.get(turn.language)}\n{faq.answer.get(turn.language)}"
         for faq in turn.deps.config.faq
+        if faq.answer is not None
     ]
     return turn.t("faq", entries="\n\n".join(entries))
 

@@ -91,13 +91,30 @@ class FieldStep(Step):
             return
         await self._save(turn, spec, value)
 
-    async def _typed_choice(self, turn: Turn, spec: FieldSpec, text: str) -> None:
+    async def reads_as_answer(self, turn: Turn, text: str) -> bool:
+        """A typed option, or a typed answer that passes the field's check; no answer to a
+        profile question holds a "?" (an address check alone would take any question)."""
+        spec = _spec(turn)
+        if spec.options is not None:
+            return await self._typed_option(turn, spec, text) is not None
+        assert spec.parse is not None
+        try:
+            await spec.parse(turn, text)
+        except Invalid:
+            return False
+        return "?" not in text
+
+    async def _typed_option(self, turn: Turn, spec: FieldSpec, text: str) -> str | None:
+        """The option button a typed text names (an alias, its label, its number, yes/no)."""
         assert spec.options is not None
         options = spec.options(turn)
         typed = text.strip().casefold()
         alias = next((o for o in options if typed in (a.casefold() for a in o.aliases)), None)
         choice = FieldButton(spec.name, alias.value).pack() if alias else None
-        choice = choice or match_button(text, (await self.prompt(turn)).buttons)
+        return choice or match_button(text, (await self.prompt(turn)).buttons)
+
+    async def _typed_choice(self, turn: Turn, spec: FieldSpec, text: str) -> None:
+        choice = await self._typed_option(turn, spec, text)
         if choice is None:
             await super().on_text(turn, text)
         else:

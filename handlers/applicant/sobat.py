@@ -141,6 +141,13 @@ class EmailStep(Step):
         else:
             await super().on_choice(turn, choice)
 
+    async def reads_as_answer(self, turn: Turn, text: str) -> bool:
+        try:
+            parse_email(text)
+        except Invalid:
+            return False
+        return True
+
     async def on_text(self, turn: Turn, text: str) -> None:
         try:
             email = parse_email(text)

@@ -13,6 +13,7 @@ from core.types import OutgoingFile, Reply
 from handlers.document_status import checklist
 from handlers.flow import Turn
 from handlers.staff.broadcast_steps import broadcast_cancel, broadcast_status, start_broadcast
+from handlers.staff.questions import answer, list_questions
 from handlers.staff.result_steps import results_summary, set_single, start_import, start_publish
 from handlers.staff.rights import is_staff
 from handlers.staff.sobat import answer_report, sobat_summary
@@ -139,6 +140,8 @@ STAFF_COMMANDS: dict[str, StaffCommand] = {
     "jadwal_kirim": _jobs,
     "sobat_rekap": _sobat_summary,
     "sobat_jawab": _sobat_answer,
+    "pertanyaan": list_questions,
+    "jawab": answer,
 }
 
 

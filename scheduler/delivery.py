@@ -207,9 +207,15 @@ class Dispatch:
         now = self.clock.now()
         lost: list[tuple[Claim, str]] = []
         forgotten = False
+        plain, rest = _plainly_sent(outcomes)
         async with self.db.transaction() as session:
             outbox = Outbox(session)
-            for message, outcome in outcomes:
+            for (holder, token), sent in plain.items():
+                ids = {message.id: outcome.platform_id for message, outcome in sent}
+                if await outbox.mark_all_sent(holder, token, ids, now) < len(ids):
+                    held = await outbox.sent_under(list(ids), holder, token)
+                    lost += [(Claim.of(m), "sent") for m, _ in sent if m.id not in held]
+            for message, outcome in rest:
                 claim = Claim.of(message)
                 if message.track == FORGET and outcome.state != "retry":
                     recorded = await outbox.forget(claim)
@@ -235,6 +241,25 @@ class Dispatch:
         for claim, state in lost:
             _lost(claim, state)
         return not lost
+
+
+def _plainly_sent(
+    outcomes: Sequence[tuple[OutboxMessage, Outcome]],
+) -> tuple[
+    dict[tuple[str, int], list[tuple[OutboxMessage, Outcome]]],
+    list[tuple[OutboxMessage, Outcome]],
+]:
+    """The sent rows with nothing more to record, by claim holder and token (one UPDATE each),
+    and the other outcomes."""
+    plain: dict[tuple[str, int], list[tuple[OutboxMessage, Outcome]]] = {}
+    rest: list[tuple[OutboxMessage, Outcome]] = []
+    for message, outcome in outcomes:
+        if outcome.state == "sent" and not message.track:
+            key = (message.claimed_by or "", message.claim_token)
+            plain.setdefault(key, []).append((message, outcome))
+        else:
+            rest.append((message, outcome))
+    return plain, rest
 
 
 def _tracked_broadcast(message: OutboxMessage) -> int | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -78,24 +78,31 @@ class Outbox:
         self, rows: Sequence[dict[str, Any]], holder: str, now: datetime
     ) -> list[OutboxMessage]:
         """Insert messages already claimed by `holder`, in order (a turn's replies, written in
-        the turn's transaction and sent at once by the process that handled it). No worker
-        takes them while the claim's lease runs; if `holder` dies, they are due after it."""
-        messages = [
-            OutboxMessage(
-                **row,
-                state="sending",
-                attempts=1,
-                claim_token=1,
-                claimed_by=holder,
-                claimed_at=now,
-                not_before=now,
-                created_at=now,
-            )
-            for row in rows
+        the turn's transaction and sent at once by the process that wrote them), in one
+        statement. No worker takes them while the claim's lease runs; if `holder` dies, they
+        are due after it."""
+        if not rows:
+            return []
+        claimed = {
+            "state": "sending",
+            "attempts": 1,
+            "claim_token": 1,
+            "claimed_by": holder,
+            "claimed_at": now,
+            "not_before": now,
+            "created_at": now,
+        }
+        optional = dict.fromkeys(("track", "file_path", "file_name", "file_mime_type"))
+        values = [
+            {**optional, "buttons": None, **row, **claimed, "template_only": False} for row in rows
         ]
-        self.session.add_all(messages)
-        await self.session.flush()
-        return messages
+        rendered = [  # one multi-row VALUES: every row names every column, NULL as SQL NULL
+            {**row, "buttons": row["buttons"] if row["buttons"] is not None else null()}
+            for row in values
+        ]
+        statement = insert(OutboxMessage).values(rendered).returning(OutboxMessage.id)
+        ids = sorted((await self.session.execute(statement)).scalars())  # ids rise in order
+        return [OutboxMessage(id=id_, **row) for id_, row in zip(ids, values, strict=True)]
 
     async def known_keys(self, keys: Sequence[str]) -> set[str]:
         """Which of these dedup keys a message was queued under already."""
@@ -232,6 +239,41 @@ class Outbox:
             .execution_options(populate_existing=True)
         )
         return list(rows.scalars())
+
+    async def mark_all_sent(
+        self, holder: str, token: int, sent: dict[int, str | None], now: datetime
+    ) -> int:
+        """`mark_sent` for several rows of one holder and token in one statement (`sent`: row
+        id → the platform's message id); how many were still held (the others are not
+        touched)."""
+        if not sent:
+            return 0
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(sent)),
+                OutboxMessage.state == "sending",
+                OutboxMessage.claimed_by == holder,
+                OutboxMessage.claim_token == token,
+            )
+            .values(
+                state="sent",
+                sent_at=now,
+                last_error=None,
+                platform_message_id=case(sent, value=OutboxMessage.id),
+            )
+        )
+        return result.rowcount or 0
+
+    async def sent_under(self, ids: Sequence[int], holder: str, token: int) -> set[int]:
+        """Which of these rows are sent under this claim (holder and token)."""
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.state == "sent",
+            OutboxMessage.claimed_by == holder,
+            OutboxMessage.claim_token == token,
+        )
+        return set((await self.session.execute(query)).scalars())
 
     async def mark_sent(self, claim: Claim, platform_id: str | None, now: datetime) -> bool:
         """The platform confirmed the message; False when `claim` no longer holds the row."""

@@ -22,8 +22,10 @@ from scheduler.delivery import (
     TurnDelivery,
     Unreachable,
 )
+from storage.db import Database
 from storage.inbound import InboundPayloads
 from storage.models import InboundPayload, OutboxMessage
+from storage.outbox import Outbox
 
 USER = "5001"
 LEASE = timedelta(seconds=60)
@@ -205,3 +207,44 @@ async def test_the_stored_update_goes_with_the_turn_that_answers_it(
 
 async def _claimed(conversation: Conversation) -> list[OutboxMessage]:
     return [row for row in await _rows(conversation) if row.state == "sending"]
+
+
+async def test_a_turn_of_text_buttons_and_files_is_one_insert_in_order(
+    any_db: Database, clock: FrozenClock
+) -> None:
+    rows = [
+        {"channel": "telegram", "recipient": USER, "text": "Dokumen:", "dedup_key": "turn:x:0"},
+        {
+            "channel": "telegram",
+            "recipient": USER,
+            "text": "Pilih:",
+            "dedup_key": "turn:x:1",
+            "buttons": [{"id": "menu:status", "label": "Status"}],
+            "track": "broadcast:1",
+        },
+        {
+            "channel": "telegram",
+            "recipient": USER,
+            "text": "KTP",
+            "dedup_key": "turn:x:2",
+            "file_path": "ab/abc.jpg",
+            "file_name": "ktp.jpg",
+            "file_mime_type": "image/jpeg",
+        },
+    ]
+    async with any_db.transaction() as session:
+        claimed = await Outbox(session).enqueue_claimed(rows, "bot-1", clock.now())
+    async with any_db.transaction() as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        stored = list((await session.execute(query)).scalars())
+    assert [row.id for row in claimed] == [row.id for row in stored]
+    assert [row.text for row in stored] == ["Dokumen:", "Pilih:", "KTP"]
+    assert [row.buttons for row in stored] == [
+        None,
+        [{"id": "menu:status", "label": "Status"}],
+        None,
+    ]
+    assert [row.file_name for row in stored] == [None, None, "ktp.jpg"]
+    assert {(row.state, row.claimed_by, row.claim_token) for row in stored} == {
+        ("sending", "bot-1", 1)
+    }

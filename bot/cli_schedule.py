@@ -38,11 +38,14 @@ async def _list(app: App, session: AsyncSession, args: argparse.Namespace) -> st
 @app_command
 async def _ids(app: App, args: argparse.Namespace) -> int:
     for job in app.jobs().planned():
-        when = (
-            wib(app.config, job.at)
-            if job.at
-            else text("cli_job_every", minutes=_minutes(job.every))
-        )
+        if job.at:
+            when = wib(app.config, job.at)
+        elif job.daily:
+            when = text("cli_job_daily", time=job.daily.strftime("%H.%M"))
+        else:
+            when = text("cli_job_every", minutes=_minutes(job.every))
+        if job.after_start:
+            when += text("cli_job_after_start", minutes=_minutes(job.after_start))
         print(f"{job.id}\t{when}")
     return 0
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import re
 
-QUIET = ("httpx", "httpcore", "alembic", "aiosqlite", "pywa", "telegram")
+QUIET = ("httpx", "httpcore", "alembic", "aiosqlite", "pywa", "telegram", "sqlalchemy")
 """Request lines carry the bot token; the debug lines of aiosqlite (every SQL parameter), pywa
-and python-telegram-bot (every message sent or received) carry personal values."""
+and python-telegram-bot (every message sent or received) and SQLAlchemy (every row read, which
+it logs whenever the root logger is at DEBUG) carry personal values."""
 PATTERNS = (
     (re.compile(r"(?<![\w.])\d{16}(?!\d)"), "[NIK]"),
     (re.compile(r"(?<![\w+])(?:\+?62|0)[\s-]?8(?:[\s-]?\d){7,12}(?!\d)"), "[phone]"),

@@ -12,6 +12,7 @@ from typing import Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta (PTB 22.2+)
 
+from pydantic import ValidationError
 from telegram import (
     Bot,
     BotCommand,
@@ -29,6 +30,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.web import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
 from core.callbacks import LinkAction, LinkButton
+from core.failures import invalid_fields
 from core.formatting import split_text
 from core.types import (
     Button,
@@ -447,7 +449,11 @@ async def handle_update(
         message = update.message
     if message is None or message.chat.type != "private":
         return False
-    incoming = to_incoming(update)
+    try:
+        incoming = to_incoming(update)
+    except ValidationError as error:  # a part of the wrong shape: skipped, named, never shown
+        log.warning("a malformed Telegram update skipped (%s)", invalid_fields(error))
+        return False
     if incoming is None:
         return False
     conversation: Conversation = application.bot_data["conversation"]

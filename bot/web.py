@@ -32,6 +32,7 @@ from starlette.routing import Route
 from telegram import Bot, Update
 from telegram.ext import Application
 
+from core.failures import log_failure
 from storage.db import Database
 from storage.inbound import InboundPayloads
 
@@ -60,7 +61,7 @@ class BackgroundWork:
     def _done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            log.error("webhook work failed", exc_info=task.exception())
+            log_failure(log, "webhook work failed", error=task.exception())
 
     async def drain(self) -> None:
         """Wait for the work in hand, including work it started meanwhile (shutdown)."""
@@ -240,7 +241,7 @@ class DurableIntake:
         try:
             settled = await self.handler(payload, stored)
         except Exception:
-            log.exception("an accepted %s payload failed; it stays for the sweep", self.channel)
+            log_failure(log, "an accepted %s payload failed; it stays for the sweep", self.channel)
             async with self.db.transaction() as session:
                 gave_up = await InboundPayloads(session).count_failure(stored, MAX_ATTEMPTS)
             if gave_up:

@@ -25,6 +25,7 @@ from pywa_async.types import Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
 
 from core.catalog import Catalog
+from core.failures import invalid_fields
 from core.formatting import split_text
 from core.recruitment import WhatsAppTemplate
 from core.types import (
@@ -176,9 +177,7 @@ def _incoming(message: dict[str, Any], user_id: str, wa_id: str | None) -> Incom
 
 def _malformed_part(error: Malformed | ValidationError) -> str:
     """Which part of a message was malformed, without its value (it may be personal)."""
-    if isinstance(error, ValidationError):
-        return ", ".join(".".join(map(str, detail["loc"])) for detail in error.errors())
-    return str(error)
+    return invalid_fields(error) if isinstance(error, ValidationError) else str(error)
 
 
 def _our_values(payload: dict[str, Any], phone_id: str) -> Iterator[dict[str, Any]]:

@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core.callbacks import MenuButton, MenuItem, QuestionButton, RemindButton
 from core.catalog import DEFAULT_LANGUAGE
+from core.failures import log_failure
 from core.types import Channel, FileSource, Incoming, Reply
 from handlers.applicant.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.applicant.questions import answer_typed, on_question_button
@@ -177,7 +178,7 @@ class Conversation:
                 await self.db.forget_history()
             return Answered(turn.replies, queued)
         except Exception:
-            log.exception("error while handling a %s message", incoming.channel.value)
+            log_failure(log, "error while handling a %s message", incoming.channel.value)
         return await self._apologise(incoming, send_as, inbound_id)
 
     async def _apologise(
@@ -201,7 +202,7 @@ class Conversation:
                     reply_rows(replies, incoming, None), send_as, self.deps.clock.now()
                 )
         except Exception:
-            log.exception("could not save the apology either")
+            log_failure(log, "could not save the apology either")
             return Answered(replies)
         return Answered(replies, queued)
 

@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from core.clock import Clock
+from core.failures import log_failure
 from core.recruitment import QuietHours
 from core.types import Button
 from scheduler.ratelimit import RateLimiter
@@ -367,7 +368,7 @@ class TurnDelivery:
             async with lock:
                 await self._send_in_order(messages)
         except Exception:
-            log.exception("a turn's replies could not all be sent; the worker takes the rest")
+            log_failure(log, "a turn's replies could not all be sent; the worker takes the rest")
         finally:
             lock, users = self.chats[key]
             if users == 1:
@@ -522,7 +523,7 @@ class DeliveryWorker:
         """Log what failed unexpectedly and refresh the progress of the broadcasts concerned."""
         for task in tasks:
             if not task.cancelled() and task.exception() is not None:
-                log.error("a send failed unexpectedly", exc_info=task.exception())
+                log_failure(log, "a send failed unexpectedly", error=task.exception())
         if self.report is not None and messages:
             await self.report.update({m.broadcast_id for m in messages if m.broadcast_id})
 

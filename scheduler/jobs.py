@@ -113,10 +113,22 @@ def start_scheduler(jobs: Jobs) -> AsyncIOScheduler:
 
     A dated job missed while the bot was down runs at start while still within its grace
     (reminders: `late_grace_hours`, never past the next reminder or the deadline); otherwise
-    APScheduler skips it. The final announcement always runs, late if need be.
+    APScheduler skips it. The final announcement always runs, late if need be. A job with
+    `after_start` (retention) also runs once that long after this start, as `<id>:start`: a
+    daily run missed while the bot was down is made up the same day.
     """
     scheduler = AsyncIOScheduler(timezone=jobs.config.tz)
+    started = jobs.clock.now()
     for job in jobs.planned():
+        if job.after_start is not None:
+            scheduler.add_job(
+                jobs.run,
+                DateTrigger(run_date=jobs.clock.real_time(started + job.after_start)),
+                args=[job.id],
+                id=f"{job.id}:start",
+                misfire_grace_time=None,
+                max_instances=1,
+            )
         if job.at is not None:
             trigger: Any = DateTrigger(run_date=jobs.clock.real_time(job.at))
             grace = None if job.grace is None else max(1, int(job.grace.total_seconds()))

@@ -20,6 +20,9 @@ from storage.repositories import Applicants
 
 SILENT_CHECK_EVERY = timedelta(hours=1)
 SCHEDULED_CHECK_EVERY = timedelta(seconds=30)
+RETENTION_AFTER_START = timedelta(minutes=1)
+"""Retention also runs once this long after the scheduler starts, so that a day the bot was down
+at `retention.run_at` is made up (the job is idempotent: an extra run removes nothing more)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class PlannedJob:
     """Every day at this local time (instead of `at` or `every`)."""
     grace: timedelta | None = None
     """How late a missed run may still happen (None: whenever the bot is back)."""
+    after_start: timedelta | None = None
+    """Also once, this long after the scheduler starts (a daily job catching up a missed day)."""
     reminder: Reminder | None = None
 
 
@@ -82,8 +87,12 @@ def plan_jobs(config: RecruitmentConfig) -> list[PlannedJob]:
         PlannedJob(
             "retention",
             "job_retention",
-            {"time": config.retention.run_at.strftime("%H.%M")},
+            {
+                "time": config.retention.run_at.strftime("%H.%M"),
+                "minutes": int(RETENTION_AFTER_START.total_seconds() // 60),
+            },
             daily=config.retention.run_at,
+            after_start=RETENTION_AFTER_START,
         ),
     ]
 

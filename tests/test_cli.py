@@ -116,6 +116,14 @@ def test_staff_add_list_remove(capsys: pytest.CaptureFixture[str]) -> None:
         main(["staff", "add", "sms:1", "--name", "X"])
 
 
+def test_schedule_ids_say_when_each_job_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "ids"]) == 0
+    lines = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
+    assert lines["retention"] == "tiap hari pukul 02.30, dan 1 menit setelah bot dinyalakan"
+    assert lines["silent"] == "tiap 60 menit"
+    assert lines["final_announcement"] == "15 Desember 2023, 00.00 WIB"
+
+
 def test_registration_close_status_open(capsys: pytest.CaptureFixture[str]) -> None:
     # Staff read the command line in Indonesian, as in the staff chat, with times in WIB.
     assert main(["registration", "status", "--at", "2023-11-10T09:00"]) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from bot.logs import quiet_libraries
 from core.clock import FrozenClock
 from handlers.conversation import Conversation
+from scheduler.jobs import start_scheduler
 from services.schedule import describe_jobs
 from storage.inbound import InboundPayloads
 from storage.models import (
@@ -98,3 +100,26 @@ async def test_schedule_list_shows_the_daily_retention(conversation: Conversatio
             session, deps.config, deps.catalog, deps.clock.now(), "id", deps.staff_identities
         )
     assert "Retensi data" in listing and "02.30" in listing
+    assert "sekali 1 menit setelah bot dinyalakan" in listing
+
+
+async def test_a_day_missed_while_the_bot_was_down_is_made_up_after_start(
+    conversation: Conversation, clock: FrozenClock
+) -> None:
+    async with conversation.db.transaction() as session:
+        session.add(ProcessedUpdate(channel="whatsapp", key="k", processed_at=clock.now()))
+    clock.advance(timedelta(days=9))  # the key expired at a 02:30 the bot was down for
+    started = clock.now()
+    scheduler = start_scheduler(jobs_of(conversation))
+    try:
+        catch_up = scheduler.get_job("retention:start")
+        assert catch_up.next_run_time == clock.real_time(started + timedelta(minutes=1))
+        assert scheduler.get_job("retention") is not None  # the daily run stays
+        for _ in range(600):  # at most 30 s; the catch-up is already due on this clock
+            if not await _count(conversation, select(func.count(ProcessedUpdate.key))):
+                break
+            await asyncio.sleep(0.05)
+        assert await _count(conversation, select(func.count(ProcessedUpdate.key))) == 0
+        assert scheduler.get_job("retention:start") is None  # once only
+    finally:
+        scheduler.shutdown(wait=False)

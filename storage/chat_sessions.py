@@ -61,46 +61,29 @@ class ChatSessions:
         """Where the platform delivers to this chat: the address noted when it last wrote (a
         WhatsApp user's wa_id; its session's, else its identity's), else the id itself. Used
         for every message to a chat named by its id (staff chats: `channel:id` in settings)."""
-        noted = (
-            select(ChatSession.address)
-            .where(ChatSession.channel == channel, ChatSession.external_id == external_id)
+        noted = [
+            select(model.address)
+            .where(model.channel == channel, model.external_id == external_id)
             .scalar_subquery()
-        )
-        known = (
-            select(ChatIdentity.address)
-            .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
-            .scalar_subquery()
-        )
-        query = select(func.coalesce(noted, known, literal(external_id)))
+            for model in (ChatSession, ChatIdentity)
+        ]
+        query = select(func.coalesce(*noted, literal(external_id)))
         return (await self.session.execute(query)).scalar_one()
 
     async def last_inbound_at(self, channel: str, address: str) -> datetime | None:
         """When the chat reached at `address` (its address or its id) last wrote, if known: as
         its session noted it, or its identity (an applicant's chat, before sessions noted it)."""
-        noted = (
-            select(func.max(ChatSession.last_inbound_at))
+        noted = [
+            select(func.max(model.last_inbound_at))
             .where(
-                ChatSession.channel == channel,
-                or_(ChatSession.address == address, ChatSession.external_id == address),
+                model.channel == channel,
+                or_(model.address == address, model.external_id == address),
             )
             .scalar_subquery()
-        )
-        known = (
-            select(func.max(ChatIdentity.last_inbound_at))
-            .where(
-                ChatIdentity.channel == channel,
-                or_(ChatIdentity.address == address, ChatIdentity.external_id == address),
-            )
-            .scalar_subquery()
-        )
-        return max(
-            (
-                moment
-                for moment in (await self.session.execute(select(noted, known))).one()
-                if moment
-            ),
-            default=None,
-        )
+            for model in (ChatSession, ChatIdentity)
+        ]
+        moments = (await self.session.execute(select(*noted))).one()
+        return max((moment for moment in moments if moment), default=None)
 
     async def move(self, channel: str, external_id: str, step: str) -> None:
         """The conversation of a chat goes to `step`, forgetting what its step kept."""

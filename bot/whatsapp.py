@@ -48,9 +48,9 @@ from scheduler.delivery import (
     TurnDelivery,
     Unreachable,
 )
+from storage.chat_sessions import ChatSessions
 from storage.db import Database
 from storage.outbox import Outbox
-from storage.repositories import ChatIdentities
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +422,7 @@ class WhatsAppSender:
 
     async def _window_open(self, recipient: str) -> bool:
         async with self.db.transaction() as session:
-            last = await ChatIdentities(session).last_inbound_at(Channel.WHATSAPP.value, recipient)
+            last = await ChatSessions(session).last_inbound_at(Channel.WHATSAPP.value, recipient)
         now: datetime = self.now()
         return last is not None and now - last < WINDOW
 

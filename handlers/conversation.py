@@ -303,6 +303,7 @@ class Conversation:
         if applicant is None and (as_applicant or not await is_staff(turn)):
             turn.known_applicant = await applicants.create_for_chat(channel, incoming.user_id, now)
         if incoming.channel is Channel.WHATSAPP:
+            chat.address, chat.last_inbound_at = incoming.address or chat.address, now
             await applicants.touch_identity(
                 channel, incoming.user_id, now, incoming.address, incoming.verified_phone
             )

@@ -10,6 +10,7 @@ from core.types import Channel
 from scheduler.delivery import Sender
 from services.broadcasts import STAFF_LANGUAGE, progress_text, store_failures
 from storage.broadcasts import Broadcasts
+from storage.chat_sessions import ChatSessions
 from storage.db import Database
 from storage.files import FileStore
 from storage.models import Broadcast
@@ -82,6 +83,7 @@ class BroadcastProgress:
             return  # created from the command line: `mitrabot broadcast status` shows it
         # Queued even when this worker has no sender for the author's channel (a terminal
         # session may deliver a broadcast's last message): that channel's worker sends it.
+        chat = await ChatSessions(outbox.session).address_of(channel, chat)
         stored = await store_failures(outbox, self.files, broadcast.id)
         path, name, mime = stored or (None, None, None)
         text = self.catalog.text(

@@ -71,18 +71,26 @@ SPELLINGS: dict[str, str] = {
     "ijasah": "ijazah", "ijazahnya": "ijazah", "sertifikat": "ijazah",
     "tgl": "tanggal", "tggl": "tanggal", "bln": "bulan", "thn": "tahun", "th": "tahun",
     "umr": "umur", "daftr": "daftar", "dftr": "daftar", "pendaftarn": "pendaftaran",
-    "regis": "registrasi", "register": "registrasi", "pasword": "password",
+    "regis": "daftar", "register": "daftar", "registrasi": "daftar", "pasword": "password",
     "pw": "password", "sandi": "password", "akunnya": "akun", "hp": "handphone",
     "negri": "negeri", "web": "website", "situs": "website", "linknya": "link",
     "tautan": "link", "kadaluarsa": "kedaluwarsa",
-    "kadaluwarsa": "kedaluwarsa", "expired": "kedaluwarsa", "verif": "verifikasi",
+    "kadaluwarsa": "kedaluwarsa", "expired": "kedaluwarsa",
+    # an account's activation, whatever the portal or the applicant calls it
+    "aktifasi": "aktivasi", "verif": "aktivasi", "verifikasi": "aktivasi",
+    "konfirmasi": "aktivasi",
     "cpns": "pns", "sarjana": "kuliah", "s1": "kuliah",
     "mts": "smp", "smk": "sma", "ma": "sma",
     # English chat spellings
-    "u": "you", "ur": "your", "pls": "please", "plz": "please", "reg": "register",
+    "u": "you", "ur": "your", "pls": "please", "plz": "please", "reg": "daftar",
     "req": "requirements", "docs": "documents", "wanna": "want", "cant": "can not",
 }
 # fmt: on
+
+PHRASES: dict[tuple[str, ...], str] = {
+    ("kartu", "tanda", "penduduk"): "ktp",
+}
+"""Runs of words (after `SPELLINGS`) written as the one word people type for them."""
 
 FILLER = frozenset(
     _words(

@@ -3,7 +3,8 @@
 Every FAQ entry and SOBAT fix of the config with a key is a *topic*; its question (or problem)
 and its phrasings, in both languages, are the texts it is known by. A typed message is read
 the way people write on phones: lower case, letters typed three times or more cut to one,
-chat spellings and Javanese / Madurese words put in standard Indonesian (`chat_words`),
+chat spellings and Javanese / Madurese words put in standard Indonesian and a run of words
+written as the one word people type for it ("kartu tanda penduduk": ktp; `chat_words`),
 greetings and particles dropped, each word stemmed (Sastrawi) and, when the FAQ does not know
 it, corrected to the closest word it knows (rapidfuzz, for typos). BM25 (bm25s) ranks the
 texts; a topic's confidence is how much of the message's weight (inverse document frequency,
@@ -41,6 +42,7 @@ from services.chat_words import (
     FILLER,
     MODALS,
     NEGATIONS,
+    PHRASES,
     SPELLINGS,
     TROUBLE,
 )
@@ -119,6 +121,10 @@ def chat_words(text: str) -> list[str]:
     words: list[str] = []
     for word in _WORD.findall(cleaned):
         words += SPELLINGS.get(word, word).split()
+    for run, word in PHRASES.items():
+        for at in range(len(words) - len(run), -1, -1):
+            if tuple(words[at : at + len(run)]) == run:
+                words[at : at + len(run)] = [word]
     return words
 
 

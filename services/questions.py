@@ -17,6 +17,7 @@ from core.catalog import DEFAULT_LANGUAGE, Catalog
 from core.formatting import format_datetime
 from core.recruitment import RecruitmentConfig
 from services.faq import topics_of
+from storage.chat_sessions import ChatSessions
 from storage.models import Question
 from storage.outbox import Outbox
 from storage.questions import LearnedPhrasings, Questions
@@ -45,10 +46,12 @@ async def learned_phrasings(session: AsyncSession) -> list[tuple[str, str]]:
 
 
 async def staff_chats(session: AsyncSession, named: frozenset[str]) -> list[tuple[str, str]]:
-    """Every staff chat: (channel, id) of those named in settings and those added."""
+    """Every staff chat, those named in settings and those added, as (channel, where to send):
+    the address the chat last wrote from (a WhatsApp wa_id) when known, else its id."""
     chats = {tuple(identity.split(":", 1)) for identity in named if ":" in identity}
     chats |= {(member.channel, member.external_id) for member in await Staff(session).all()}
-    return sorted((channel, chat) for channel, chat in chats)
+    sessions = ChatSessions(session)
+    return sorted({(channel, await sessions.address_of(channel, chat)) for channel, chat in chats})
 
 
 async def hand_over(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -56,6 +56,34 @@ class ChatSessions:
         self.session.add(chat)
         await self.session.flush()
         return chat
+
+    async def address_of(self, channel: str, external_id: str) -> str:
+        """Where the platform delivers to this chat: the address noted when it last wrote (a
+        WhatsApp user's wa_id; its session's, else its identity's), else the id itself. Used
+        for every message to a chat named by its id (staff chats: `channel:id` in settings)."""
+        noted = [
+            select(model.address)
+            .where(model.channel == channel, model.external_id == external_id)
+            .scalar_subquery()
+            for model in (ChatSession, ChatIdentity)
+        ]
+        query = select(func.coalesce(*noted, literal(external_id)))
+        return (await self.session.execute(query)).scalar_one()
+
+    async def last_inbound_at(self, channel: str, address: str) -> datetime | None:
+        """When the chat reached at `address` (its address or its id) last wrote, if known: as
+        its session noted it, or its identity (an applicant's chat, before sessions noted it)."""
+        noted = [
+            select(func.max(model.last_inbound_at))
+            .where(
+                model.channel == channel,
+                or_(model.address == address, model.external_id == address),
+            )
+            .scalar_subquery()
+            for model in (ChatSession, ChatIdentity)
+        ]
+        moments = (await self.session.execute(select(*noted))).one()
+        return max((moment for moment in moments if moment), default=None)
 
     async def move(self, channel: str, external_id: str, step: str) -> None:
         """The conversation of a chat goes to `step`, forgetting what its step kept."""

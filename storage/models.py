@@ -68,6 +68,11 @@ class ChatSession(Base):
     step: Mapped[str] = mapped_column(String(32), default="new")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """What the current step keeps (the field being asked, a broadcast draft, ...)."""
+    address: Mapped[str | None] = mapped_column(String(32))
+    """Where to send when it differs from the id: a WhatsApp user's phone number (wa_id). Noted
+    on every message, with `last_inbound_at`, for a staff chat too (it has no `ChatIdentity`)."""
+    last_inbound_at: Mapped[datetime | None]
+    """When the chat last wrote (WhatsApp's 24-hour window)."""
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, nullable=False)

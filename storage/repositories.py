@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -229,14 +229,6 @@ class ChatIdentities:
             ChatIdentity.applicant_id != other_applicant_than,
         )
         return (await self.session.execute(query)).scalars().first()
-
-    async def last_inbound_at(self, channel: str, address: str) -> datetime | None:
-        """When the chat reached at `address` (its address or its id) last wrote, if known."""
-        query = select(ChatIdentity.last_inbound_at).where(
-            ChatIdentity.channel == channel,
-            or_(ChatIdentity.address == address, ChatIdentity.external_id == address),
-        )
-        return (await self.session.execute(query)).scalar()
 
 
 class Documents:

@@ -122,6 +122,27 @@ async def test_a_staff_chat_has_a_session_without_being_an_applicant(
     assert await staff.applicant() is None
 
 
+async def test_a_chat_is_written_to_at_the_address_it_wrote_from(any_db: Database) -> None:
+    """A WhatsApp staff chat (no identity) is sent to at its noted wa_id within its window;
+    an applicant's chat noted only on its identity too; a chat never seen at its own id."""
+    async with any_db.transaction() as session:
+        sessions, applicants = ChatSessions(session), Applicants(session)
+        staff = await sessions.start("whatsapp", "ID.77", "id", T0)
+        staff.address, staff.last_inbound_at = "6281700000001", T1
+        await applicants.create_for_chat("whatsapp", "ID.55", T0)
+        await sessions.start("whatsapp", "ID.55", "id", T0)
+        await applicants.touch_identity("whatsapp", "ID.55", T0, "6281500000001", None)
+        await session.flush()
+        assert await sessions.address_of("whatsapp", "ID.77") == "6281700000001"
+        assert await sessions.address_of("whatsapp", "ID.55") == "6281500000001"
+        assert await sessions.address_of("whatsapp", "ID.99") == "ID.99"
+        assert await sessions.address_of("telegram", "ID.77") == "ID.77"
+        assert await sessions.last_inbound_at("whatsapp", "6281700000001") == T1
+        assert await sessions.last_inbound_at("whatsapp", "ID.77") == T1
+        assert await sessions.last_inbound_at("whatsapp", "6281500000001") == T0
+        assert await sessions.last_inbound_at("whatsapp", "6289999999999") is None
+
+
 async def test_a_staff_chat_becomes_an_applicant_when_it_registers(
     conversation: Conversation,
 ) -> None:

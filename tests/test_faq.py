@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from core.recruitment import RecruitmentConfig
 from handlers.conversation import Conversation
-from services.faq import Verdict, faq_index, topics_of
+from services.faq import Verdict, chat_words, faq_index, topics_of
 from services.questions import Learned, learn_phrasing
 from storage.models import OutboxMessage, Question
 from tests.chat import ELIGIBLE_CHOICES, Chat
@@ -44,6 +44,29 @@ def test_the_labelled_set_meets_the_thresholds(config: RecruitmentConfig) -> Non
     unanswerable = [text for text, label in QUESTIONS if label == HANDOVER]
     guessed = [text for text in unanswerable if index.read(text).verdict is Verdict.ANSWER]
     assert len(guessed) <= 1, guessed
+
+
+def test_the_issues_own_examples_are_answered_by_general_rules(config: RecruitmentConfig) -> None:
+    # Neither sentence is a phrasing of the config: "ktp" is what people type for "kartu tanda
+    # penduduk", "registrasi" is "daftar", and "verifikasi" / "konfirmasi" an account's "aktivasi".
+    index = faq_index(config)
+    for text, topic in [
+        ("foto ktp harus asli?", "berkas"),
+        ("sy udah daftar di sobat tp blm ada email aktivasi", "aktivasi_email"),
+    ]:
+        assert not any(text in faq_text for faq_text in _texts(config)), text
+        reading = index.read(text)
+        assert (reading.verdict, reading.topics) == (Verdict.ANSWER, (topic,)), text
+    assert chat_words("Foto Kartu Tanda Penduduk, verif email") == [
+        "foto",
+        "ktp",
+        "aktivasi",
+        "email",
+    ]
+
+
+def _texts(config: RecruitmentConfig) -> list[str]:
+    return [text.casefold() for topic in topics_of(config) for text in topic.texts]
 
 
 def test_every_label_is_a_topic_of_the_config(config: RecruitmentConfig) -> None:

@@ -14,14 +14,17 @@ from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender
 from storage.db import Database
+from storage.repositories import Staff
 from tests.chat import Chat
 from tests.fakes.telegram_api import FakeBotApi
+from tests.fakes.whatsapp_webhook import Sender as WhatsAppUser
 from tests.test_telegram_e2e import APPLICANT, STAFF, act, running_bot
 from tests.test_whatsapp import USER, WhatsAppRig, _choose, _worker, rig
 
 __all__ = ["rig"]  # the WhatsApp rig fixture
 
 QUESTION = "gajinya brp min?"
+STAFF_ON_WHATSAPP = WhatsAppUser(user_id="ID.7700112233445566", wa_id="6281700000001")
 ANSWER = "Besaran honor diumumkan per kegiatan; petugas akan menghubungi Anda."
 
 
@@ -74,6 +77,14 @@ async def test_a_question_goes_to_staff_and_the_answer_back_on_telegram(
 async def test_a_question_goes_to_staff_and_the_answer_back_on_whatsapp(
     rig: WhatsAppRig, clock: FrozenClock
 ) -> None:
+    async with rig.conversation.db.transaction() as session:  # `mitrabot staff add whatsapp:…`
+        await Staff(session).add(
+            "whatsapp", STAFF_ON_WHATSAPP.user_id, "Petugas", "cli", clock.now()
+        )
+    await rig.post(rig.build.text("halo", sender=STAFF_ON_WHATSAPP))
+    await rig.post(rig.build.text("/pertanyaan", sender=STAFF_ON_WHATSAPP))
+    assert "Pertanyaan menunggu jawaban: 0" in _texts_to(rig, STAFF_ON_WHATSAPP)
+
     await rig.post(rig.build.text("halo"))
     await rig.post(rig.build.text("/bahasa"))  # in English, so the answer comes in English
     await rig.post(rig.build.text("what is the salary?"))
@@ -81,17 +92,26 @@ async def test_a_question_goes_to_staff_and_the_answer_back_on_whatsapp(
     await _choose(rig, "q:staff")
     assert "Question #1 has been passed to BPS staff" in "\n".join(rig.texts()[-3:])
 
-    staff = Chat(rig.conversation, user_id=str(STAFF))
-    await staff.send("/start")
-    await staff.send("/pertanyaan")
-    assert "what is the salary?" in staff.text and "whatsapp" in staff.text
-    await staff.send(f"/jawab 1 {ANSWER}")
-    assert "dikirim ke penanya" in staff.text
+    worker = _worker(rig, clock)
+    before = _texts_to(rig, STAFF_ON_WHATSAPP)
+    await worker.drain_once()  # the notice: to the number the staff member writes from
+    notice = _texts_to(rig, STAFF_ON_WHATSAPP).removeprefix(before)
+    assert "what is the salary?" in notice and "/jawab 1" in notice
 
-    await _worker(rig, clock).drain_once()
+    await rig.post(rig.build.text(f"/jawab 1 {ANSWER}", sender=STAFF_ON_WHATSAPP))
+    assert "dikirim ke penanya" in _texts_to(rig, STAFF_ON_WHATSAPP)
+    await worker.drain_once()
     last = rig.last()
     assert last.to == USER.wa_id
     assert "BPS staff's answer to question #1" in last.text and ANSWER in last.text
+
+
+def _texts_to(rig: WhatsAppRig, sender: WhatsAppUser) -> str:
+    """What the fake Graph API took for `sender`'s phone number (not their user id), as text
+    (none as a template: the chat wrote within 24 hours)."""
+    sent = [message for message in rig.fake.sent if message.to == sender.wa_id]
+    assert all(message.template is None for message in sent)
+    return "\n".join(message.text or "" for message in sent)
 
 
 async def test_staff_answers_are_refused_to_others(conversation: Conversation) -> None:

@@ -53,12 +53,7 @@ async def test_a_killed_serve_loses_no_whatsapp_message_and_answers_none_twice(
         env = worker_environment(any_db, telegram, tmp_path / "data")
     env.pop("MITRABOT_TELEGRAM_TOKEN")
     env.update(
-        MITRABOT_WHATSAPP_PHONE_ID=graph.phone_id,
-        MITRABOT_WHATSAPP_TOKEN=graph.token,
-        MITRABOT_WHATSAPP_APP_SECRET=graph.app_secret,
-        MITRABOT_WHATSAPP_VERIFY_TOKEN=graph.verify_token,
-        MITRABOT_WHATSAPP_BASE_URL=graph.root_url,
-        MITRABOT_WHATSAPP_API_VERSION=graph.api_version,
+        graph.settings(),
         MITRABOT_WHATSAPP_CONCURRENCY=str(CONCURRENCY),
         MITRABOT_WHATSAPP_RATE="100",
         MITRABOT_WHATSAPP_CHAT_RATE="10",

@@ -716,6 +716,17 @@ class FakeGraphApi:
         self._sessions.append(session)
         return session
 
+    def settings(self) -> dict[str, str]:
+        """The `MITRABOT_WHATSAPP_*` settings that point a `mitrabot` process at this fake."""
+        return {
+            "MITRABOT_WHATSAPP_PHONE_ID": self.phone_id,
+            "MITRABOT_WHATSAPP_TOKEN": self.token,
+            "MITRABOT_WHATSAPP_APP_SECRET": self.app_secret,
+            "MITRABOT_WHATSAPP_VERIFY_TOKEN": self.verify_token,
+            "MITRABOT_WHATSAPP_BASE_URL": self.root_url,
+            "MITRABOT_WHATSAPP_API_VERSION": self.api_version,
+        }
+
     def client(self, **kwargs: Any) -> WhatsApp:
         """A real ``pywa_async.WhatsApp`` wired to this fake (keyword arguments override)."""
         from pywa_async import WhatsApp

@@ -221,14 +221,13 @@ class Conversation:
             try:
                 async with self.db.transaction() as session:
                     turn = await self._handle(session, incoming, upload, as_applicant)
-                    queued = (
-                        []
-                        if turn is None or send_as is None
-                        else (await self._queue(session, turn, send_as))
-                    )
-                    if inbound_id is not None:  # last: SQLite's write lock is taken late
+                    if inbound_id is not None:  # handled and answered, or neither
                         await InboundPayloads(session).remove(inbound_id)
-                    return None if turn is None else (turn, queued)
+                    if turn is None:
+                        return None
+                    if send_as is None:
+                        return turn, []
+                    return turn, await self._queue(session, turn, send_as)
             except ApplicantNeeded:
                 if as_applicant:
                     raise

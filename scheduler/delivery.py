@@ -213,21 +213,21 @@ class Dispatch:
             outbox = Outbox(session)
             for (holder, token), sent in plain.items():
                 ids = {message.id: outcome.platform_id for message, outcome in sent}
+                held = set(ids)
                 if await outbox.mark_all_sent(holder, token, ids, now) < len(ids):
                     held = await outbox.sent_under(list(ids), holder, token)
                     lost += [(Claim.of(m), "sent") for m, _ in sent if m.id not in held]
+                for message, outcome in sent:
+                    broadcast = _tracked_broadcast(message)
+                    if message.id in held and broadcast is not None and outcome.platform_id:
+                        await Broadcasts(session).show_progress_in(
+                            broadcast, message.channel, message.recipient, outcome.platform_id
+                        )
             for message, outcome in rest:
                 claim = Claim.of(message)
                 if message.track == FORGET and outcome.state != "retry":
                     recorded = await outbox.forget(claim)
                     forgotten = forgotten or recorded
-                elif outcome.state == "sent":
-                    recorded = await outbox.mark_sent(claim, outcome.platform_id, now)
-                    broadcast = _tracked_broadcast(message)
-                    if recorded and broadcast is not None and outcome.platform_id:
-                        await Broadcasts(session).show_progress_in(
-                            broadcast, message.channel, message.recipient, outcome.platform_id
-                        )
                 elif outcome.state == "retry":
                     later = now + timedelta(seconds=outcome.retry_in)
                     recorded = await outbox.retry_later(
@@ -250,12 +250,12 @@ def _plainly_sent(
     dict[tuple[str, int], list[tuple[OutboxMessage, Outcome]]],
     list[tuple[OutboxMessage, Outcome]],
 ]:
-    """The sent rows with nothing more to record, by claim holder and token (one UPDATE each),
-    and the other outcomes."""
+    """The rows sent and kept, by claim holder and token (one UPDATE each), and the other
+    outcomes (a retry, a failure, a row to forget once its sending is over)."""
     plain: dict[tuple[str, int], list[tuple[OutboxMessage, Outcome]]] = {}
     rest: list[tuple[OutboxMessage, Outcome]] = []
     for message, outcome in outcomes:
-        if outcome.state == "sent" and not message.track:
+        if outcome.state == "sent" and message.track != FORGET:
             key = (message.claimed_by or "", message.claim_token)
             plain.setdefault(key, []).append((message, outcome))
         else:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import Broadcast, OutboxMessage
 from storage.results import CHUNK
@@ -35,6 +36,18 @@ def report_key(broadcast_id: int) -> str:
 def reported_broadcast(key: str) -> int:
     """The broadcast a `report_key` names."""
     return int(key.split(":")[1])
+
+
+def _held(
+    ids: Sequence[int], holder: str, token: int, state: str = "sending"
+) -> tuple[ColumnElement[bool], ...]:
+    """The fencing check: these rows, in `state`, under the claim of `holder` and `token`."""
+    return (
+        OutboxMessage.id.in_(list(ids)),
+        OutboxMessage.state == state,
+        OutboxMessage.claimed_by == holder,
+        OutboxMessage.claim_token == token,
+    )
 
 
 @dataclass(frozen=True)
@@ -250,12 +263,7 @@ class Outbox:
             return 0
         result = await self.session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id.in_(list(sent)),
-                OutboxMessage.state == "sending",
-                OutboxMessage.claimed_by == holder,
-                OutboxMessage.claim_token == token,
-            )
+            .where(*_held(list(sent), holder, token))
             .values(
                 state="sent",
                 sent_at=now,
@@ -267,19 +275,13 @@ class Outbox:
 
     async def sent_under(self, ids: Sequence[int], holder: str, token: int) -> set[int]:
         """Which of these rows are sent under this claim (holder and token)."""
-        query = select(OutboxMessage.id).where(
-            OutboxMessage.id.in_(list(ids)),
-            OutboxMessage.state == "sent",
-            OutboxMessage.claimed_by == holder,
-            OutboxMessage.claim_token == token,
-        )
+        query = select(OutboxMessage.id).where(*_held(ids, holder, token, state="sent"))
         return set((await self.session.execute(query)).scalars())
 
     async def mark_sent(self, claim: Claim, platform_id: str | None, now: datetime) -> bool:
         """The platform confirmed the message; False when `claim` no longer holds the row."""
-        return await self._settle(
-            claim, state="sent", sent_at=now, platform_message_id=platform_id, last_error=None
-        )
+        sent = {claim.message_id: platform_id}
+        return await self.mark_all_sent(claim.holder, claim.token, sent, now) == 1
 
     async def retry_later(
         self, claim: Claim, not_before: datetime, error: str | None, count_attempt: bool = True
@@ -302,12 +304,7 @@ class Outbox:
         """Delete a row whose sending is over (a message to someone whose data was deleted:
         even its recipient must not stay); False when `claim` no longer holds it."""
         result = await self.session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.id == claim.message_id,
-                OutboxMessage.state == "sending",
-                OutboxMessage.claimed_by == claim.holder,
-                OutboxMessage.claim_token == claim.token,
-            )
+            delete(OutboxMessage).where(*_held([claim.message_id], claim.holder, claim.token))
         )
         return bool(result.rowcount)
 
@@ -320,12 +317,7 @@ class Outbox:
         """Record an outcome only if `claim` still holds the row (the fencing check)."""
         result = await self.session.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id == claim.message_id,
-                OutboxMessage.state == "sending",
-                OutboxMessage.claimed_by == claim.holder,
-                OutboxMessage.claim_token == claim.token,
-            )
+            .where(*_held([claim.message_id], claim.holder, claim.token))
             .values(**values)
         )
         return bool(result.rowcount)

@@ -1159,10 +1159,15 @@ def _sql_line(row: Result) -> str:
     total = sum(seconds for _, seconds in row.statements)
     verb, spent = max(kinds.items(), key=lambda item: sum(item[1]))
     durations = [seconds for _, seconds in row.statements]
+    per_kind = ", ".join(
+        f"{kind} {len(times) / row.updates:.2f}"
+        for kind, times in sorted(kinds.items(), key=lambda item: -len(item[1]))
+    )
     return (
         f"SQL {len(row.statements) / row.updates:.1f} statements/update (+ commit), wall p50 "
         f"{_ms(row.p(50, durations))} ms, p99 {_ms(row.p(99, durations))} ms; "
         f"{sum(spent) / total:.0%} of statement time in {verb} (p99 {_ms(row.p(99, spent), 1)} ms)"
+        f"\n                per update: {per_kind}"
     )
 
 

@@ -274,7 +274,6 @@ def to_incoming(update: Update) -> Incoming | None:
     common = {
         "channel": Channel.TELEGRAM,
         "user_id": str(user.id),
-        "dedup_key": str(update.update_id),
         "language_hint": user.language_code,
     }
     if update.callback_query is not None:
@@ -427,15 +426,14 @@ def keyboard(buttons: list[Button]) -> InlineKeyboardMarkup | ReplyKeyboardMarku
     return InlineKeyboardMarkup(rows)
 
 
-async def handle_update(
-    application: Application, payload: dict[str, Any], inbound_id: int | None = None
-) -> bool:
+async def handle_update(application: Application, payload: dict[str, Any], inbound_id: int) -> bool:
     """Answer one stored update: a new private message, or a button pressed (the press is
     acknowledged, and answered when it was under a private message). Anything else is ignored.
 
-    The replies go to the outbox in the turn's transaction, which also deletes the stored
-    update (`inbound_id`), and are sent at once. True when the update reached the conversation
-    (its stored copy is gone with the turn), False when it was ignored.
+    The replies go to the outbox in the turn's transaction, which also marks the stored update
+    (`inbound_id`, stored once per `update_id`: the record that it was handled) handled, and
+    are sent at once. True when the update reached the conversation (settled with the turn),
+    False when it was ignored.
     """
     update = Update.de_json(payload, application.bot)
     query = update.callback_query
@@ -462,4 +460,4 @@ async def handle_update(
         incoming, TelegramFiles(application.bot), send_as=replies.holder, inbound_id=inbound_id
     )
     await replies.send(answered.queued)
-    return inbound_id is not None
+    return True

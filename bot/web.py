@@ -136,8 +136,8 @@ def telegram_update(data: dict[str, Any], bot: Bot) -> Update | None:
 
 
 PayloadHandler = Callable[[dict[str, Any], int], Awaitable[bool]]
-"""Handles one stored payload (given with its stored id); True when it deleted the stored copy
-itself, in the transaction of the turn it answered (else the intake deletes it after)."""
+"""Handles one stored payload (given with its stored id); True when it marked the stored copy
+handled itself, in the transaction of the turn it answered (else the intake marks it after)."""
 
 MAX_IN_FLIGHT = 256
 """Accepted payloads handled at once by one process; more wait in the database."""
@@ -148,15 +148,16 @@ MAX_ATTEMPTS = 5
 
 
 class DurableIntake:
-    """Every accepted inbound payload is stored before it is acknowledged and deleted once
-    handled (in the handling turn's own transaction where there is one): the one way in for
-    WhatsApp's webhook and Telegram's (webhook and polling alike).
+    """Every accepted inbound payload is stored before it is acknowledged and marked handled
+    (its body emptied) in the handling turn's own transaction where there is one: the one way
+    in for WhatsApp's webhook and Telegram's (webhook and polling alike).
 
     The platform does not send a payload again after the acknowledgement, so a crash (or a stop
     that cannot drain) must not lose it: a sweep at start and every `sweep_every` seconds
     handles what is left, from this process or a dead one. A payload with a platform id
-    (Telegram's `update_id`) is stored once however often it arrives; the message-level dedup
-    makes a repeated handling harmless. At most `max_in_flight` payloads are in hand per
+    (Telegram's `update_id`) is stored once however often it arrives, also after it was
+    handled (until retention forgets it); WhatsApp's batches have none, and the message-level
+    dedup makes a repeated handling harmless. At most `max_in_flight` payloads are in hand per
     process; a burst beyond waits in the database (only its ids in memory) and is started as
     others finish.
     """
@@ -251,7 +252,7 @@ class DurableIntake:
             self.in_hand.discard(stored)
         if not settled:
             async with self.db.transaction() as session:
-                await InboundPayloads(session).remove(stored)
+                await InboundPayloads(session).settle(stored, self.now())
         await self._next_waiting()
 
     async def sweep(self, orphan_after: timedelta | None = None) -> int:

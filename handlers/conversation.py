@@ -162,7 +162,7 @@ class Conversation:
         file is fetched from `files`, checked and stored before the transaction, when a document
         is due. With `send_as` (the sending process's claim name) the replies are written to the
         outbox in the turn's transaction, claimed by it, for it to send at once (`queued`);
-        `inbound_id` (the stored payload this message came in) is deleted in that same
+        `inbound_id` (the stored payload this message came in) is marked handled in that same
         transaction: handled and answered, or neither.
         """
         try:
@@ -195,7 +195,7 @@ class Conversation:
         try:
             async with self.db.transaction() as session:
                 if inbound_id is not None:
-                    await InboundPayloads(session).remove(inbound_id)
+                    await InboundPayloads(session).settle(inbound_id, self.deps.clock.now())
                 if send_as is None:
                     return Answered(replies)
                 queued = await Outbox(session).enqueue_claimed(
@@ -220,9 +220,7 @@ class Conversation:
         while True:
             try:
                 async with self.db.transaction() as session:
-                    turn = await self._handle(session, incoming, upload, as_applicant)
-                    if inbound_id is not None:  # handled and answered, or neither
-                        await InboundPayloads(session).remove(inbound_id)
+                    turn = await self._handle(session, incoming, upload, as_applicant, inbound_id)
                     if turn is None:
                         return None
                     if send_as is None:
@@ -279,8 +277,11 @@ class Conversation:
         incoming: Incoming,
         upload: Upload | TableUpload | None,
         as_applicant: bool,
+        inbound_id: int | None,
     ) -> Turn | None:
-        """Answer within one transaction; None for a re-delivered update.
+        """Answer within one transaction; None for a re-delivered update: its stored copy
+        (`inbound_id`) handled already, or its `dedup_key` seen already. The stored copy is
+        marked handled in this transaction: handled and answered, or neither.
 
         Every chat has a session; a chat speaks for an applicant from its first message, except
         a staff chat, which becomes one only when a turn of it needs an applicant's data
@@ -288,6 +289,8 @@ class Conversation:
         """
         now = self.deps.clock.now()
         channel = incoming.channel.value
+        if inbound_id is not None and not await InboundPayloads(session).settle(inbound_id, now):
+            return None
         if incoming.dedup_key is not None and not await ProcessedUpdates(session).first_time(
             channel, incoming.dedup_key, now
         ):

@@ -1,11 +1,11 @@
-"""Inbound payloads (webhook bodies, polled Telegram updates) acknowledged but not yet fully
-handled: kept until they are."""
+"""Inbound payloads (webhook bodies, polled Telegram updates): kept from their acknowledgement
+until they are handled, then as the record that they were (body emptied)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,8 +36,10 @@ class InboundPayloads:
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def body(self, payload_id: int) -> str | None:
-        """The stored body, or None when it is gone (handled, or given up)."""
-        query = select(InboundPayload.body).where(InboundPayload.id == payload_id)
+        """The stored body, or None when it is handled or gone (given up)."""
+        query = select(InboundPayload.body).where(
+            InboundPayload.id == payload_id, InboundPayload.handled_at.is_(None)
+        )
         return (await self.session.execute(query)).scalar_one_or_none()
 
     async def count_failure(self, payload_id: int, give_up_after: int) -> bool:
@@ -52,9 +54,16 @@ class InboundPayloads:
         await self.session.delete(row)
         return True
 
-    async def remove(self, payload_id: int) -> None:
-        """The payload was handled: forget it."""
-        await self.session.execute(delete(InboundPayload).where(InboundPayload.id == payload_id))
+    async def settle(self, payload_id: int, now: datetime) -> bool:
+        """Mark the payload handled (its body emptied), inside the caller's transaction: the
+        turn that handles it, or the decision to ignore it. False when it was handled already
+        (or is gone): whoever did that answered it, and nothing more is to be done."""
+        result = await self.session.execute(
+            update(InboundPayload)
+            .where(InboundPayload.id == payload_id, InboundPayload.handled_at.is_(None))
+            .values(body="", handled_at=now)
+        )
+        return result.rowcount == 1
 
     async def received_before(
         self, channel: str, cutoff: datetime, limit: int
@@ -63,7 +72,11 @@ class InboundPayloads:
         oldest first."""
         query = (
             select(InboundPayload.id, InboundPayload.body)
-            .where(InboundPayload.channel == channel, InboundPayload.received_at <= cutoff)
+            .where(
+                InboundPayload.channel == channel,
+                InboundPayload.received_at <= cutoff,
+                InboundPayload.handled_at.is_(None),
+            )
             .order_by(InboundPayload.id)
             .limit(limit)
         )

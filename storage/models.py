@@ -281,8 +281,9 @@ class OutboxMessage(Base):
     """Send as the platform's approved template (WhatsApp said the 24-hour window is closed)."""
     platform_status: Mapped[str | None] = mapped_column(String(16))
     """The platform's delivery report (WhatsApp): sent, delivered, read or failed."""
-    buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
-    """[{"id": "menu:register", "label": "…"}]: shown under the message (reminders)."""
+    buttons: Mapped[list[dict[str, str]] | None] = mapped_column(JSON(none_as_null=True))
+    """[{"id": "menu:register", "label": "…"}]: shown under the message (reminders); none is
+    SQL NULL, also when rows are inserted in bulk."""
     track: Mapped[str | None] = mapped_column(String(64))
     """What this message becomes the live view of once sent (`broadcast:12`: its progress)."""
 
@@ -429,8 +430,10 @@ class LearnedPhrasing(Base):
 
 class InboundPayload(Base):
     """An inbound body accepted (a webhook answered 200, a Telegram update confirmed by the next
-    `getUpdates` offset) but not yet fully handled: kept until it is, so a crash after the
-    acknowledgement loses nothing (the platform will not send it again)."""
+    `getUpdates` offset): kept until it is handled, so a crash after the acknowledgement loses
+    nothing (the platform will not send it again). Once handled, what is left is the record
+    that it was (`handled_at`, the body emptied): the same update received again is neither
+    stored nor handled twice, until retention forgets it."""
 
     __tablename__ = "inbound_payloads"
     __table_args__ = (
@@ -446,6 +449,8 @@ class InboundPayload(Base):
     """The raw body as received (already checked against its signature)."""
     received_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    handled_at: Mapped[datetime | None]
+    """When its turn (or the decision to ignore it) was committed; the body is emptied then."""
 
 
 class ProcessedUpdate(Base):

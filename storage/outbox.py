@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, null, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -109,12 +109,11 @@ class Outbox:
         values = [
             {**optional, "buttons": None, **row, **claimed, "template_only": False} for row in rows
         ]
-        rendered = [  # one multi-row VALUES: every row names every column, NULL as SQL NULL
-            {**row, "buttons": row["buttons"] if row["buttons"] is not None else null()}
-            for row in values
-        ]
-        statement = insert(OutboxMessage).values(rendered).returning(OutboxMessage.id)
-        ids = sorted((await self.session.execute(statement)).scalars())  # ids rise in order
+        # One INSERT … RETURNING for all rows ("insertmanyvalues"), compiled once and cached:
+        # every row names the same columns, so the statement is the same for every turn.
+        table = OutboxMessage.__table__
+        statement = insert(table).returning(table.c.id)
+        ids = sorted((await self.session.execute(statement, values)).scalars())  # rise in order
         return [OutboxMessage(id=id_, **row) for id_, row in zip(ids, values, strict=True)]
 
     async def known_keys(self, keys: Sequence[str]) -> set[str]:

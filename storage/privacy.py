@@ -126,16 +126,22 @@ class PersonalData:
     # ------------------------------------------------------------------ retention
 
     async def delete_dedup_keys_before(self, cutoff: datetime) -> int:
-        """Forget the keys of updates handled before `cutoff` (no platform retries that late)."""
-        result = await self.session.execute(
+        """Forget the keys of updates handled before `cutoff` (no platform retries that late),
+        and the emptied rows of payloads handled then."""
+        keys = await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < cutoff)
         )
-        return result.rowcount or 0
+        handled = await self.session.execute(
+            delete(InboundPayload).where(InboundPayload.handled_at < cutoff)
+        )
+        return (keys.rowcount or 0) + (handled.rowcount or 0)
 
     async def delete_inbound_before(self, cutoff: datetime) -> int:
         """Drop accepted payloads still not handled since before `cutoff` (given up)."""
         result = await self.session.execute(
-            delete(InboundPayload).where(InboundPayload.received_at < cutoff)
+            delete(InboundPayload).where(
+                InboundPayload.received_at < cutoff, InboundPayload.handled_at.is_(None)
+            )
         )
         return result.rowcount or 0
 

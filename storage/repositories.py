@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from storage.db import insert_for
 from storage.models import (
@@ -42,9 +42,9 @@ class Applicants:
             select(Applicant)
             .join(ChatIdentity)
             .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id)
-            .options(selectinload(Applicant.documents))
+            .options(joinedload(Applicant.documents))  # one round trip with the documents
         )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return (await self.session.execute(query)).unique().scalar_one_or_none()
 
     async def create_for_chat(self, channel: str, external_id: str, now: datetime) -> Applicant:
         """A fresh applicant owned by this chat account (raises IntegrityError on a race)."""

@@ -198,8 +198,15 @@ async def test_inbound_payloads_are_kept_until_handled_or_given_up(any_db: Datab
             False,
             True,
         ]
-        await payloads.remove(kept)
+        assert await payloads.settle(kept, NOW) is True
     async with any_db.transaction() as session:
         payloads = InboundPayloads(session)
         assert await payloads.body(kept) is None and await payloads.body(failing) is None
         assert await payloads.count_failure(failing, give_up_after=3) is False
+        # handled once: settling again says so, the sweep no longer sees it, and the same
+        # platform update received again is not stored again
+        assert await payloads.settle(kept, NOW) is False
+        assert await payloads.received_before("whatsapp", NOW, limit=10) == []
+        update = await payloads.store("telegram", "{}", NOW, "77")
+        assert update is not None and await payloads.settle(update, NOW) is True
+        assert await payloads.store("telegram", "{}", NOW, "77") is None

@@ -20,7 +20,6 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -28,8 +27,7 @@ from sqlalchemy import func, select
 
 from bot.web import TELEGRAM_PATH
 from storage.db import Database
-from storage.models import InboundPayload, OutboxMessage, ProcessedUpdate
-from storage.repositories import dedup_digest
+from storage.models import InboundPayload, OutboxMessage
 from tests.fakes.telegram_api import FakeBotApi, text_update
 from tests.test_delivery_crash import PATIENCE, stop_process, wait_for, worker_environment
 
@@ -101,24 +99,26 @@ class Bot:
             await stop_process(process, signal.SIGKILL)
 
 
-async def _count(database: Database, model: type[Any]) -> int:
+async def _waiting(database: Database) -> int:
+    """Stored updates not handled yet."""
     async with database.transaction() as session:
-        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
+        query = select(func.count(InboundPayload.id)).where(InboundPayload.handled_at.is_(None))
+        return (await session.execute(query)).scalar_one()
 
 
 async def _processed_users(database: Database, first_update: int) -> set[int]:
-    """The users whose `/start` turn was committed (its update recorded as processed, by the
-    digest of its id)."""
+    """The users whose `/start` turn was committed (its stored update marked handled, by the
+    turn's own transaction)."""
     async with database.transaction() as session:
-        keys = (
+        handled = (
             await session.execute(
-                select(ProcessedUpdate.key).where(ProcessedUpdate.channel == "telegram")
+                select(InboundPayload.platform_id).where(
+                    InboundPayload.channel == "telegram", InboundPayload.handled_at.is_not(None)
+                )
             )
         ).scalars()
-        by_digest = {
-            dedup_digest(str(first_update + index)): user for index, user in enumerate(USERS)
-        }
-        return {by_digest[key] for key in keys if key in by_digest}
+        by_update = {str(first_update + index): user for index, user in enumerate(USERS)}
+        return {by_update[key] for key in handled if key in by_update}
 
 
 async def _unsettled(database: Database) -> list[tuple[int, str, str]]:
@@ -205,7 +205,7 @@ async def test_a_killed_bot_loses_no_telegram_update_and_answers_none_twice(
             await fake.wait_until_idle(timeout=PATIENCE, requests_only=True)
 
             answered_at_kill = {user for user in USERS if len(fake.messages_to(user)) == per_start}
-            stored_at_kill = await _count(any_db, InboundPayload)
+            stored_at_kill = await _waiting(any_db)
             unsettled = await _unsettled(any_db)
             assert len(answered_at_kill) < UPDATES, "nothing was in hand at the kill"
             assert all(state == "sending" for *_, state in unsettled)  # claimed by the dead one
@@ -221,7 +221,7 @@ async def test_a_killed_bot_loses_no_telegram_update_and_answers_none_twice(
             async def all_handled() -> bool:
                 bot.alive(second)
                 return (
-                    await _count(any_db, InboundPayload) == 0
+                    await _waiting(any_db) == 0
                     and len(await _processed_users(any_db, first_update)) == UPDATES
                     and not await _unsettled(any_db)
                 )

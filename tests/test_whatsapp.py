@@ -317,8 +317,10 @@ async def test_a_rate_limit_requeues_without_losing_the_message(
 
 
 async def _inbound_rows(db: Database) -> int:
+    """Stored payloads not handled yet."""
     async with db.transaction() as session:
-        return (await session.execute(select(func.count(InboundPayload.id)))).scalar_one()
+        query = select(func.count(InboundPayload.id)).where(InboundPayload.handled_at.is_(None))
+        return (await session.execute(query)).scalar_one()
 
 
 async def test_an_accepted_message_survives_a_crash_before_it_was_handled(

@@ -42,6 +42,7 @@ from services.broadcasts import (
     Attachment,
     Audience,
     AudienceError,
+    cancel_broadcast,
     count_recipients,
     create_broadcast,
     failures_csv,
@@ -415,10 +416,7 @@ async def _broadcast_status(app: App, args: argparse.Namespace) -> int:
 @printed_command
 async def _broadcast_cancel(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
     now = app.conversation.deps.clock.now()
-    stopped = await Outbox(session).cancel_broadcast(args.id, now)
-    await Audit(session).record(
-        operator(), "broadcast_cancelled", now, detail={"broadcast": args.id, "stopped": stopped}
-    )
+    stopped = await cancel_broadcast(session, args.id, operator(), now)
     return text("bc_cancel_done", id=args.id, stopped=stopped)
 
 

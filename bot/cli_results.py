@@ -16,9 +16,10 @@ from services.result_publish import preview_publication, publish_results
 from services.result_report import change_text, plan_report, problem_text
 from services.result_table import TableProblem, parse_outcome, read_table
 from services.results import (
-    apply_plan,
+    import_results,
     parse_stage,
     plan_results,
+    record_single,
     single_row,
     stage_keys,
     stage_label,
@@ -109,19 +110,10 @@ async def _import(app: App, args: argparse.Namespace) -> int:
             say("cli_dry_run", args.lang, count=len(plan.changes))
             return 0
         now = app.conversation.deps.clock.now()
-        changed = await apply_plan(session, plan, operator(), now, f"import:{args.file.name}")
-        await Audit(session).record(
-            operator(),
-            "results_imported",
-            now,
-            detail={
-                "stage": stage,
-                "file": args.file.name,
-                "rows": plan.rows,
-                "changes": changed,
-                "skipped_unknown": len(plan.unknown),
-            },
+        plan = await import_results(
+            session, app.config, stage, rows, args.file.name, operator(), now, args.skip_unknown
         )
+        changed = len(plan.changes)
         recorded = await applied_text(
             session, app.config, catalog, args.lang, stage, changed, _publish_command(stage)
         )
@@ -138,16 +130,15 @@ async def _set(app: App, args: argparse.Namespace) -> int:
     catalog = app.conversation.deps.catalog
     row = single_row(args.applicant, args.result, args.note)
     async with app.db.transaction() as session:
-        plan = await plan_results(session, app.config, stage, [row])
-        problems = plan.problems + plan.unknown
-        if problems:
-            print(problem_text(app.config, catalog, args.lang, problems[0]))
-            return 1
-        if not plan.changes:
-            print(catalog.text(args.lang, "res_set_unchanged"))
-            return 0
         now = app.conversation.deps.clock.now()
-        await apply_plan(session, plan, operator(), now, "cli")
+        plan = await record_single(session, app.config, stage, row, operator(), now, "cli")
+    problems = plan.problems + plan.unknown
+    if problems:
+        print(problem_text(app.config, catalog, args.lang, problems[0]))
+        return 1
+    if not plan.changes:
+        print(catalog.text(args.lang, "res_set_unchanged"))
+        return 0
     print(change_text(catalog, args.lang, plan.changes[0]))
     return 0
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.cli_support import app_command, operator, printed_command, say
-from handlers.staff.sobat import answer_report, sobat_summary
+from services.sobat import answer_report, sobat_summary
 
 
 def add_sobat_commands(commands: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ async def _answer(app: App, args: argparse.Namespace) -> int:
             app.config,
             deps.catalog,
             args.id,
-            args.text.strip()[:1000],
+            args.text,
             operator(),
             deps.clock.now(),
         )

@@ -255,6 +255,9 @@ class Registers(Enum):
     YES = auto()
     UNTIL_NUMBERED = auto()
     """Only until the applicant has a registration number (the summary)."""
+    UNLESS_ASKED_AGAIN = auto()
+    """Except while sending a document staff asked for again (the documents step): that one
+    is taken also once registration is closed."""
 
 
 @dataclass(frozen=True)

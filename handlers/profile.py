@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from core.formatting import format_date
 from core.validation import (
     Invalid,
-    age_on,
     parse_address,
     parse_date,
     parse_email,
@@ -19,21 +17,17 @@ from core.validation import (
     parse_phone,
     parse_place,
 )
-from handlers.flow import NO, YES, Turn
-from services.profile import PROFILE_FIELDS
+from handlers.flow import Turn
+from services import profile
+from services.profile import (
+    FEMALE,
+    PROFILE_FIELDS,
+    YES,
+    Option,
+    field_options,
+    shown_value,
+)
 from storage.models import Applicant
-
-OUTSIDE = "luar"
-MALE, FEMALE = "L", "P"
-
-
-@dataclass(frozen=True)
-class Option:
-    """One answer offered as a button; `aliases` may also be typed."""
-
-    value: str
-    label: str
-    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,24 +65,11 @@ def _plain(parser: Callable[[str], Any]) -> Callable[[Turn, str], Awaitable[Any]
     return parse
 
 
-def _sex_options(turn: Turn) -> list[Option]:
-    return [Option(MALE, turn.t("sex_male")), Option(FEMALE, turn.t("sex_female"))]
+def _options(name: str) -> Callable[[Turn], list[Option]]:
+    def options(turn: Turn) -> list[Option]:
+        return field_options(turn.deps.config, turn.deps.catalog, turn.language, name) or []
 
-
-def _kecamatan_options(turn: Turn) -> list[Option]:
-    config = turn.deps.config
-    options = [Option(k.code, k.name, tuple(k.aliases)) for k in config.kecamatan]
-    outside = turn.t("kecamatan_outside", regency=config.office.regency_name)
-    return [*options, Option(OUTSIDE, outside)]
-
-
-def _education_options(turn: Turn) -> list[Option]:
-    levels = turn.deps.config.education_levels
-    return [Option(level.key, level.label.get(turn.language)) for level in levels]
-
-
-def _yes_no_options(turn: Turn) -> list[Option]:
-    return [Option(YES, turn.t("answer_yes")), Option(NO, turn.t("answer_no"))]
+    return options
 
 
 def _as_bool(value: str) -> bool:
@@ -100,15 +81,15 @@ _SPECS: tuple[FieldSpec, ...] = (
     FieldSpec("nik", parse=_plain(_nik), store=_store_nik),
     FieldSpec("birth_place", parse=_plain(parse_place)),
     FieldSpec("birth_date", parse=_birth_date),
-    FieldSpec("sex", options=_sex_options),
+    FieldSpec("sex", options=_options("sex")),
     FieldSpec("address", parse=_plain(parse_address)),
-    FieldSpec("kecamatan", options=_kecamatan_options),
+    FieldSpec("kecamatan", options=_options("kecamatan")),
     FieldSpec("phone", parse=_plain(parse_phone)),
     FieldSpec("email", parse=_plain(parse_email)),
-    FieldSpec("education", options=_education_options),
-    FieldSpec("experience", options=_yes_no_options, from_choice=_as_bool),
-    FieldSpec("gadget", options=_yes_no_options, from_choice=_as_bool),
-    FieldSpec("motorbike", options=_yes_no_options, from_choice=_as_bool),
+    FieldSpec("education", options=_options("education")),
+    FieldSpec("experience", options=_options("experience"), from_choice=_as_bool),
+    FieldSpec("gadget", options=_options("gadget"), from_choice=_as_bool),
+    FieldSpec("motorbike", options=_options("motorbike"), from_choice=_as_bool),
 )
 FIELDS_BY_NAME = {spec.name: spec for spec in _SPECS}
 FIELDS: tuple[FieldSpec, ...] = tuple(FIELDS_BY_NAME[name] for name in PROFILE_FIELDS)
@@ -117,11 +98,7 @@ FIELDS: tuple[FieldSpec, ...] = tuple(FIELDS_BY_NAME[name] for name in PROFILE_F
 
 def applicant_age(turn: Turn) -> int | None:
     """Age in completed years at registration (confirmation, or now while unconfirmed)."""
-    birth = turn.applicant.birth_date
-    if birth is None:
-        return None
-    moment = turn.applicant.confirmed_at or turn.now
-    return age_on(birth, moment.astimezone(turn.deps.config.tz).date())
+    return profile.applicant_age(turn.deps.config, turn.applicant, turn.now)
 
 
 def needs_guardian(turn: Turn) -> bool:
@@ -150,37 +127,11 @@ def needs_nik_check(turn: Turn) -> bool:
 
 def display_value(turn: Turn, name: str) -> str:
     """A stored field as the applicant reads it ('-' when empty)."""
-    value = getattr(turn.applicant, name)
-    if value is None:
-        return "-"
-    spec = FIELDS_BY_NAME[name]
-    if name == "birth_date":
-        return turn.t(
-            "birth_date_with_age", date=format_date(value, turn.language), age=applicant_age(turn)
-        )
-    if spec.options is not None:
-        stored = (YES if value else NO) if isinstance(value, bool) else value
-        option = next((o for o in spec.options(turn) if o.value == stored), None)
-        return option.label if option else str(value)
-    return str(value)
+    deps = turn.deps
+    return shown_value(deps.config, deps.catalog, turn.language, turn.applicant, name, turn.now)
 
 
 def preferred_status(turn: Turn) -> list[tuple[str, bool | None]]:
     """Each 'diutamakan' item with whether the profile shows it (None: not answered yet)."""
-    applicant = turn.applicant
-    config = turn.deps.config
-    age = applicant_age(turn)
-    level = config.education_by_key(applicant.education) if applicant.education else None
-    facts: dict[str, bool | None] = {
-        "experience": applicant.experience,
-        "education": level.meets_minimum if level else None,
-        "domicile": None if applicant.kecamatan is None else applicant.kecamatan != OUTSIDE,
-        "age": None if age is None else config.age_min <= age <= config.age_max,
-        "gadget": applicant.gadget,
-        "motorbike": applicant.motorbike,
-    }
-    return [
-        (item.text.get(turn.language), facts[item.check])
-        for item in config.preferred_items
-        if item.check is not None
-    ]
+    statuses = profile.preferred_status(turn.deps.config, turn.applicant, turn.now)
+    return [(item.text.get(turn.language), met) for item, met in statuses]

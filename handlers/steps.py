@@ -59,7 +59,10 @@ FLOW: Mapping[StepName, StepSpec] = MappingProxyType(
         ),
         StepName.NIK_CHECK: StepSpec(NikCheckStep(), registers=Registers.YES, cancel=PAUSE),
         StepName.DOCUMENTS: StepSpec(
-            DocumentsStep(), expects=Expects.DOCUMENT, registers=Registers.YES, cancel=PAUSE
+            DocumentsStep(),
+            expects=Expects.DOCUMENT,
+            registers=Registers.UNLESS_ASKED_AGAIN,
+            cancel=PAUSE,
         ),
         StepName.SUMMARY: StepSpec(SummaryStep(), registers=Registers.UNTIL_NUMBERED, cancel=PAUSE),
         StepName.EDIT_PICK: StepSpec(EditPickStep(), registers=Registers.YES, cancel=PAUSE),
@@ -97,6 +100,9 @@ def spec_of(chat: ChatSession) -> StepSpec:
 def in_registration(chat: ChatSession, applicant: Applicant | None) -> bool:
     """True at a step that registers or changes the registration (refused once it is closed)."""
     registers = spec_of(chat).registers
+    if registers is Registers.UNLESS_ASKED_AGAIN:
+        asked = {d.kind for d in applicant.documents if d.needs_resend} if applicant else set()
+        return chat.data.get("doc") not in asked
     return registers is Registers.YES or (
         registers is Registers.UNTIL_NUMBERED
         and (applicant is None or applicant.registration_number is None)

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalog import Catalog
-from core.recruitment import QuietHours
+from core.recruitment import QuietHours, RecruitmentConfig
+from services.results import stage_label
 from services.spreadsheet_export import csv_bytes
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
 from storage.files import FileStore
@@ -213,21 +214,72 @@ STAFF_LANGUAGE = "id"
 """What staff read of a broadcast's progress (the office's language)."""
 
 
+FINISHED_STATES = ("sent", "failed", "unreachable", "cancelled")
+
+
+@dataclass(frozen=True)
+class BroadcastProgress:
+    """Where a broadcast's messages are: how many sent, failed, unreachable, cancelled and
+    still waiting (queued or sending), of `total`."""
+
+    broadcast_id: int
+    state: str
+    """queued (rows waiting or sending), done, cancelled."""
+    total: int
+    sent: int
+    failed: int
+    unreachable: int
+    cancelled: int
+    waiting: int
+
+    @property
+    def finished(self) -> int:
+        """Messages whose outcome is known."""
+        return self.sent + self.failed + self.unreachable + self.cancelled
+
+    @property
+    def share(self) -> float:
+        """The finished part, 0 to 1 (1 for a broadcast to nobody)."""
+        return self.finished / self.total if self.total else 1.0
+
+
+def progress_of(broadcast: Broadcast, counts: dict[str, int]) -> BroadcastProgress:
+    """A broadcast's progress from the outbox counts per state."""
+    return BroadcastProgress(
+        broadcast.id,
+        broadcast.state,
+        broadcast.total,
+        sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0),
+        unreachable=counts.get("unreachable", 0),
+        cancelled=counts.get("cancelled", 0),
+        waiting=counts.get("queued", 0) + counts.get("sending", 0),
+    )
+
+
+async def broadcast_progress(session: AsyncSession, broadcast_id: int) -> BroadcastProgress | None:
+    """The progress of one broadcast now; None if there is no such broadcast."""
+    broadcast = await Broadcasts(session).get(broadcast_id)
+    if broadcast is None:
+        return None
+    return progress_of(broadcast, await Outbox(session).progress(broadcast_id))
+
+
 def progress_text(catalog: Catalog, broadcast: Broadcast, counts: dict[str, int]) -> str:
     """'Siaran #3: 120 dari 300 terkirim …' from the outbox counts."""
-    done = sum(counts.get(state, 0) for state in ("sent", "failed", "unreachable", "cancelled"))
+    progress = progress_of(broadcast, counts)
     width = 20
-    filled = round(width * done / broadcast.total) if broadcast.total else width
+    filled = round(width * progress.share)
     return catalog.text(
         STAFF_LANGUAGE,
         "broadcast_progress",
         id=broadcast.id,
         bar="█" * filled + "░" * (width - filled),
-        sent=counts.get("sent", 0),
+        sent=progress.sent,
         total=broadcast.total,
-        failed=counts.get("failed", 0),
-        unreachable=counts.get("unreachable", 0),
-        waiting=counts.get("queued", 0) + counts.get("sending", 0),
+        failed=progress.failed,
+        unreachable=progress.unreachable,
+        waiting=progress.waiting,
         state=catalog.text(STAFF_LANGUAGE, f"broadcast_state_{broadcast.state}"),
     )
 
@@ -237,17 +289,52 @@ def failures_csv(rows: list[tuple[str, str, str, str | None]]) -> bytes:
     return csv_bytes(["channel", "recipient", "state", "error"], rows)
 
 
+async def broadcast_failures(outbox: Outbox, broadcast_id: int) -> bytes | None:
+    """The failures of a broadcast as CSV bytes (channel, recipient, state, error), made
+    inert; None when none failed."""
+    failures = await outbox.failures(broadcast_id)
+    if not failures:
+        return None
+    return failures_csv([(m.channel, m.recipient, m.state, m.last_error) for m in failures])
+
+
+def failures_file_name(broadcast_id: int) -> str:
+    """`siaran-3-gagal.csv`."""
+    return f"siaran-{broadcast_id}-gagal.csv"
+
+
 async def store_failures(
     outbox: Outbox, files: FileStore, broadcast_id: int
 ) -> tuple[str, str, str] | None:
     """The failures of a broadcast as a stored CSV: (path, file name, MIME type), or None
     when none failed."""
-    failures = await outbox.failures(broadcast_id)
-    if not failures:
+    content = await broadcast_failures(outbox, broadcast_id)
+    if content is None:
         return None
-    content = failures_csv([(m.channel, m.recipient, m.state, m.last_error) for m in failures])
     path, _ = files.put(content, "csv")
-    return path, f"siaran-{broadcast_id}-gagal.csv", "text/csv"
+    return path, failures_file_name(broadcast_id), "text/csv"
+
+
+async def cancel_broadcast(
+    session: AsyncSession, broadcast_id: int, actor: str, now: datetime
+) -> int:
+    """Stop what of a broadcast is not yet sent (audited); how many messages were stopped."""
+    stopped = await Outbox(session).cancel_broadcast(broadcast_id, now)
+    await Audit(session).record(
+        actor, "broadcast_cancelled", now, detail={"broadcast": broadcast_id, "stopped": stopped}
+    )
+    return stopped
+
+
+def audience_label(
+    config: RecruitmentConfig, catalog: Catalog, language: str, audience: Audience
+) -> str:
+    """An audience as staff read it: `Semua pendaftar`, `Lulus Tahap 1 …`, `Kecamatan 35.28.01`."""
+    if audience.kind in RESULT_KINDS and audience.value:
+        label = stage_label(config, catalog, language, audience.value)
+        return catalog.text(language, f"bc_audience_{audience.kind}", stage=label)
+    label = catalog.text(language, f"bc_audience_{audience.kind}")
+    return f"{label} {audience.value}" if audience.value else label
 
 
 async def refresh_failure_reports(session: AsyncSession, files: FileStore) -> list[str]:

@@ -58,37 +58,55 @@ def _dedup_key(stage: str, outcome: str, applicant_id: int, channel: str) -> str
     return f"result:{stage}:{outcome}:applicant:{applicant_id}:{channel}"
 
 
-async def _untold(
+@dataclass(frozen=True)
+class Notice:
+    """One message publishing a stage sends: to whom, which result, and its text."""
+
+    dedup_key: str
+    applicant_id: int
+    number: str | None
+    name: str | None
+    outcome: str
+    channel: str
+    recipient: str
+    text: str
+
+    def row(self) -> dict[str, Any]:
+        """The outbox row (without its times and state)."""
+        return {
+            "dedup_key": self.dedup_key,
+            "applicant_id": self.applicant_id,
+            "channel": self.channel,
+            "recipient": self.recipient,
+            "text": self.text,
+        }
+
+
+async def untold_notices(
     session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, stage: str
-) -> list[dict[str, Any]]:
-    """Outbox rows (without times) for every chat not yet told its current result; the texts
-    are written only for those."""
-    recipients = [
-        (
-            _dedup_key(stage, outcome, applicant_id, channel),
+) -> list[Notice]:
+    """The message for every chat not yet told its current result at `stage`, by applicant
+    (what publishing now would send; the texts are written only for those)."""
+    recipients = await StageResults(session).recipients(stage)
+    keys = [
+        _dedup_key(stage, outcome, applicant_id, channel)
+        for applicant_id, _, _, _, outcome, _, channel, _ in recipients
+    ]
+    told = await Outbox(session).known_keys(keys)
+    return [
+        Notice(
+            key,
             applicant_id,
-            language,
-            name,
             number,
+            name,
             outcome,
-            note,
             channel,
             chat,
+            result_notice(config, catalog, language, stage, outcome, name, number, note),
         )
-        for applicant_id, language, name, number, outcome, note, channel, chat in (
-            await StageResults(session).recipients(stage)
+        for key, (applicant_id, language, name, number, outcome, note, channel, chat) in zip(
+            keys, recipients, strict=True
         )
-    ]
-    told = await Outbox(session).known_keys([recipient[0] for recipient in recipients])
-    return [
-        {
-            "dedup_key": key,
-            "applicant_id": applicant_id,
-            "channel": channel,
-            "recipient": chat,
-            "text": result_notice(config, catalog, language, stage, outcome, name, number, note),
-        }
-        for key, applicant_id, language, name, number, outcome, note, channel, chat in recipients
         if key not in told
     ]
 
@@ -121,7 +139,7 @@ async def preview_publication(
         passed=counts.get("passed", 0),
         not_passed=counts.get("not_passed", 0),
         waiting=await repository.without_result(stage, previous),
-        to_tell=len(await _untold(session, config, catalog, stage)),
+        to_tell=len(await untold_notices(session, config, catalog, stage)),
         published_at=publication.published_at if publication else None,
     )
 
@@ -138,7 +156,7 @@ async def publish_results(
     current result gets one message (outside quiet hours). Publishing again queues only
     results that are new or corrected since. Returns the delivery (None: nobody to tell)."""
     first_time = await Publications(session).mark(stage, actor, now)
-    rows = await _untold(session, config, catalog, stage)
+    rows = [notice.row() for notice in await untold_notices(session, config, catalog, stage)]
     broadcast = None
     if rows:
         broadcast = Broadcast(

@@ -16,7 +16,7 @@ from core.catalog import Catalog
 from core.recruitment import RecruitmentConfig
 from services.result_table import Outcome, TableRow, parse_outcome
 from storage.models import Applicant, StageResult
-from storage.repositories import Audit
+from storage.repositories import Applicants, Audit
 from storage.results import StageResults
 
 FINAL = "final"
@@ -288,3 +288,77 @@ async def apply_plan(
             change.applicant_id, plan.stage, change.after, change.note, actor, now, source, existing
         )
     return len(plan.changes)
+
+
+async def record_single(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    stage: str,
+    row: TableRow,
+    actor: str,
+    now: datetime,
+    source: str,
+) -> ResultPlan:
+    """Check one result as an import row is checked, and record it when nothing is wrong. The
+    plan says what happened: a problem (or an unknown applicant) and nothing recorded, no
+    change (already so), or the one change recorded."""
+    plan = await plan_results(session, config, stage, [row])
+    if plan.ready() and plan.changes:
+        await apply_plan(session, plan, actor, now, source)
+    return plan
+
+
+async def set_result(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    applicant_id: int,
+    stage: str,
+    outcome: Outcome,
+    note: str | None,
+    actor: str,
+    now: datetime,
+) -> ResultPlan | None:
+    """Set one applicant's result at `stage` (a key of `stage_keys`) with a note, from the
+    desk: the import's checks, audited (see `record_single`). None: no such applicant."""
+    if stage not in stage_keys(config):
+        raise ValueError(f"unknown stage {stage!r}")
+    applicant = await Applicants(session).get(applicant_id)
+    if applicant is None:
+        return None
+    identifier = applicant.registration_number or applicant.nik
+    if identifier is None:
+        return ResultPlan(stage=stage, rows=1, problems=[Problem(0, "no_id")])
+    row = single_row(identifier, outcome, note)
+    return await record_single(session, config, stage, row, actor, now, "desk")
+
+
+async def import_results(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    stage: str,
+    rows: list[TableRow],
+    file_name: str,
+    actor: str,
+    now: datetime,
+    skip_unknown: bool = False,
+) -> ResultPlan:
+    """Check a results file again and record it, all or nothing: when the plan is ready (rows
+    naming nobody skipped only with `skip_unknown`) every change is recorded and the import
+    audited. The plan returned says which (`ready(skip_unknown)`)."""
+    plan = await plan_results(session, config, stage, rows)
+    if not plan.ready(skip_unknown=skip_unknown) or not plan.changes:
+        return plan
+    changed = await apply_plan(session, plan, actor, now, f"import:{file_name}")
+    await Audit(session).record(
+        actor,
+        "results_imported",
+        now,
+        detail={
+            "stage": stage,
+            "file": file_name,
+            "rows": plan.rows,
+            "changes": changed,
+            "skipped_unknown": len(plan.unknown),
+        },
+    )
+    return plan

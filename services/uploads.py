@@ -101,8 +101,14 @@ async def prepare_table(file: IncomingFile, source: FileSource, today: date) -> 
         return TableUpload(name, problem=too_large)
     except FileUnavailable:
         return TableUpload(name, problem=TableProblem("table_download_failed"))
+    return await read_results_file(content, name, today)
+
+
+async def read_results_file(content: bytes, file_name: str, today: date) -> TableUpload:
+    """Read a results file's bytes (CSV or XLSX, off the event loop): its rows, or why it
+    cannot be used (a file past the limits included)."""
     try:
-        rows = await asyncio.to_thread(partial(read_table, content, name, today=today))
+        rows = await asyncio.to_thread(partial(read_table, content, file_name, today=today))
     except TableProblem as problem:
-        return TableUpload(name, problem=problem)
-    return TableUpload(name, rows=rows)
+        return TableUpload(file_name, problem=problem)
+    return TableUpload(file_name, rows=rows)

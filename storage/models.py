@@ -207,8 +207,18 @@ class DocumentFile(Base):
     pages: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime]
+    resend_requested_at: Mapped[datetime | None]
+    """Set when staff asked the applicant to send this document again; the new file replaces
+    the row (and so clears it)."""
+    resend_reason: Mapped[str | None] = mapped_column(String(300))
+    """Why staff asked again, as the applicant reads it."""
 
     applicant: Mapped[Applicant] = relationship(back_populates="documents")
+
+    @property
+    def needs_resend(self) -> bool:
+        """Staff asked for this document again and the applicant has not sent it yet."""
+        return self.resend_requested_at is not None
 
 
 class Broadcast(Base):

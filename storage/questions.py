@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_for
-from storage.models import LearnedPhrasing, Question
+from storage.models import Applicant, LearnedPhrasing, Question
 
 
 class Questions:
@@ -37,6 +37,22 @@ class Questions:
         """Up to `limit` open questions, oldest first."""
         query = select(Question).where(Question.state == "open").order_by(Question.id).limit(limit)
         return list((await self.session.execute(query)).scalars())
+
+    async def newest(
+        self, answered: bool, limit: int
+    ) -> list[tuple[Question, str | None, str | None]]:
+        """Up to `limit` questions, newest first (open ones only unless `answered`), each with
+        the asker's registration number and name (None for a chat without an applicant)."""
+        query = (
+            select(Question, Applicant.registration_number, Applicant.full_name)
+            .outerjoin(Applicant, Applicant.id == Question.applicant_id)
+            .order_by(Question.created_at.desc(), Question.id.desc())
+            .limit(limit)
+        )
+        if not answered:
+            query = query.where(Question.state == "open")
+        rows = (await self.session.execute(query)).all()
+        return [(question, number, name) for question, number, name in rows]
 
     async def count_open(self) -> int:
         """How many questions wait for an answer."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,7 +48,7 @@ class Applicants:
 
     async def create_for_chat(self, channel: str, external_id: str, now: datetime) -> Applicant:
         """A fresh applicant owned by this chat account (raises IntegrityError on a race)."""
-        applicant = Applicant(created_at=now, updated_at=now, eligibility={})
+        applicant = Applicant(created_at=now, updated_at=now, eligibility={}, documents=[])
         applicant.identities.append(
             ChatIdentity(channel=channel, external_id=external_id, created_at=now)
         )
@@ -80,6 +80,14 @@ class Applicants:
         """The applicant with this id, if any."""
         return await self.session.get(Applicant, applicant_id)
 
+    async def with_documents_by_id(self, applicant_id: int) -> Applicant | None:
+        """The applicant with this id, with their documents, if any."""
+        return await self._one_with_documents(Applicant.id == applicant_id)
+
+    async def _one_with_documents(self, condition: ColumnElement[bool]) -> Applicant | None:
+        query = select(Applicant).where(condition).options(selectinload(Applicant.documents))
+        return (await self.session.execute(query)).scalar_one_or_none()
+
     async def by_ids(self, applicant_ids: Iterable[int]) -> list[Applicant]:
         """The applicants with these ids, by id."""
         query = (
@@ -103,12 +111,7 @@ class Applicants:
 
     async def by_registration_number(self, number: str) -> Applicant | None:
         """The applicant holding a registration number (with their documents)."""
-        query = (
-            select(Applicant)
-            .where(Applicant.registration_number == number)
-            .options(selectinload(Applicant.documents))
-        )
-        return (await self.session.execute(query)).scalar_one_or_none()
+        return await self._one_with_documents(Applicant.registration_number == number)
 
     async def with_documents(self) -> list[Applicant]:
         """Every applicant that handed in at least one document, with the documents."""

@@ -114,6 +114,22 @@ class SobatReports:
         rows = (await self.session.execute(query)).all()
         return [(report, number, name) for report, number, name in rows]
 
+    async def newest(
+        self, answered: bool, limit: int
+    ) -> list[tuple[SobatReport, str | None, str | None]]:
+        """Up to `limit` reports, newest first (open ones only unless `answered`), each with
+        the applicant's registration number and name."""
+        query = (
+            select(SobatReport, Applicant.registration_number, Applicant.full_name)
+            .join(Applicant, Applicant.id == SobatReport.applicant_id)
+            .order_by(SobatReport.created_at.desc(), SobatReport.id.desc())
+            .limit(limit)
+        )
+        if not answered:
+            query = query.where(SobatReport.state == "open")
+        rows = (await self.session.execute(query)).all()
+        return [(report, number, name) for report, number, name in rows]
+
     async def count_open(self) -> int:
         """How many reports wait for an answer."""
         query = select(func.count()).where(SobatReport.state == "open")

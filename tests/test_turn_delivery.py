@@ -38,12 +38,14 @@ class ScriptedSender:
         self.failures = failures or {}
         self.calls = 0
         self.delivered: list[str] = []
+        self.messages: list[Outgoing] = []
 
     async def send(self, message: Outgoing) -> str | None:
         call, self.calls = self.calls, self.calls + 1
         if call in self.failures:
             raise self.failures[call]
         self.delivered.append(message.text)
+        self.messages.append(message)
         return f"m{call}"
 
     async def edit(self, recipient: str, message_id: str, text: str) -> None:

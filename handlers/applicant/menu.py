@@ -9,7 +9,7 @@ from handlers.applicant.link import offer_link
 from handlers.applicant.resume import closed_for_registration, resume_registration
 from handlers.applicant.sobat import open_sobat
 from handlers.applicant.status import expectation, status_text
-from handlers.document_status import missing_documents
+from handlers.document_status import asked_again, missing_documents
 from handlers.flow import Step, StepName, Turn
 from services.results import FINAL
 from services.window import WindowState
@@ -50,12 +50,13 @@ async def menu_buttons(turn: Turn) -> list[Button]:
     """The main menu, the registration button first.
 
     Once registration is over, nothing that registers is offered: no "Daftar" or "Lanjutkan
-    pendaftaran" (the registered still see theirs) and no documents.
+    pendaftaran" (the registered still see theirs) and no documents, unless staff asked for
+    one again.
     """
     register = await register_button(turn)
-    over = (await turn.registration_window()).is_over
+    closed = (await turn.registration_window()).is_over and not asked_again(turn)
     buttons = [register] if register else []
-    items = [item for item in MENU_ITEMS if not (over and item is MenuItem.DOCUMENTS)]
+    items = [item for item in MENU_ITEMS if not (closed and item is MenuItem.DOCUMENTS)]
     buttons += [turn.button(MenuButton(item), f"menu_{item}") for item in items]
     return buttons
 
@@ -121,14 +122,16 @@ async def open_menu_item(turn: Turn, item: MenuItem) -> None:
 
 
 async def open_documents(turn: Turn) -> None:
-    """The documents step: the first missing one, or the choice to replace one."""
+    """The documents step: one staff asked for again (also once registration is closed), the
+    first missing one, or the choice to replace one."""
     if turn.applicant.consent_at is None:
         await resume_registration(turn)  # consent comes before any personal data
         return
-    if await closed_for_registration(turn):
+    asked = asked_again(turn)
+    if not asked and await closed_for_registration(turn):
         return
-    missing = missing_documents(turn)
-    await turn.goto(StepName.DOCUMENTS, doc=missing[0].key if missing else None)
+    due = asked or missing_documents(turn)
+    await turn.goto(StepName.DOCUMENTS, doc=due[0].key if due else None)
 
 
 async def switch_language(turn: Turn) -> None:

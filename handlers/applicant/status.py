@@ -7,6 +7,7 @@ from datetime import datetime
 from core.formatting import format_date, format_datetime, format_time
 from core.recruitment import RecruitmentConfig
 from handlers.applicant.sobat import sobat_enrolled
+from handlers.document_status import asked_again
 from handlers.flow import Turn
 from services.results import DECIDED, FINAL, stage_keys, stage_label
 from storage.models import StageResult
@@ -92,6 +93,10 @@ async def status_text(turn: Turn) -> str:
         stages="\n".join(lines),
         next=_next_step(turn, decided, stopped_at),
     )
+    asked = asked_again(turn)
+    if asked:
+        names = ", ".join(doc.name.get(language) for doc in asked)
+        text = f"{turn.t('status_documents_resend', documents=names)}\n\n{text}"
     if decided or await sobat_enrolled(turn):
         return text  # a published result: staff have the applicant's official registration
     sobat = config.sobat

@@ -12,17 +12,19 @@ from core.callbacks import (
 )
 from core.types import Button, Reply
 from handlers.flow import Step, StepData, StepName, Turn
-from handlers.profile import OUTSIDE
 from handlers.staff.rights import staff_only
 from services.broadcasts import (
     RESULT_KINDS,
     Attachment,
     Audience,
+    audience_label,
+    cancel_broadcast,
     count_recipients,
     create_broadcast,
     preview_message,
     progress_text,
 )
+from services.profile import OUTSIDE
 from services.results import stage_keys, stage_label
 from storage.broadcasts import Broadcasts
 from storage.outbox import Outbox
@@ -221,15 +223,6 @@ def _audience(turn: Turn, draft: BroadcastDraft) -> Audience:
     return Audience.parse(draft.audience, codes, stage_keys(config))
 
 
-def _audience_label(turn: Turn, audience: Audience) -> str:
-    if audience.kind in RESULT_KINDS and audience.value:
-        config, catalog = turn.deps.config, turn.deps.catalog
-        label = stage_label(config, catalog, turn.language, audience.value)
-        return turn.t(f"bc_audience_{audience.kind}", stage=label)
-    label = turn.t(f"bc_audience_{audience.kind}")
-    return f"{label} {audience.value}" if audience.value else label
-
-
 class ConfirmStep(_BroadcastStep):
     async def prompt(self, turn: Turn) -> Reply:
         draft = BroadcastDraft.of(turn)
@@ -241,7 +234,7 @@ class ConfirmStep(_BroadcastStep):
             "bc_confirm",
             preview=preview,
             count=count,
-            audience=_audience_label(turn, audience),
+            audience=audience_label(turn.deps.config, turn.deps.catalog, turn.language, audience),
             attachment=attachment.name if attachment else "-",
         )
         buttons = [
@@ -303,11 +296,5 @@ async def broadcast_cancel(turn: Turn, argument: str) -> None:
     if not argument.isdigit():
         turn.say(turn.t("bc_cancel_usage"))
         return
-    stopped = await Outbox(turn.session).cancel_broadcast(int(argument), turn.now)
-    await turn.audit.record(
-        turn.actor,
-        "broadcast_cancelled",
-        turn.now,
-        detail={"broadcast": int(argument), "stopped": stopped},
-    )
+    stopped = await cancel_broadcast(turn.session, int(argument), turn.actor, turn.now)
     turn.say(turn.t("bc_cancel_done", id=argument, stopped=stopped))

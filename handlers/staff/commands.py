@@ -16,8 +16,8 @@ from handlers.staff.broadcast_steps import broadcast_cancel, broadcast_status, s
 from handlers.staff.questions import answer, list_questions
 from handlers.staff.result_steps import results_summary, set_single, start_import, start_publish
 from handlers.staff.rights import is_staff
-from handlers.staff.sobat import answer_report, sobat_summary
 from services.schedule import describe_jobs
+from services.sobat import answer_report, sobat_summary
 from services.window import registration_window
 from storage.files import export_name
 from storage.repositories import REGISTRATION_CLOSED, Applicants, Flags
@@ -116,7 +116,7 @@ async def _sobat_answer(turn: Turn, argument: str) -> bool:
         return False
     config, catalog = turn.deps.config, turn.deps.catalog
     report = await answer_report(
-        turn.session, config, catalog, int(number), answer.strip()[:1000], turn.actor, turn.now
+        turn.session, config, catalog, int(number), answer, turn.actor, turn.now
     )
     turn.say(turn.t("sobat_answer_sent" if report else "sobat_answer_not_found", id=number))
     return False

@@ -22,9 +22,10 @@ from services.result_publish import PublicationPreview, preview_publication, pub
 from services.result_report import change_text, plan_report, problem_text
 from services.result_table import TableProblem, TableRow, parse_outcome
 from services.results import (
-    apply_plan,
+    import_results,
     parse_stage,
     plan_results,
+    record_single,
     single_row,
     stage_keys,
     stage_label,
@@ -138,25 +139,23 @@ class ConfirmImportStep(_ResultStep):
             await super().choose(turn, choice)
             return
         draft = ImportDraft.of(turn)
-        plan = await _current_plan(turn, draft)
-        if not plan.ready(skip_unknown=action is ResultAction.APPLY_KNOWN) or not plan.changes:
+        skip_unknown = action is ResultAction.APPLY_KNOWN
+        config = turn.deps.config
+        plan = await import_results(
+            turn.session,
+            config,
+            draft.stage,
+            draft.rows,
+            draft.file,
+            turn.actor,
+            turn.now,
+            skip_unknown,
+        )
+        if not plan.ready(skip_unknown=skip_unknown) or not plan.changes:
             turn.say(turn.t("res_changed_meanwhile"))
             await turn.reprompt()
             return
-        source = f"import:{draft.file}"
-        changed = await apply_plan(turn.session, plan, turn.actor, turn.now, source)
-        await turn.audit.record(
-            turn.actor,
-            "results_imported",
-            turn.now,
-            detail={
-                "stage": plan.stage,
-                "file": draft.file,
-                "rows": plan.rows,
-                "changes": changed,
-                "skipped_unknown": len(plan.unknown),
-            },
-        )
+        changed = len(plan.changes)
         turn.say(await _applied_text(turn, plan.stage, changed))
         await turn.goto(StepName.MENU)
 
@@ -234,7 +233,7 @@ async def set_single(turn: Turn, argument: str) -> None:
         " ".join(words[2 + outcome_words :]),
     )
     config, catalog = turn.deps.config, turn.deps.catalog
-    plan = await plan_results(turn.session, config, stage, [row])
+    plan = await record_single(turn.session, config, stage, row, turn.actor, turn.now, "chat")
     problems = plan.problems + plan.unknown
     if problems:
         turn.say(problem_text(config, catalog, turn.language, problems[0]))
@@ -242,7 +241,6 @@ async def set_single(turn: Turn, argument: str) -> None:
     if not plan.changes:
         turn.say(turn.t("res_set_unchanged"))
         return
-    await apply_plan(turn.session, plan, turn.actor, turn.now, "chat")
     turn.say(
         f"{change_text(catalog, turn.language, plan.changes[0])}\n"
         + await _applied_text(turn, stage, 1)

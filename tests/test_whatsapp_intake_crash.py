@@ -21,12 +21,11 @@ import pytest
 
 from bot.web import WHATSAPP_PATH
 from storage.db import Database
-from storage.models import InboundPayload
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.telegram_api import FakeBotApi
 from tests.fakes.whatsapp_webhook import Sender, WebhookBuilder, signed_request
 from tests.test_delivery_crash import PATIENCE, stop_process, wait_for, worker_environment
-from tests.test_telegram_intake_crash import Bot, _count, _free_port, _unsettled
+from tests.test_telegram_intake_crash import Bot, _free_port, _unsettled, _waiting
 
 MESSAGES = 30
 CONCURRENCY = 4
@@ -102,7 +101,7 @@ async def test_a_killed_serve_loses_no_whatsapp_message_and_answers_none_twice(
             await graph.wait_until_idle(timeout=PATIENCE)  # requests in flight still land
 
             answered_at_kill = sum(len(answers(user)) == per_start for user in users)
-            stored_at_kill = await _count(any_db, InboundPayload)
+            stored_at_kill = await _waiting(any_db)
             unsettled = await _unsettled(any_db)
             assert answered_at_kill < MESSAGES, "nothing was in hand at the kill"
             wa_of = {int(user.wa_id or ""): user for user in users}
@@ -117,7 +116,7 @@ async def test_a_killed_serve_loses_no_whatsapp_message_and_answers_none_twice(
             async def all_handled() -> bool:
                 bot.alive(second)
                 return (
-                    await _count(any_db, InboundPayload) == 0
+                    await _waiting(any_db) == 0
                     and not await _unsettled(any_db)
                     and all(len(answers(user)) >= per_start for user in users)
                 )

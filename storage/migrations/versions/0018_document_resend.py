@@ -1,8 +1,8 @@
 """documents.resend_reason and resend_requested_at: staff asked the applicant to send this
 document again (it stays until the new file replaces the row)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-12
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import storage.models
 
-revision: str = "0017"
-down_revision: str | None = "0016"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from core.recruitment import Document
 from handlers.flow import Turn
+from services import profile
 from storage.models import Applicant
 
 
 def missing_documents(turn: Turn) -> list[Document]:
     """The configured documents this applicant has not handed in yet."""
     have = {document.kind for document in turn.applicant.documents}
-    return [doc for doc in turn.deps.config.documents if doc.key not in have]
+    return profile.missing_documents(turn.deps.config, have)
 
 
 def checklist(turn: Turn, applicant: Applicant | None = None) -> str:

@@ -20,10 +20,9 @@ from core.validation import (
     parse_place,
 )
 from handlers.flow import NO, YES, Turn
-from services.profile import PROFILE_FIELDS
+from services.profile import OUTSIDE, PROFILE_FIELDS
 from storage.models import Applicant
 
-OUTSIDE = "luar"
 MALE, FEMALE = "L", "P"
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import random
@@ -51,7 +50,7 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,7 @@ from sqlalchemy import delete, event, func, insert, select, text  # noqa: E402
 import services.reminders  # noqa: E402
 import storage.reminders  # noqa: E402
 from bench.databases import fresh_database, usable_backends  # noqa: E402
+from bench.rows import document_row, profile_values  # noqa: E402
 from core.catalog import Catalog  # noqa: E402
 from core.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
 from handlers.profile import FIELDS  # noqa: E402
@@ -138,50 +138,12 @@ class Population:
     seconds: float = 0.0
 
 
-def _profile_values(config: RecruitmentConfig, i: int) -> dict[str, Any]:
-    """Answers of applicant `i` for every profile field (KeyError if a field is added)."""
-    levels = config.education_levels
-    values: dict[str, Any] = {
-        "full_name": f"Pendaftar Bench {i}",
-        "nik": f"3528{i:012d}",
-        "birth_place": "Pamekasan",
-        "birth_date": date(1985 + i % 20, 1 + i % 12, 1 + i % 28),
-        "sex": "L" if i % 2 else "P",
-        "address": f"Dusun {i % 97}, RT {i % 9 + 1}, Desa {i % 53}",
-        "kecamatan": config.kecamatan[i % len(config.kecamatan)].code,
-        "phone": f"08{i:010d}",
-        "email": f"pendaftar{i}@example.com",
-        "education": levels[i % len(levels)].key,
-        "experience": i % 3 == 0,
-        "gadget": True,
-        "motorbike": i % 4 != 0,
-    }
-    return {spec.name: values[spec.name] for spec in FIELDS}
-
-
 def _empty_applicant() -> dict[str, Any]:
     """A row with every column of `applicants` but `id` (executemany needs the same keys),
     plus the chat session's `language`, `step` and `step_data` (split off before inserting)."""
     row = {column.name: None for column in Applicant.__table__.columns if column.name != "id"}
     row.update(language="id", step="menu", step_data={}, eligibility={}, version=1)
     return row
-
-
-def _document(i: int, kind: str, at: datetime) -> dict[str, Any]:
-    sha = hashlib.sha256(f"{i}:{kind}".encode()).hexdigest()
-    return {
-        "applicant_id": i,
-        "kind": kind,
-        "sha256": sha,
-        "path": f"{sha[:2]}/{sha}.jpg",
-        "mime_type": "image/jpeg",
-        "size": 180_000 + i % 50_000,
-        "width": 1600,
-        "height": 1200,
-        "pages": None,
-        "source": "telegram",
-        "received_at": at,
-    }
 
 
 def synthetic_chunks(
@@ -206,7 +168,7 @@ def synthetic_chunks(
             opted_out = 0.35 <= draw < 0.40
             if draw < 0.35:
                 kind = "confirmed"
-                row.update(_profile_values(config, i))
+                row.update(profile_values(config, i))
                 row.update(
                     consent_at=created,
                     consent_version=config.consent.version,
@@ -214,12 +176,12 @@ def synthetic_chunks(
                     registration_number=f"BENCH-{i:06d}",
                     confirmed_at=updated,
                 )
-                files += [_document(i, key, updated) for key in documents]
+                files += [document_row(i, key, updated) for key in documents]
             else:
                 kind = _unfinished(config, row, i, created, rng, required)
                 if kind == "documents":
                     count = rng.choice((0, 1, 1, 2, 2))
-                    files += [_document(i, key, updated) for key in documents[:count]]
+                    files += [document_row(i, key, updated) for key in documents[:count]]
                 if opted_out:
                     row["reminders_off_at"] = updated
                     kind = "opted out"
@@ -273,7 +235,7 @@ def _unfinished(
         row.update(step="eligibility", step_data={"number": int(required[answered])})
         return "eligibility"
     row["eligibility"] = dict.fromkeys(required, True)
-    values = _profile_values(config, i)
+    values = profile_values(config, i)
     if draw < 0.83:
         filled = rng.randrange(len(FIELDS))
         row.update({spec.name: values[spec.name] for spec in FIELDS[:filled]})

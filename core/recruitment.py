@@ -196,6 +196,9 @@ class Kecamatan(_Strict):
     bps_code: str = Field(pattern=r"^\d{7}$")
     name: str
     aliases: list[str] = Field(default_factory=list)
+    quota: int | None = Field(
+        default=None, ge=1, description="registrations wanted from this kecamatan; None: no quota"
+    )
 
 
 class Phrasings(_Strict):

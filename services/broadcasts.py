@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.catalog import Catalog
 from core.recruitment import QuietHours, RecruitmentConfig
+from services.profile import OUTSIDE
 from services.results import stage_label
 from services.spreadsheet_export import csv_bytes
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
@@ -49,7 +50,7 @@ class Audience:
             raise AudienceError(
                 "cli_audience_unknown", audience=text, choices=", ".join(AUDIENCE_KINDS)
             )
-        if kind == "kecamatan" and value not in kecamatan_codes | {"luar"}:
+        if kind == "kecamatan" and value not in kecamatan_codes | {OUTSIDE}:
             raise AudienceError("cli_audience_kecamatan", value=value)
         if kind == "channel" and value not in CHANNELS:
             raise AudienceError("cli_audience_channel", value=value)

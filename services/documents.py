@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.callbacks import MenuButton, MenuItem
 from core.catalog import Catalog
 from core.recruitment import Document, RecruitmentConfig
+from services.profile import missing_documents
 from storage.files import FileStore, export_name
 from storage.models import DocumentFile
 from storage.outbox import Outbox
@@ -27,8 +28,7 @@ def documents_to_send(
 ) -> list[Document]:
     """The configured documents still to be sent, in order: not handed in yet, or asked for
     again by staff."""
-    have = {document.kind for document in documents if not document.needs_resend}
-    return [doc for doc in config.documents if doc.key not in have]
+    return missing_documents(config, {d.kind for d in documents if not d.needs_resend})
 
 
 class Resend(StrEnum):

@@ -1,16 +1,20 @@
-"""The applicant's profile: which answers it holds, in the order they are asked."""
+"""The applicant's profile and documents: which answers and files it holds, in asking order."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.callbacks import Answer
 from core.catalog import Catalog
 from core.formatting import format_date
-from core.recruitment import RecruitmentConfig, Requirement
+from core.recruitment import Document, RecruitmentConfig, Requirement
 from core.validation import age_on
 from storage.models import Applicant
+
+OUTSIDE = "luar"
+"""The kecamatan answer of someone living outside the regency."""
 
 PROFILE_FIELDS: tuple[str, ...] = (
     "full_name",
@@ -40,8 +44,6 @@ def profile_complete(applicant: Applicant) -> bool:
     return not missing_fields(applicant)
 
 
-OUTSIDE = "luar"
-"""The kecamatan answer of someone living outside the regency."""
 MALE, FEMALE = "L", "P"
 YES, NO = Answer.YES.value, Answer.NO.value
 
@@ -130,3 +132,8 @@ def preferred_status(
         "motorbike": applicant.motorbike,
     }
     return [(item, facts[item.check]) for item in config.preferred_items if item.check is not None]
+
+
+def missing_documents(config: RecruitmentConfig, handed_in: Collection[str]) -> list[Document]:
+    """The configured documents whose kind is not among those `handed_in`, in asking order."""
+    return [document for document in config.documents if document.key not in handed_in]

@@ -17,7 +17,7 @@ from core.catalog import Catalog
 from core.formatting import format_datetime
 from core.recruitment import Event, RecruitmentConfig
 from services.broadcasts import Audience
-from services.profile import missing_fields
+from services.profile import missing_documents, missing_fields
 from services.results import stage_keys
 from services.sobat import enrolment_steps
 from storage.db import Database
@@ -119,7 +119,7 @@ def _missing_lines(
     if any(str(item.number) not in applicant.eligibility for item in config.required_items):
         lines.append(catalog.text(language, "rem_missing_eligibility"))
     lines += [catalog.text(language, f"field_{name}") for name in missing_fields(applicant)]
-    lines += [doc.name.get(language) for doc in config.documents if doc.key not in documents]
+    lines += [doc.name.get(language) for doc in missing_documents(config, documents)]
     return lines or [catalog.text(language, "rem_missing_confirm")]
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -96,7 +97,10 @@ class Applicant(Base):
     consent_at: Mapped[datetime | None]
     consent_version: Mapped[str | None] = mapped_column(String(64))
     guardian_consent_at: Mapped[datetime | None]
-    eligibility: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    eligibility: Mapped[dict[str, Any]] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql"), default=dict
+    )
+    """{required item number: answered yes}; JSONB on PostgreSQL (one `@>` test per row)."""
 
     full_name: Mapped[str | None] = mapped_column(String(80))
     nik: Mapped[str | None] = mapped_column(String(16), index=True, unique=True)

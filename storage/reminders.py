@@ -17,10 +17,10 @@ from storage.models import (
     Applicant,
     ChatIdentity,
     ReminderReceipt,
-    SobatProgress,
     StaffMember,
     chat_address,
 )
+from storage.sobat import enrolled
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,9 @@ def _candidates(target: ReminderTarget, after: int = 0) -> Select[Any]:
             Applicant.registration_number,
         ).join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
         if target.group == "not_enrolled":
-            enrolled = select(SobatProgress.id).where(
-                SobatProgress.applicant_id == Applicant.id,
-                SobatProgress.step.in_(target.enrolment_steps),
-                SobatProgress.state == "done",
-            )
             query = query.where(
                 Applicant.registration_number.is_not(None) | Applicant.sobat_path.is_not(None),
-                ~enrolled.exists(),
+                ~enrolled(target.enrolment_steps),
             )
         else:
             query = query.where(

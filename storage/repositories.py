@@ -246,9 +246,11 @@ class Documents:
         return set((await self.session.execute(query)).scalars())
 
     async def kinds_by_applicant(self, applicant_ids: Iterable[int]) -> dict[int, set[str]]:
-        """{applicant id: the kinds of document they handed in} of these applicants."""
+        """{applicant id: the kinds of document they handed in} of these applicants (a
+        document staff asked for again counts once it comes again)."""
         query = select(DocumentFile.applicant_id, DocumentFile.kind).where(
-            DocumentFile.applicant_id.in_(list(applicant_ids))
+            DocumentFile.applicant_id.in_(list(applicant_ids)),
+            DocumentFile.resend_requested_at.is_(None),
         )
         kinds: dict[int, set[str]] = {}
         for applicant_id, kind in (await self.session.execute(query)).all():

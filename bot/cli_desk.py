@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import sys
+from collections.abc import Iterator
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +28,7 @@ def add_web_options(add: argparse.ArgumentParser, remove: argparse.ArgumentParse
     add.add_argument("--web", action="store_true", help="a web desk account named NAME")
     add.add_argument("--role", choices=[role.value for role in Role], default=Role.VIEWER.value)
     add.add_argument("--display-name", help="the name shown on the desk (default: NAME)")
-    add.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
-    )
+    _password_option(add)
     remove.add_argument("--web", action="store_true", help="disable the web desk account NAME")
 
 
@@ -36,10 +36,23 @@ def add_passwd_command(staff: argparse._SubParsersAction) -> None:  # type: igno
     """`staff passwd NAME`: a new password for a desk account."""
     passwd = staff.add_parser("passwd", help="set a new password for a web desk account")
     passwd.add_argument("login")
-    passwd.add_argument(
+    _password_option(passwd)
+    passwd.set_defaults(action=app_command(_passwd))
+
+
+def _password_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
-    passwd.set_defaults(action=app_command(_passwd))
+
+
+@contextlib.contextmanager
+def _refused_in_indonesian() -> Iterator[None]:
+    """An account change the rules refuse ends the command with the catalog's text."""
+    try:
+        yield
+    except AccountError as error:
+        raise fail(error.key, **error.params) from error
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -56,7 +69,7 @@ async def add_web_account(app: App, args: argparse.Namespace) -> int:
     """`staff add NAME --web`: asks the password before the transaction (nothing waits on it)."""
     password = await asyncio.to_thread(_password, args)
     now = app.conversation.deps.clock.now()
-    try:
+    with _refused_in_indonesian():
         async with app.db.transaction() as session:
             account = await add_account(
                 session,
@@ -67,8 +80,6 @@ async def add_web_account(app: App, args: argparse.Namespace) -> int:
                 operator(),
                 now,
             )
-    except AccountError as error:
-        raise fail(error.key, **error.params) from error
     say("cli_desk_added", login=account.login, role=account.role)
     return 0
 
@@ -76,11 +87,9 @@ async def add_web_account(app: App, args: argparse.Namespace) -> int:
 async def _passwd(app: App, args: argparse.Namespace) -> int:
     password = await asyncio.to_thread(_password, args)
     now = app.conversation.deps.clock.now()
-    try:
+    with _refused_in_indonesian():
         async with app.db.transaction() as session:
             account = await set_password(session, args.login, password, operator(), now)
-    except AccountError as error:
-        raise fail(error.key, **error.params) from error
     say("cli_desk_password_set", login=account.login)
     return 0
 
@@ -88,11 +97,9 @@ async def _passwd(app: App, args: argparse.Namespace) -> int:
 async def remove_web_account(app: App, args: argparse.Namespace) -> int:
     """`staff remove NAME --web`: disables the account and ends its sessions."""
     now = app.conversation.deps.clock.now()
-    try:
+    with _refused_in_indonesian():
         async with app.db.transaction() as session:
             disabled = await disable_account(session, args.identity, operator(), now)
-    except AccountError as error:
-        raise fail(error.key, **error.params) from error
     say("cli_desk_disabled" if disabled else "cli_desk_already_disabled", login=args.identity)
     return 0 if disabled else 1
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -92,6 +93,22 @@ def require(role: str, permission: Permission) -> None:
     """Raise `NotPermitted` unless `role` has `permission`."""
     if not may(role, permission):
         raise NotPermitted(role, permission)
+
+
+@dataclass(frozen=True)
+class DeskAccount:
+    """What a page knows of the signed-in account (plain values, usable after its
+    transaction)."""
+
+    id: int
+    login: str
+    display_name: str
+    role: str
+
+    @classmethod
+    def of(cls, account: StaffAccount) -> DeskAccount:
+        """The values of a stored account."""
+        return cls(account.id, account.login, account.display_name, account.role)
 
 
 class AccountError(ValueError):

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.desk_accounts import actor, password_matches
+from services.desk_accounts import DeskAccount, actor, password_matches
 from storage.db import Database
 from storage.desk import DeskSessions, DeskViews, LoginThrottles, StaffAccounts
 from storage.models import StaffAccount
@@ -40,7 +40,7 @@ class ThrottlePolicy:
 class SignedIn:
     """A live desk session: its account, the hash of its token and its CSRF token."""
 
-    account: StaffAccount
+    account: DeskAccount
     token_hash: str
     csrf_token: str
 
@@ -133,7 +133,7 @@ async def _start(
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     hashed = token_hash(token)
     await sessions.add(hashed, account.id, csrf, now, now + policy.max_age)
-    return Started(token, SignedIn(account, hashed, csrf))
+    return Started(token, SignedIn(DeskAccount.of(account), hashed, csrf))
 
 
 async def signed_in(
@@ -152,7 +152,7 @@ async def signed_in(
         await sessions.end(hashed)
         return None
     await sessions.touch(hashed, now)
-    return SignedIn(account, hashed, desk_session.csrf_token)
+    return SignedIn(DeskAccount.of(account), hashed, desk_session.csrf_token)
 
 
 async def sign_out(session: AsyncSession, signed: SignedIn, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_for
@@ -182,6 +182,9 @@ class LoginThrottles:
         processes counting at once both count. The number of failures in the window."""
         fresh = LoginThrottle.window_start < window_start
         failures = case((fresh, 1), else_=LoginThrottle.failures + 1)
+        # typed as the columns: a bare datetime in a CASE would not be stored as UTC
+        now_value = literal(now, LoginThrottle.window_start.type)
+        lock_value = literal(lock_until, LoginThrottle.locked_until.type)
         statement = insert_for(self.session)(LoginThrottle).values(
             key_hash=key_hash,
             failures=1,
@@ -192,9 +195,9 @@ class LoginThrottles:
             index_elements=["key_hash"],
             set_={
                 "failures": failures,
-                "window_start": case((fresh, now), else_=LoginThrottle.window_start),
+                "window_start": case((fresh, now_value), else_=LoginThrottle.window_start),
                 "locked_until": case(
-                    (failures >= limit, lock_until), else_=LoginThrottle.locked_until
+                    (failures >= limit, lock_value), else_=LoginThrottle.locked_until
                 ),
             },
         )

@@ -102,8 +102,9 @@ async def _refused(
             detail={"path": request.url.path, "reason": reason, "permission": permission.value},
         )
     log.warning("desk: %s refused (%s) on %s", signed.account.login, reason, request.url.path)
-    key = "desk_csrf_refused" if reason == "csrf" else "desk_forbidden"
-    return site.render(request, "error.html", signed, 403, message=key)
+    if reason == "csrf":
+        return site.error(request, signed, 403, "desk_csrf_refused_heading", "desk_csrf_refused")
+    return site.error(request, signed, 403, "desk_forbidden_heading", "desk_forbidden")
 
 
 class _CsrfMissing(Exception):

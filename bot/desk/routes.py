@@ -52,7 +52,7 @@ async def login_post(request: Request, site: Site) -> Response:
     """POST: check the sign-in (throttled); start a session and go home, or say what failed."""
     form = await request.form()
     if not login_csrf_valid(request, form):
-        return site.render(request, "error.html", None, 403, message="desk_csrf_refused")
+        return site.error(request, None, 403, "desk_csrf_refused_heading", "desk_csrf_refused")
     login, password = form.get("login"), form.get("password")
     if not isinstance(login, str) or not isinstance(password, str):
         return _login_form(request, site, 400, site.t("desk_login_wrong"))
@@ -116,4 +116,4 @@ async def registration(desk: Desk) -> Response:
 
 async def not_found(request: Request, site: Site) -> Response:
     """Any other address under /desk."""
-    return site.render(request, "error.html", None, 404, message="desk_not_found")
+    return site.error(request, None, 404, "desk_not_found_heading", "desk_not_found")

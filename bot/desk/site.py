@@ -102,6 +102,12 @@ class Site:
             value = value.astimezone(self.deps.deps.config.tz).date()
         return format_date(value, LANGUAGE)
 
+    def error(
+        self, request: Request, signed: SignedIn | None, status: int, heading: str, message: str
+    ) -> HTMLResponse:
+        """An error page (403, 404): a heading and a message, both catalog keys."""
+        return self.render(request, "error.html", signed, status, heading=heading, message=message)
+
     def flash(self, request: Request) -> str | None:
         """The note a redirect asked to show (`?flash=NAME`): the catalog's `desk_flash_NAME`,
         never a text from the URL."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.desk import DeskDeps
 from bot.settings import Settings
 from core.catalog import Catalog
 from core.clock import Clock
@@ -14,6 +15,7 @@ from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender, TurnDelivery
 from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress
+from services.desk_sessions import SessionPolicy
 from storage.db import Database
 from storage.files import FileStore
 
@@ -74,6 +76,20 @@ class App:
         deps = self.conversation.deps
         return Jobs(
             self.db, self.config, deps.catalog, deps.clock, deps.staff_identities, files=deps.files
+        )
+
+    def desk(self) -> DeskDeps:
+        """What the staff desk needs, with the session lengths and cookie flag of the settings."""
+        settings = self.settings
+        policy = SessionPolicy(
+            idle=timedelta(minutes=settings.desk_idle_minutes),
+            max_age=timedelta(hours=settings.desk_max_hours),
+        )
+        return DeskDeps(
+            self.db,
+            self.conversation.deps,
+            sessions=policy,
+            secure_cookie=settings.desk_secure_cookie,
         )
 
     async def close(self) -> None:

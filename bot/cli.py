@@ -16,6 +16,13 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.cli_desk import (
+    add_passwd_command,
+    add_web_account,
+    add_web_options,
+    remove_web_account,
+    web_account_lines,
+)
 from bot.cli_questions import add_question_commands
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
@@ -53,11 +60,12 @@ from services.broadcasts import (
 from services.document_check import attachment_type
 from services.results import stage_keys, stage_label
 from services.retention import purge_expired
+from services.window import close_early, reopen
 from storage.broadcasts import Broadcasts
 from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox
 from storage.private_files import shared_with_others, write_private
-from storage.repositories import REGISTRATION_CLOSED, Applicants, Audit, Flags, Staff
+from storage.repositories import Applicants, Audit, Staff
 from storage.results import Publications
 
 log = logging.getLogger("mitrabot")
@@ -105,7 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(action=_run_telegram)
 
     serve = commands.add_parser(
-        "serve", help="the web app: WhatsApp and Telegram webhooks, /healthz (and delivery)"
+        "serve",
+        help="the web app: WhatsApp and Telegram webhooks, /healthz, the staff desk at /desk "
+        "(and delivery)",
     )
     serve.set_defaults(action=_serve)
 
@@ -154,13 +164,19 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(action=_config_check)
 
     staff = commands.add_parser("staff", help="staff members").add_subparsers()
-    add = staff.add_parser("add", help="give a chat identity staff rights")
-    add.add_argument("identity", help="channel:id, e.g. telegram:123456789")
-    add.add_argument("--name", required=True)
+    add = staff.add_parser(
+        "add", help="give a chat identity staff rights, or (--web) add a web desk account"
+    )
+    add.add_argument(
+        "identity", help="channel:id, e.g. telegram:123456789; with --web: a login name"
+    )
+    add.add_argument("--name", help="the staff member's name (chat identities)")
     add.set_defaults(action=_staff_add)
-    remove = staff.add_parser("remove", help="withdraw staff rights")
+    remove = staff.add_parser("remove", help="withdraw staff rights (--web: disable an account)")
     remove.add_argument("identity")
     remove.set_defaults(action=_staff_remove)
+    add_web_options(add, remove)
+    add_passwd_command(staff)
     staff.add_parser("list", help="list staff").set_defaults(action=_staff_list)
 
     documents = commands.add_parser("documents", help="applicants' documents").add_subparsers()
@@ -486,20 +502,28 @@ def _split_identity(identity: str) -> tuple[str, str]:
     return channel, user
 
 
-@printed_command
-async def _staff_add(app: App, session: AsyncSession, args: argparse.Namespace) -> str:
+@app_command
+async def _staff_add(app: App, args: argparse.Namespace) -> int:
+    if args.web:
+        return await add_web_account(app, args)
     channel, user = _split_identity(args.identity)
+    if not args.name:
+        raise fail("cli_staff_name_needed")
     now = app.conversation.deps.clock.now()
-    added = await Staff(session).add(channel, user, args.name, operator(), now)
-    if added:
-        await Audit(session).record(
-            operator(), "staff_added", now, detail={"identity": args.identity}
-        )
-    return text("cli_staff_added" if added else "cli_staff_already", identity=args.identity)
+    async with app.db.transaction() as session:
+        added = await Staff(session).add(channel, user, args.name, operator(), now)
+        if added:
+            await Audit(session).record(
+                operator(), "staff_added", now, detail={"identity": args.identity}
+            )
+    say("cli_staff_added" if added else "cli_staff_already", identity=args.identity)
+    return 0
 
 
 @app_command
 async def _staff_remove(app: App, args: argparse.Namespace) -> int:
+    if args.web:
+        return await remove_web_account(app, args)
     channel, user = _split_identity(args.identity)
     now = app.conversation.deps.clock.now()
     async with app.db.transaction() as session:
@@ -526,7 +550,7 @@ async def _staff_list(app: App, session: AsyncSession, args: argparse.Namespace)
         )
         for member in members
     ]
-    return "\n".join(lines)
+    return "\n".join([*lines, *await web_account_lines(app, session)])
 
 
 @app_command
@@ -583,11 +607,11 @@ async def _data_purge(app: App, args: argparse.Namespace) -> int:
 async def _set_closed(app: App, session: AsyncSession, reason: str | None) -> str:
     """Close registration early (with `reason`) or lift the close; the text that says so."""
     now = app.conversation.deps.clock.now()
-    value = {"closed": True, "reason": reason} if reason is not None else {"closed": False}
-    await Flags(session).set(REGISTRATION_CLOSED, value, operator(), now)
-    action = "registration_closed" if reason is not None else "registration_reopened"
-    await Audit(session).record(operator(), action, now, detail=value)
-    return text("staff_closed", reason=reason) if reason is not None else text("staff_reopened")
+    if reason is None:
+        await reopen(session, operator(), now)
+        return text("staff_reopened")
+    await close_early(session, reason, operator(), now)
+    return text("staff_closed", reason=reason)
 
 
 @printed_command

@@ -1,5 +1,5 @@
-"""`mitrabot serve`: the web app (WhatsApp webhook, Telegram webhook, /healthz) under uvicorn,
-with the delivery worker and the scheduler in the same process."""
+"""`mitrabot serve`: the web app (WhatsApp webhook, Telegram webhook, /healthz, the staff desk
+at /desk) under uvicorn, with the delivery worker and the scheduler in the same process."""
 
 from __future__ import annotations
 
@@ -194,6 +194,7 @@ def build_served(app: App) -> Served:
         body_timeout=settings.body_timeout_seconds,
         orphan_after=orphan_after,
         sweep_every=settings.inbound_sweep_seconds,
+        desk=app.desk(),
     )
     return Served(web, senders)
 

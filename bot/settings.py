@@ -101,6 +101,17 @@ class Settings(BaseSettings):
         default_factory=list, description="chat identities with staff rights, e.g. telegram:12345"
     )
     log_level: str = "INFO"
+    desk_secure_cookie: bool | None = Field(
+        default=None,
+        description="mark the desk's session cookie Secure; unset: when the request is https "
+        "(behind a proxy: its X-Forwarded-Proto, trusted from FORWARDED_ALLOW_IPS)",
+    )
+    desk_idle_minutes: int = Field(
+        default=8 * 60, ge=5, description="a desk session without a request this long ends"
+    )
+    desk_max_hours: int = Field(
+        default=7 * 24, ge=1, description="a desk session ends this long after sign-in"
+    )
 
     @field_validator("staff", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""The web application `mitrabot serve` runs: WhatsApp's webhook, Telegram's webhook, /healthz.
+"""The web application `mitrabot serve` runs: WhatsApp's webhook, Telegram's webhook, /healthz,
+and the staff desk under /desk (bot/desk/).
 
 One way in for both platforms: a Telegram POST (secret token checked, body an `Update`) and a
 WhatsApp POST (signature checked on the raw body) are stored in the database (`DurableIntake`)
@@ -28,10 +29,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from telegram import Bot, Update
 from telegram.ext import Application
 
+from bot.desk import DeskDeps, build_desk
 from core.failures import log_failure
 from storage.db import Database
 from storage.inbound import InboundPayloads
@@ -301,10 +303,12 @@ def build_web_app(
     body_timeout: float = BODY_TIMEOUT,
     orphan_after: timedelta = ORPHAN_AFTER,
     sweep_every: float = SWEEP_EVERY,
+    desk: DeskDeps | None = None,
 ) -> Starlette:
-    """The ASGI app: only the channels that are configured get a route. The Telegram webhook
-    needs its secret token (without one anybody could post updates as any user, staff too) and
-    its intake (`bot.telegram.telegram_intake`, over the same `background`)."""
+    """The ASGI app: only the channels that are configured get a route; the staff desk is
+    mounted at /desk when `desk` is given. The Telegram webhook needs its secret token (without
+    one anybody could post updates as any user, staff too) and its intake
+    (`bot.telegram.telegram_intake`, over the same `background`)."""
     if telegram is not None and not telegram_secret:
         raise ValueError("the Telegram webhook needs a secret token")
     if telegram is not None and telegram_intake is None:
@@ -386,7 +390,7 @@ def build_web_app(
         await telegram_intake.accept(body, data, str(update.update_id))
         return PlainTextResponse("ok")
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     if whatsapp is not None:
         routes += [
             Route(WHATSAPP_PATH, whatsapp_verify, methods=["GET"]),
@@ -394,6 +398,8 @@ def build_web_app(
         ]
     if telegram is not None:
         routes.append(Route(TELEGRAM_PATH, telegram_post, methods=["POST"]))
+    if desk is not None:
+        routes.append(build_desk(desk))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from core.recruitment import RecruitmentConfig
-from storage.repositories import REGISTRATION_CLOSED, Flags
+from storage.repositories import REGISTRATION_CLOSED, Audit, Flags
 
 
 class WindowState(StrEnum):
@@ -65,3 +67,15 @@ async def _closed_by_staff(flags: Flags) -> datetime | None:
     if not (flag and flag.get("closed")):
         return None
     return await flags.set_at(REGISTRATION_CLOSED)
+
+
+async def close_early(session: AsyncSession, reason: str, by: str, now: datetime) -> None:
+    """Staff close registration before its configured end (audited), e.g. the quota is full."""
+    await Flags(session).set(REGISTRATION_CLOSED, {"closed": True, "reason": reason}, by, now)
+    await Audit(session).record(by, "registration_closed", now, detail={"reason": reason})
+
+
+async def reopen(session: AsyncSession, by: str, now: datetime) -> None:
+    """Lift an early close (audited); the configured dates still apply."""
+    await Flags(session).set(REGISTRATION_CLOSED, {"closed": False}, by, now)
+    await Audit(session).record(by, "registration_reopened", now)

@@ -522,3 +522,68 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     applicant_id: Mapped[int | None] = mapped_column(index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StaffAccount(Base):
+    """A staff member's account for the web desk (`/desk`): a login name, an argon2 password
+    hash, and a role (admin, reviewer, viewer). Disabled, never deleted: the audit log names it."""
+
+    __tablename__ = "staff_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    disabled_at: Mapped[datetime | None]
+    """Set when the account was removed: it can no longer sign in (its sessions were ended)."""
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(128))
+    password_changed_at: Mapped[datetime]
+
+
+class DeskSession(Base):
+    """A signed-in desk session, shared by every `serve` process. Keyed by the SHA-256 of the
+    cookie's token: the token itself is never stored, so a copy of the database signs nobody in."""
+
+    __tablename__ = "desk_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    """Sent back with every form (and htmx request) of this session."""
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    """The latest moment it can be used, however active (the maximum age)."""
+    last_seen_at: Mapped[datetime]
+    """Its last request: it ends after the idle limit without one."""
+
+
+class DeskView(Base):
+    """A desk page's filters kept server-side under an opaque id, so no personal value typed
+    into a search (NIK, phone, e-mail) ever appears in a URL. Belongs to one session and ends
+    with it."""
+
+    __tablename__ = "desk_views"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(
+        ForeignKey("desk_sessions.token_hash", ondelete="CASCADE"), index=True
+    )
+    page: Mapped[str] = mapped_column(String(32))
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class LoginThrottle(Base):
+    """Failed desk sign-ins per login name and per client address (each kept as a SHA-256, not
+    as typed), counted in a window; past the limit, sign-in is refused until `locked_until`."""
+
+    __tablename__ = "desk_login_throttle"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]
+    locked_until: Mapped[datetime | None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -114,6 +115,39 @@ def test_staff_add_list_remove(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["staff", "remove", "telegram:123"]) == 1
     with pytest.raises(SystemExit, match="identitas harus seperti telegram:123456789"):
         main(["staff", "add", "sms:1", "--name", "X"])
+
+
+def test_web_desk_accounts_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def typed(*lines: str) -> None:
+        monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+
+    typed("kata-sandi-rahasia")
+    add = ["staff", "add", "ani", "--web", "--role", "admin", "--display-name", "Ani W"]
+    assert main([*add, "--password-stdin"]) == 0
+    assert "Akun meja petugas ani dibuat (peran: admin)" in capsys.readouterr().out
+    answers = iter(["kata-sandi-rahasia", "kata-sandi-lain"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    with pytest.raises(SystemExit, match="kedua kata sandi berbeda"):
+        main(["staff", "add", "budi", "--web"])
+    typed("pendek")
+    with pytest.raises(SystemExit, match="Kata sandi minimal 12 karakter"):
+        main(["staff", "passwd", "ani", "--password-stdin"])
+    typed("kata-sandi-yang-baru")
+    assert main(["staff", "passwd", "ani", "--password-stdin"]) == 0
+    assert main(["staff", "add", "telegram:123", "--name", "Erfan"]) == 0  # a chat, as before
+    capsys.readouterr()
+    assert main(["staff", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "telegram:123\tErfan" in listed and "web:ani\tAni W\tadmin\tdibuat oleh cli:" in listed
+    assert main(["staff", "remove", "ani", "--web"]) == 0
+    assert main(["staff", "remove", "ani", "--web"]) == 1
+    assert main(["staff", "list"]) == 0
+    assert "(nonaktif)" in capsys.readouterr().out
+    typed("kata-sandi-rahasia")
+    with pytest.raises(SystemExit, match="Nama login ani sudah dipakai"):
+        main([*add, "--password-stdin"])
 
 
 def test_schedule_ids_say_when_each_job_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""`mitrabot serve`: one web app with Telegram (webhook mode) and WhatsApp, and /healthz."""
+"""`mitrabot serve`: one web app with Telegram (webhook mode) and WhatsApp, /healthz and the
+staff desk."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ async def test_serve_hosts_both_channels_and_a_health_check(
                 async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
                     health = await http.get("/healthz")
                     assert health.status_code == 200 and health.json() == {"ok": True}
+                    desk = await http.get("/desk/login")  # the staff desk is always there
+                    assert desk.status_code == 200 and "Masuk ke Meja Petugas" in desk.text
 
                     update = text_update(1, 1001, "/start")
                     refused = await http.post(TELEGRAM_PATH, json=update)

@@ -18,24 +18,20 @@ from handlers.staff.result_steps import results_summary, set_single, start_impor
 from handlers.staff.rights import is_staff
 from services.schedule import describe_jobs
 from services.sobat import answer_report, sobat_summary
-from services.window import registration_window
+from services.window import close_early, registration_window, reopen
 from storage.files import export_name
-from storage.repositories import REGISTRATION_CLOSED, Applicants, Flags
+from storage.repositories import Applicants, Flags
 
 
 async def _close(turn: Turn, argument: str) -> bool:
     reason = argument[:200] or "kuota terpenuhi"
-    await turn.flags.set(
-        REGISTRATION_CLOSED, {"closed": True, "reason": reason}, turn.actor, turn.now
-    )
-    await turn.audit.record(turn.actor, "registration_closed", turn.now, detail={"reason": reason})
+    await close_early(turn.session, reason, turn.actor, turn.now)
     turn.say(turn.t("staff_closed", reason=reason))
     return False
 
 
 async def _reopen(turn: Turn, argument: str) -> bool:
-    await turn.flags.set(REGISTRATION_CLOSED, {"closed": False}, turn.actor, turn.now)
-    await turn.audit.record(turn.actor, "registration_reopened", turn.now)
+    await reopen(turn.session, turn.actor, turn.now)
     turn.say(turn.t("staff_reopened"))
     return False
 

@@ -1,0 +1,55 @@
+"""The staff desk: server-rendered pages under `/desk` in the `serve` app (see README, "Staff
+desk"). `build_desk` gives the mount; a page is a handler decorated with `desk_page` or
+`form_post` (bot/desk/pages.py) and a line in `PAGES`."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.desk import routes
+from bot.desk.pages import Endpoint
+from bot.desk.site import HERE, DeskDeps, Site
+
+__all__ = ["PAGES", "DeskDeps", "build_desk"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A desk address: its path under /desk, its name (for links: `url(name)`), its handler."""
+
+    path: str
+    name: str
+    endpoint: Endpoint
+    methods: tuple[str, ...] = ("GET",)
+
+
+PAGES = (
+    Page("/", "home", routes.home),
+    Page("/login", "login", routes.login_page),
+    Page("/login", "login_post", routes.login_post, ("POST",)),
+    Page("/logout", "logout", routes.logout, ("POST",)),
+    Page("/registration", "registration", routes.registration, ("POST",)),
+)
+"""Every desk page; the navigation links a section (`site.NAV`) once its page is here."""
+
+
+def build_desk(deps: DeskDeps) -> Mount:
+    """The desk, to mount in the web app: its pages, its static files, its 404."""
+    site = Site(deps, frozenset(page.name for page in PAGES))
+    served: list[BaseRoute] = [
+        Route(
+            page.path,
+            functools.partial(page.endpoint, site=site),
+            methods=list(page.methods),
+            name=page.name,
+        )
+        for page in PAGES
+    ]
+    served.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
+    not_found = functools.partial(routes.not_found, site=site)
+    served.append(Route("/{rest:path}", not_found, methods=["GET", "POST"]))
+    return Mount("/desk", routes=served, name="desk")

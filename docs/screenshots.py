@@ -18,6 +18,10 @@ sys.path.insert(0, str(ROOT))  # run from a checkout: tests/ is not installed
 from playwright.async_api import async_playwright  # noqa: E402
 
 from core.clock import FrozenClock  # noqa: E402
+from handlers.conversation import Conversation  # noqa: E402
+from services.documents import request_resend  # noqa: E402
+from services.results import set_result  # noqa: E402
+from tests.chat import Chat  # noqa: E402
 from tests.conftest import OPEN_DAY  # noqa: E402
 from tests.desk.accounts import PASSWORD  # noqa: E402
 from tests.desk.live import LiveDesk  # noqa: E402
@@ -27,7 +31,7 @@ VIEWPORT = {"width": 390, "height": 844}
 """A common phone; the pages are tested at 360 px too."""
 
 
-async def _sign_in(page: Any) -> None:
+async def _sign_in(page: Any, live: LiveDesk) -> None:
     await page.goto("/desk/login")
     await page.fill("input[name=login]", "ani")
     await page.fill("input[name=password]", PASSWORD)
@@ -35,12 +39,29 @@ async def _sign_in(page: Any) -> None:
     await page.wait_for_url("**/desk/")
 
 
-SHOTS: list[tuple[str, str, Callable[[Any], Awaitable[None]] | None]] = [
+async def _reviewed_applicant(page: Any, live: LiveDesk) -> None:
+    """Applicant 1: registered in the chat, two SOBAT steps done, the KTP asked again, stage 1
+    passed with a note."""
+    chat = Chat(Conversation(live.db, live.deps), user_id="5001")
+    await chat.register()
+    await chat.press("sb:path:new")
+    await chat.send("siti.aminah@example.com")
+    for _ in range(2):
+        await chat.press("sb:done")
+    deps, now = live.deps, live.clock.now()
+    async with live.db.transaction() as session:
+        reason = "Foto KTP buram, NIK tidak terbaca"
+        await request_resend(session, deps.config, deps.catalog, 1, "ktp", reason, "desk:ani", now)
+        await set_result(session, deps.config, 1, "1", "passed", "Berkas lengkap", "desk:ani", now)
+
+
+SHOTS: list[tuple[str, str, Callable[[Any, LiveDesk], Awaitable[None]] | None]] = [
     ("login", "/desk/login", None),
     ("home", "/desk/", _sign_in),
+    ("review", "/desk/applicants/1", _reviewed_applicant),
 ]
-"""(name, address, what to do first): saved as docs/desk-<name>.png, in this order, in one
-browser session."""
+"""(name, address, what to do first, given the page and the live desk): saved as
+docs/desk-<name>.png, in this order, in one browser session."""
 
 
 async def main() -> None:
@@ -56,7 +77,7 @@ async def main() -> None:
                 page = await context.new_page()
                 for name, path, before in SHOTS:
                     if before is not None:
-                        await before(page)
+                        await before(page, live)
                     await page.goto(path)
                     target = ROOT / "docs" / f"desk-{name}.png"
                     await page.screenshot(path=str(target), full_page=True)

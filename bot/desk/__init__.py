@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.desk import routes
+from bot.desk import review, routes
 from bot.desk.pages import Endpoint
 from bot.desk.site import HERE, DeskDeps, Site
 
@@ -33,6 +33,10 @@ PAGES = (
     Page("/login", "login_post", routes.login_post, ("POST",)),
     Page("/logout", "logout", routes.logout, ("POST",)),
     Page("/registration", "registration", routes.registration, ("POST",)),
+    Page("/applicants/{applicant_id:int}", "applicant", review.applicant),
+    Page("/applicants/{applicant_id:int}/documents/{kind}", "document", review.document),
+    Page("/applicants/{applicant_id:int}/resend", "resend", review.resend, ("POST",)),
+    Page("/applicants/{applicant_id:int}/result", "result", review.result, ("POST",)),
 )
 """Every desk page; the navigation links a section (`site.NAV`) once its page is here."""
 

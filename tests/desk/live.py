@@ -20,18 +20,19 @@ from tests.fakes.loopback import LoopbackServer
 
 
 class LiveDesk:
-    """`await start()` serves the app at `url`; `db` is its database; `await stop()` ends it."""
+    """`await start()` serves the app at `url`; `db` is its database, `deps` what its turns
+    read (config, catalog, clock, files); `await stop()` ends it."""
 
     def __init__(self, folder: Path, clock: FrozenClock) -> None:
         self.clock = clock
         self.db = Database(f"sqlite+aiosqlite:///{folder / 'desk.db'}")
-        deps = Dependencies(
+        self.deps = Dependencies(
             config=load_recruitment(),
             catalog=Catalog.load(),
             clock=clock,
             files=FileStore(folder / "documents"),
         )
-        app = build_web_app(self.db, now=clock.now, desk=DeskDeps(self.db, deps))
+        app = build_web_app(self.db, now=clock.now, desk=DeskDeps(self.db, self.deps))
         self.server = LoopbackServer(app, "desk")
         self.url = ""
 

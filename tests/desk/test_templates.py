@@ -12,7 +12,7 @@ DESK = Path(__file__).resolve().parents[2] / "bot" / "desk"
 
 def test_every_text_the_desk_names_is_in_the_catalog(catalog: Catalog) -> None:
     named: set[str] = set()
-    for template in (DESK / "templates").glob("*.html"):
+    for template in (DESK / "templates").rglob("*.html"):
         named |= set(re.findall(r"""\bt\(\s*["']([a-z_]*[a-z])["']""", template.read_text()))
     for module in DESK.glob("*.py"):
         source = module.read_text()
@@ -22,6 +22,12 @@ def test_every_text_the_desk_names_is_in_the_catalog(catalog: Catalog) -> None:
     # named by a prefix and a value: the values they take
     named |= {f"desk_role_{role}" for role in ("admin", "reviewer", "viewer")}
     named |= {f"window_{state}" for state in ("not_yet", "open", "ended", "closed_early")}
+    named |= {f"desk_review_doc_{status}" for status in ("received", "resend_requested", "missing")}
+    named |= {f"desk_review_preferred_{state}" for state in ("yes", "no", "unknown")}
+    named |= {f"desk_review_step_{state}" for state in ("done", "stuck", "none")}
+    named |= {f"desk_review_sobat_path_{path}" for path in ("new", "existing")}
+    named |= {f"desk_review_language_{language}" for language in LANGUAGES}
+    named |= {f"desk_review_resend_{problem}" for problem in ("no_reason", "no_document")}
     assert {"desk_name", "desk_forbidden_heading", "desk_nav_inbox"} <= named
     for language in LANGUAGES:
         assert not named - set(catalog.messages[language]), language

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.desk import routes
+from bot.desk import results, routes
 from bot.desk.pages import Endpoint
 from bot.desk.site import HERE, DeskDeps, Site
 
@@ -33,6 +33,13 @@ PAGES = (
     Page("/login", "login_post", routes.login_post, ("POST",)),
     Page("/logout", "logout", routes.logout, ("POST",)),
     Page("/registration", "registration", routes.registration, ("POST",)),
+    Page("/results", "results", results.results),
+    Page("/results/upload", "results_upload", results.upload, ("POST",)),
+    Page("/results/import/{upload}", "results_import", results.import_report),
+    Page("/results/import/{upload}/apply", "results_apply", results.import_apply, ("POST",)),
+    Page("/results/import/{upload}/cancel", "results_cancel", results.import_cancel, ("POST",)),
+    Page("/results/publish/{stage}", "results_publish", results.publish_preview),
+    Page("/results/publish/{stage}", "results_publish_post", results.publish, ("POST",)),
 )
 """Every desk page; the navigation links a section (`site.NAV`) once its page is here."""
 

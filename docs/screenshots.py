@@ -25,6 +25,7 @@ from tests.chat import Chat  # noqa: E402
 from tests.conftest import OPEN_DAY  # noqa: E402
 from tests.desk.accounts import PASSWORD  # noqa: E402
 from tests.desk.live import LiveDesk  # noqa: E402
+from tests.seeding import seed_applicants  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 390, "height": 844}
@@ -55,13 +56,47 @@ async def _reviewed_applicant(page: Any, live: LiveDesk) -> None:
         await set_result(session, deps.config, 1, "1", "passed", "Berkas lengkap", "desk:ani", now)
 
 
-SHOTS: list[tuple[str, str, Callable[[Any, LiveDesk], Awaitable[None]] | None]] = [
+RESULTS = "No. Registrasi;Nama;Hasil;Catatan\n" + "".join(
+    f"PMK24-{n:05d};Pendaftar {n};{'tidak lulus' if n % 4 == 0 else 'lulus'};\n"
+    for n in range(11, 21)
+)
+"""A stage-1 results file for the ten seeded applicants (11-20: 1 registered in the chat)."""
+
+
+async def _upload(page: Any, content: str) -> None:
+    await page.goto("/desk/results")
+    await page.set_input_files(
+        "input[name=file]",
+        {"name": "hasil-tahap1.csv", "mimeType": "text/csv", "buffer": content.encode()},
+    )
+    await page.click("text=Periksa berkas")
+    await page.wait_for_url("**/desk/results/import/*")
+
+
+async def _results_checked(page: Any, live: LiveDesk) -> None:
+    """Ten applicants, and a file with a result nobody can read and a stranger's number."""
+    await seed_applicants(live.db, 10, live.clock.now(), start=11)
+    checked = RESULTS.replace("Pendaftar 13;lulus", "Pendaftar 13;mungkin")
+    await _upload(page, checked + "PMK24-00099;Orang Lain;lulus;\n")
+
+
+async def _results_applied(page: Any, live: LiveDesk) -> None:
+    await _upload(page, RESULTS)
+    await page.click("form[action$='/apply'] button")
+    await page.wait_for_url("**/desk/results?flash=results_imported")
+
+
+SHOTS: list[tuple[str, str | None, Callable[[Any, LiveDesk], Awaitable[None]] | None]] = [
     ("login", "/desk/login", None),
     ("home", "/desk/", _sign_in),
     ("review", "/desk/applicants/1", _reviewed_applicant),
+    ("results-check", None, _results_checked),
+    ("results", "/desk/results", _results_applied),
+    ("results-publish", "/desk/results/publish/1", None),
 ]
 """(name, address, what to do first, given the page and the live desk): saved as
-docs/desk-<name>.png, in this order, in one browser session."""
+docs/desk-<name>.png, in this order, in one browser session (no address: the page the first
+step ended on)."""
 
 
 async def main() -> None:
@@ -78,7 +113,8 @@ async def main() -> None:
                 for name, path, before in SHOTS:
                     if before is not None:
                         await before(page, live)
-                    await page.goto(path)
+                    if path is not None:
+                        await page.goto(path)
                     target = ROOT / "docs" / f"desk-{name}.png"
                     await page.screenshot(path=str(target), full_page=True)
                     print(target.relative_to(ROOT))

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -574,6 +575,23 @@ class DeskView(Base):
     )
     page: Mapped[str] = mapped_column(String(32))
     filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class DeskUpload(Base):
+    """A results file uploaded on the desk, kept between its dry run and "Terapkan" (then
+    removed): in the database, so any `serve` process finds it and no file lies in a folder.
+    Belongs to one session and ends with it; one per session at a time."""
+
+    __tablename__ = "desk_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_hash: Mapped[str] = mapped_column(
+        ForeignKey("desk_sessions.token_hash", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.desk import review, routes
+from bot.desk import results, review, routes
 from bot.desk.pages import Endpoint
 from bot.desk.site import HERE, DeskDeps, Site
 
@@ -37,6 +37,13 @@ PAGES = (
     Page("/applicants/{applicant_id:int}/documents/{kind}", "document", review.document),
     Page("/applicants/{applicant_id:int}/resend", "resend", review.resend, ("POST",)),
     Page("/applicants/{applicant_id:int}/result", "result", review.result, ("POST",)),
+    Page("/results", "results", results.results),
+    Page("/results/upload", "results_upload", results.upload, ("POST",)),
+    Page("/results/import/{upload}", "results_import", results.import_report),
+    Page("/results/import/{upload}/apply", "results_apply", results.import_apply, ("POST",)),
+    Page("/results/import/{upload}/cancel", "results_cancel", results.import_cancel, ("POST",)),
+    Page("/results/publish/{stage}", "results_publish", results.publish_preview),
+    Page("/results/publish/{stage}", "results_publish_post", results.publish, ("POST",)),
 )
 """Every desk page; the navigation links a section (`site.NAV`) once its page is here."""
 

@@ -12,10 +12,12 @@ stage of the registration (said hello only, declined, ineligible, halfway throug
 0-3 documents, registered), SOBAT progress (enrolled, stuck, begun), and results of stages 1, 2,
 3 and final. On PostgreSQL the tables are then ANALYZEd, as autovacuum would have done.
 
-Each query is the service call a desk page makes (`services/desk_views.py`), in its own
-transaction, timed from call to return in this process (the server's time: SQL and Python,
-no HTTP), repeated; the median and the slowest are printed. The target is 200 ms on PostgreSQL
-for each part of the funnel page and each list page (not for the export, a download).
+First the pages themselves: whole requests of the web app (`GET /desk/funnel`, list pages),
+signed in, over ASGI in this process (the server's time of the request: session check,
+queries, template, no network). Then each query is the service call a desk page makes
+(`services/desk_views.py`), in its own transaction, timed from call to return in this process
+(SQL and Python, no HTTP), repeated; the median and the slowest are printed. The target is
+200 ms on PostgreSQL for each page and each part of one (not for the export, a download).
 Nothing outside 127.0.0.1 is contacted. Exit status 1 when the funnel's numbers do not match
 the lists they link to.
 """
@@ -39,13 +41,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from bench.databases import fresh_database, usable_backends  # noqa: E402
 from bench.rows import document_row, profile_values  # noqa: E402
+from bot.desk import DeskDeps  # noqa: E402
+from bot.web import build_web_app  # noqa: E402
 from core.applicant_filter import ApplicantFilter, SortKey, StageFilter  # noqa: E402
 from core.catalog import Catalog  # noqa: E402
+from core.clock import Clock  # noqa: E402
 from core.recruitment import RecruitmentConfig, load_recruitment  # noqa: E402
+from handlers.flow import Dependencies  # noqa: E402
 from services.desk_views import (  # noqa: E402
     applicant_page,
     export_xlsx,
@@ -54,6 +61,7 @@ from services.desk_views import (  # noqa: E402
     registrations_per_kecamatan,
 )
 from storage.db import Database  # noqa: E402
+from storage.files import FileStore  # noqa: E402
 from storage.models import (  # noqa: E402
     Applicant,
     ChatIdentity,
@@ -61,6 +69,7 @@ from storage.models import (  # noqa: E402
     SobatProgress,
     StageResult,
 )
+from tests.desk.accounts import csrf_in, seed_accounts, sign_in  # noqa: E402
 
 CHUNK = 1000
 TARGET_MS = 200.0
@@ -265,6 +274,38 @@ async def _timed(database: Database, call: Call, repeat: int) -> list[float]:
     return times
 
 
+async def _pages(
+    database: Database, config: RecruitmentConfig, catalog: Catalog, folder: Path, repeat: int
+) -> list[tuple[str, list[float]]]:
+    """Whole desk requests (session check, queries, template, headers) of the web app, over
+    ASGI in this process (no network), signed in as a reviewer."""
+    clock = Clock()
+    deps = Dependencies(config, catalog, clock, FileStore(folder / "documents"))
+    await seed_accounts(database, clock.now())
+    app = build_web_app(database, now=clock.now, desk=DeskDeps(database, deps))
+    figures = []
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://desk.bench") as client:
+        await sign_in(client, "rudi")
+        form = await client.get("/desk/applicants")
+        search = {"csrf_token": csrf_in(form.text), "search": SEARCH_NAME, "sort": "name"}
+        searched = (await client.post("/desk/applicants", data=search)).headers["location"]
+        for name, path in (
+            ("page: funnel (GET /desk/funnel)", "/desk/funnel"),
+            ("page: list, page 1", "/desk/applicants"),
+            ("page: list, last page", "/desk/applicants?page=400"),
+            ("page: list, a kept search by name", searched),
+        ):
+            times = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = await client.get(path)
+                times.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, (path, response.status_code)
+            figures.append((name, times))
+    return figures
+
+
 async def _check(database: Database, config: RecruitmentConfig, catalog: Catalog) -> list[str]:
     """Steps whose count differs from the length of their list (none, if all is well)."""
     wrong = []
@@ -286,7 +327,7 @@ async def run(
             async with database.transaction() as session:
                 for step in await funnel(session, config, catalog):
                     print(f"  {step.label}: {step.count}")
-            figures = []
+            figures = await _pages(database, config, catalog, Path(folder), repeat)
             for name, call in _queries(config, catalog, f"3528{n // 2:012d}"):
                 figures.append((name, await _timed(database, call, repeat)))
             everything = ApplicantFilter(step="registered")

@@ -32,7 +32,7 @@ from services.results import FINAL, stage_keys, stage_label
 from services.sobat import enrolment_steps
 from services.spreadsheet_export import xlsx_bytes
 from storage.desk_views import Definitions, DeskViews
-from storage.repositories import Documents
+from storage.repositories import Audit, Documents
 from storage.results import StageResults
 
 EXPORT_BATCH = 500
@@ -313,3 +313,20 @@ async def export_xlsx(
         lines += [_export_line(config, catalog, row) for row in batch]
     header = catalog.text(STAFF_LANGUAGE, "desk_export_columns").split("|")
     return xlsx_bytes(header, lines), len(lines)
+
+
+async def export_view(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    view: ApplicantFilter,
+    actor: str,
+    now: datetime,
+) -> tuple[bytes, int]:
+    """`export_xlsx` of `view`, audited (`applicants_exported`: who, when, how many rows and
+    the filter; a search's text is not kept, it may be a NIK)."""
+    content, count = await export_xlsx(session, config, catalog, view)
+    conditions = view.model_dump(mode="json", exclude_defaults=True, exclude={"search", "page"})
+    detail = {"rows": count, "filter": conditions, "searched": view.search is not None}
+    await Audit(session).record(actor, "applicants_exported", now, detail=detail)
+    return content, count

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.desk import results, review, routes
+from bot.desk import applicants, funnel, results, review, routes
 from bot.desk.pages import Endpoint
 from bot.desk.site import HERE, DeskDeps, Site
 
@@ -33,6 +33,10 @@ PAGES = (
     Page("/login", "login_post", routes.login_post, ("POST",)),
     Page("/logout", "logout", routes.logout, ("POST",)),
     Page("/registration", "registration", routes.registration, ("POST",)),
+    Page("/funnel", "funnel", funnel.funnel_page),
+    Page("/applicants", "applicants", applicants.applicants),
+    Page("/applicants", "applicants_search", applicants.applicants_search, ("POST",)),
+    Page("/applicants/export", "applicants_export", applicants.applicants_export, ("POST",)),
     Page("/applicants/{applicant_id:int}", "applicant", review.applicant),
     Page("/applicants/{applicant_id:int}/documents/{kind}", "document", review.document),
     Page("/applicants/{applicant_id:int}/resend", "resend", review.resend, ("POST",)),

@@ -60,6 +60,7 @@ class NavItem:
 
 NAV = (
     NavItem("home", "desk_nav_home"),
+    NavItem("funnel", "desk_nav_funnel"),
     NavItem("applicants", "desk_nav_applicants"),
     NavItem("results", "desk_nav_results"),
     NavItem("broadcasts", "desk_nav_broadcasts"),

@@ -12,7 +12,7 @@ DESK = Path(__file__).resolve().parents[2] / "bot" / "desk"
 
 def test_every_text_the_desk_names_is_in_the_catalog(catalog: Catalog) -> None:
     named: set[str] = set()
-    for template in (DESK / "templates").glob("*.html"):
+    for template in (DESK / "templates").rglob("*.html"):
         named |= set(re.findall(r"""\bt\(\s*["']([a-z_]*[a-z])["']""", template.read_text()))
     for module in DESK.glob("*.py"):
         source = module.read_text()

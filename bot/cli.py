@@ -55,6 +55,7 @@ from services.broadcasts import (
     failures_csv,
     preview_message,
     progress_text,
+    published_stages,
     schedule_broadcast,
 )
 from services.document_check import attachment_type
@@ -66,7 +67,6 @@ from storage.files import export_name, forget_unreferenced, write_export
 from storage.outbox import Outbox
 from storage.private_files import shared_with_others, write_private
 from storage.repositories import Applicants, Audit, Staff
-from storage.results import Publications
 
 log = logging.getLogger("mitrabot")
 
@@ -376,7 +376,7 @@ async def _broadcast_send(app: App, args: argparse.Namespace) -> int:
         attachment = Attachment(path, args.file.name, mime)
     async with app.db.transaction() as session:
         count = await count_recipients(session, audience)
-        published = await Publications(session).all()
+        published = await published_stages(session, app.config)
         preview = await preview_message(session, audience, args.text)
     if audience.kind in RESULT_KINDS and audience.value not in published:
         stage = stage_label(app.config, deps.catalog, "id", audience.value or "")

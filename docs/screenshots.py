@@ -1,7 +1,8 @@
 """Screenshots of the staff desk for the README: `python docs/screenshots.py` (after
 `pip install -e ".[dev]"`; needs /usr/bin/chromium). It serves the real app on 127.0.0.1 with a
 test database and a clock at 10 November 2023, 09:00 WIB, signs in as the test admin and saves
-each page below as docs/desk-<name>.png at phone width. A later page adds a line to `SHOTS`."""
+each page below as docs/desk-<name>.png at phone width. Each group of `GROUPS` starts from its
+own fresh database with its own example data; a new page adds a shot to a group (or a group)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,20 +19,31 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout: tests/ is not installed
 
 from playwright.async_api import async_playwright  # noqa: E402
+from sqlalchemy import update  # noqa: E402
 
+from core.catalog import Catalog  # noqa: E402
 from core.clock import FrozenClock  # noqa: E402
+from core.recruitment import load_recruitment  # noqa: E402
 from handlers.conversation import Conversation  # noqa: E402
+from services.broadcasts import Audience, create_broadcast, schedule_broadcast  # noqa: E402
 from services.documents import request_resend  # noqa: E402
+from services.inbox import ItemKind, answer_item  # noqa: E402
 from services.results import set_result  # noqa: E402
+from storage.models import Broadcast, OutboxMessage, Question  # noqa: E402
+from storage.questions import Questions  # noqa: E402
+from storage.sobat import SobatReports  # noqa: E402
 from tests.chat import Chat  # noqa: E402
 from tests.conftest import OPEN_DAY  # noqa: E402
 from tests.desk.accounts import PASSWORD  # noqa: E402
 from tests.desk.live import LiveDesk  # noqa: E402
+from tests.desk.population import seed_population  # noqa: E402
 from tests.seeding import seed_applicants  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 390, "height": 844}
 """A common phone; the pages are tested at 360 px too."""
+
+Step = Callable[[Any, LiveDesk], Awaitable[None]]
 
 
 async def _sign_in(page: Any, live: LiveDesk) -> None:
@@ -38,6 +52,21 @@ async def _sign_in(page: Any, live: LiveDesk) -> None:
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url("**/desk/")
+
+
+async def _population(live: LiveDesk) -> None:
+    await seed_population(live.db)
+
+
+async def _filtered_list(page: Any, live: LiveDesk) -> None:
+    """The list with filters open: candidate partners on SOBAT, by name."""
+    await page.goto("/desk/applicants")
+    await page.click("text=Saring")
+    await page.select_option("select[name=step]", "passed:final")
+    await page.select_option("select[name=sobat]", "enrolled")
+    await page.select_option("select[name=sort]", "name")
+    await page.click("#filters button[type=submit]")
+    await page.wait_for_url("**/desk/applicants?v=*")
 
 
 async def _reviewed_applicant(page: Any, live: LiveDesk) -> None:
@@ -86,41 +115,154 @@ async def _results_applied(page: Any, live: LiveDesk) -> None:
     await page.wait_for_url("**/desk/results?flash=results_imported")
 
 
-SHOTS: list[tuple[str, str | None, Callable[[Any, LiveDesk], Awaitable[None]] | None]] = [
-    ("login", "/desk/login", None),
-    ("home", "/desk/", _sign_in),
-    ("review", "/desk/applicants/1", _reviewed_applicant),
-    ("results-check", None, _results_checked),
-    ("results", "/desk/results", _results_applied),
-    ("results-publish", "/desk/results/publish/1", None),
+async def _seed_messages(live: LiveDesk) -> None:
+    """Applicants; a broadcast done, one going out, one scheduled; an inbox with a SOBAT
+    report, a question, and one question answered."""
+    now, config = live.clock.now(), load_recruitment()
+    await seed_applicants(live.db, 12, now - timedelta(days=2))
+    async with live.db.transaction() as session:
+        done = await create_broadcast(
+            session,
+            text="Selamat pagi {nama}, pendaftaran mitra statistik sudah dibuka.",
+            audience=Audience("all"),
+            created_by="desk:ani",
+            now=now - timedelta(days=1),
+            quiet_hours=config.quiet_hours,
+        )
+        going = await create_broadcast(
+            session,
+            text="Halo {nama} ({nomor}), jangan lupa menyelesaikan pendaftaran di SOBAT.",
+            audience=Audience("complete"),
+            created_by="desk:ani",
+            now=now,
+            quiet_hours=config.quiet_hours,
+        )
+        await schedule_broadcast(
+            session,
+            text="Pengingat: tes kompetensi dimulai pukul 08.00 WIB. Bawa KTP asli.",
+            audience=Audience("complete"),
+            send_at=now + timedelta(days=3),
+            created_by="desk:ani",
+            now=now,
+        )
+        for broadcast_id, sent in ((done.id, 12), (going.id, 7)):
+            rows = (OutboxMessage.broadcast_id == broadcast_id, OutboxMessage.applicant_id <= sent)
+            await session.execute(update(OutboxMessage).where(*rows).values(state="sent"))
+        await session.execute(
+            update(Broadcast).where(Broadcast.id == done.id).values(state="done", finished_at=now)
+        )
+        await SobatReports(session).add(2, "activate", "E-mail aktivasi tidak masuk", now)
+        questions = Questions(session)
+        for minutes, applicant, text in (
+            (-90, 3, "Apakah ijazah paket C boleh dipakai?"),
+            (-30, 4, "Kapan pengumuman tahap 1?"),
+        ):
+            await questions.add(
+                Question(
+                    applicant_id=applicant,
+                    channel="telegram",
+                    recipient=str(5000 + applicant),
+                    language="id",
+                    text=text,
+                    created_at=now + timedelta(minutes=minutes),
+                    state="open",
+                )
+            )
+        await answer_item(
+            session,
+            config,
+            Catalog.load(),
+            ItemKind.QUESTION,
+            1,
+            "Boleh, setara SMA.",
+            "desk:rudi",
+            now,
+        )
+
+
+async def _compose(page: Any, live: LiveDesk) -> None:
+    await page.goto("/desk/broadcasts/new")
+    await page.fill("textarea[name=text]", "Halo {nama} ({nomor}), jadwal tes sudah terbit.")
+    await page.select_option("select[name=audience]", "complete")
+    await page.locator("#preview .bubble", has_text="Pendaftar 1").wait_for()
+
+
+@dataclass
+class Group:
+    """Shots taken in one browser session over one fresh database."""
+
+    shots: list[tuple[str, str | None, Step | None]]
+    """(name, address, what to do first): saved as docs/desk-<name>.png, in this order (no
+    address: the page the step left open)."""
+    seeds: list[Callable[[LiveDesk], Awaitable[None]]] = field(default_factory=list)
+    """What the database holds before the first shot."""
+    signed_in: bool = True
+    """Sign in as the test admin before the first shot."""
+
+
+GROUPS = [
+    Group(
+        [
+            ("login", "/desk/login", None),
+            ("home", "/desk/", _sign_in),
+            ("funnel", "/desk/funnel", None),
+            ("applicants", None, _filtered_list),
+        ],
+        [_population],
+        signed_in=False,
+    ),
+    Group(
+        [
+            ("review", "/desk/applicants/1", _reviewed_applicant),
+            ("results-check", None, _results_checked),
+            ("results", "/desk/results", _results_applied),
+            ("results-publish", "/desk/results/publish/1", None),
+        ]
+    ),
+    Group(
+        [
+            ("broadcasts", "/desk/broadcasts", None),
+            ("broadcast-new", None, _compose),
+            ("inbox", "/desk/inbox", None),
+        ],
+        [_seed_messages],
+    ),
 ]
-"""(name, address, what to do first, given the page and the live desk): saved as
-docs/desk-<name>.png, in this order, in one browser session (no address: the page the first
-step ended on)."""
 
 
-async def main() -> None:
-    """Take every screenshot of `SHOTS`."""
+async def _take(group: Group, browser: Any) -> None:
     with tempfile.TemporaryDirectory() as folder:
         live = await LiveDesk(Path(folder), FrozenClock(OPEN_DAY)).start()
         try:
-            async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-                context = await browser.new_context(
-                    base_url=live.url, viewport=VIEWPORT, device_scale_factor=2
-                )
-                page = await context.new_page()
-                for name, path, before in SHOTS:
-                    if before is not None:
-                        await before(page, live)
-                    if path is not None:
-                        await page.goto(path)
-                    target = ROOT / "docs" / f"desk-{name}.png"
-                    await page.screenshot(path=str(target), full_page=True)
-                    print(target.relative_to(ROOT))
-                await browser.close()
+            for seed in group.seeds:
+                await seed(live)
+            context = await browser.new_context(
+                base_url=live.url, viewport=VIEWPORT, device_scale_factor=2, locale="id-ID"
+            )
+            page = await context.new_page()
+            if group.signed_in:
+                await _sign_in(page, live)
+            for name, path, before in group.shots:
+                if before is not None:
+                    await before(page, live)
+                if path is not None:
+                    await page.goto(path)
+                await page.wait_for_load_state("networkidle")  # htmx's first answers
+                target = ROOT / "docs" / f"desk-{name}.png"
+                await page.screenshot(path=str(target), full_page=True)
+                print(target.relative_to(ROOT))
+            await context.close()
         finally:
             await live.stop()
+
+
+async def main() -> None:
+    """Take every screenshot of `GROUPS`."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
+        for group in GROUPS:
+            await _take(group, browser)
+        await browser.close()
 
 
 if __name__ == "__main__":

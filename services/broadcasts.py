@@ -12,14 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.catalog import Catalog
 from core.recruitment import QuietHours, RecruitmentConfig
 from services.profile import OUTSIDE
-from services.results import stage_label
+from services.results import stage_keys, stage_label
 from services.spreadsheet_export import csv_bytes
 from storage.broadcasts import RESULT_KINDS, Audiences, Broadcasts, ScheduledBroadcasts
 from storage.files import FileStore
 from storage.models import Broadcast, ScheduledBroadcast
 from storage.outbox import Outbox, reported_broadcast
 from storage.repositories import Audit
+from storage.results import Publications
 
+MAX_BROADCAST_TEXT = 3500
+"""The longest broadcast text (or caption) staff may send, in chat, on the CLI or the desk."""
 AUDIENCE_KINDS = ("all", "incomplete", "complete", "kecamatan", "channel", "passed", "not_passed")
 CHANNELS = ("telegram", "whatsapp")
 
@@ -66,6 +69,13 @@ class Audience:
     def describe(self) -> str:
         """As written on the command line."""
         return f"{self.kind}:{self.value}" if self.value else self.kind
+
+
+async def published_stages(session: AsyncSession, config: RecruitmentConfig) -> list[str]:
+    """The stages, in order, whose results are published: the only ones an audience by result
+    (`passed:1`, `not_passed:final`) may name."""
+    published = await Publications(session).all()
+    return [stage for stage in stage_keys(config) if stage in published]
 
 
 async def count_recipients(session: AsyncSession, audience: Audience) -> int:
@@ -187,6 +197,19 @@ async def schedule_broadcast(
     return scheduled
 
 
+async def cancel_scheduled_broadcast(
+    session: AsyncSession, scheduled_id: int, actor: str, now: datetime
+) -> bool:
+    """Call off a scheduled broadcast that has not gone out (audited); False when it is no
+    longer waiting (sent, cancelled, or no such one)."""
+    if not await ScheduledBroadcasts(session).cancel(scheduled_id):
+        return False
+    await Audit(session).record(
+        actor, "broadcast_schedule_cancelled", now, detail={"scheduled": scheduled_id}
+    )
+    return True
+
+
 async def send_due_broadcasts(
     session: AsyncSession, now: datetime, quiet_hours: QuietHours
 ) -> list[Broadcast]:
@@ -297,6 +320,19 @@ async def broadcast_failures(outbox: Outbox, broadcast_id: int) -> bytes | None:
     if not failures:
         return None
     return failures_csv([(m.channel, m.recipient, m.state, m.last_error) for m in failures])
+
+
+async def download_failures(
+    session: AsyncSession, broadcast_id: int, actor: str, now: datetime
+) -> bytes | None:
+    """The failures CSV of a broadcast for a person to download, audited (who took the list of
+    recipients it failed to reach); None when none failed."""
+    content = await broadcast_failures(Outbox(session), broadcast_id)
+    if content is not None:
+        await Audit(session).record(
+            actor, "broadcast_failures_downloaded", now, detail={"broadcast": broadcast_id}
+        )
+    return content
 
 
 def failures_file_name(broadcast_id: int) -> str:

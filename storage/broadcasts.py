@@ -155,3 +155,13 @@ class ScheduledBroadcasts:
             .returning(ScheduledBroadcast)
         )
         return taken.scalar_one_or_none()
+
+    async def cancel(self, scheduled_id: int) -> bool:
+        """Mark one waiting scheduled broadcast cancelled; False when it is not waiting (one
+        UPDATE … WHERE state = 'waiting', so it is never both sent and cancelled)."""
+        result = await self.session.execute(
+            update(ScheduledBroadcast)
+            .where(ScheduledBroadcast.id == scheduled_id, ScheduledBroadcast.state == "waiting")
+            .values(state="cancelled")
+        )
+        return bool(result.rowcount)

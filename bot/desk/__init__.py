@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot.desk import applicants, funnel, results, review, routes
+from bot.desk import applicants, broadcasts, funnel, inbox, results, review, routes
 from bot.desk.pages import Endpoint
 from bot.desk.site import HERE, DeskDeps, Site
 
@@ -48,6 +48,35 @@ PAGES = (
     Page("/results/import/{upload}/cancel", "results_cancel", results.import_cancel, ("POST",)),
     Page("/results/publish/{stage}", "results_publish", results.publish_preview),
     Page("/results/publish/{stage}", "results_publish_post", results.publish, ("POST",)),
+    Page("/broadcasts", "broadcasts", broadcasts.broadcasts),
+    Page("/broadcasts/new", "broadcast_new", broadcasts.broadcast_new),
+    Page("/broadcasts/new", "broadcast_send", broadcasts.broadcast_send, ("POST",)),
+    Page("/broadcasts/preview", "broadcast_preview", broadcasts.broadcast_preview, ("POST",)),
+    Page("/broadcasts/{broadcast_id:int}", "broadcast", broadcasts.broadcast),
+    Page(
+        "/broadcasts/{broadcast_id:int}/progress",
+        "broadcast_progress",
+        broadcasts.broadcast_progress_part,
+    ),
+    Page(
+        "/broadcasts/{broadcast_id:int}/failures.csv",
+        "broadcast_failures",
+        broadcasts.broadcast_failures,
+    ),
+    Page(
+        "/broadcasts/{broadcast_id:int}/cancel",
+        "broadcast_cancel",
+        broadcasts.broadcast_cancel,
+        ("POST",),
+    ),
+    Page(
+        "/broadcasts/scheduled/{scheduled_id:int}/cancel",
+        "scheduled_cancel",
+        broadcasts.scheduled_cancel,
+        ("POST",),
+    ),
+    Page("/inbox", "inbox", inbox.inbox_page),
+    Page("/inbox/answer", "inbox_answer", inbox.inbox_answer, ("POST",)),
 )
 """Every desk page; the navigation links a section (`site.NAV`) once its page is here."""
 

@@ -14,6 +14,7 @@ from core.types import Button, Reply
 from handlers.flow import Step, StepData, StepName, Turn
 from handlers.staff.rights import staff_only
 from services.broadcasts import (
+    MAX_BROADCAST_TEXT,
     RESULT_KINDS,
     Attachment,
     Audience,
@@ -23,14 +24,12 @@ from services.broadcasts import (
     create_broadcast,
     preview_message,
     progress_text,
+    published_stages,
 )
 from services.profile import OUTSIDE
 from services.results import stage_keys, stage_label
 from storage.broadcasts import Broadcasts
 from storage.outbox import Outbox
-from storage.results import Publications
-
-MAX_BROADCAST_TEXT = 3500
 
 
 class BroadcastDraft(StepData):
@@ -140,11 +139,8 @@ class StageStep(_BroadcastStep):
 
     async def prompt(self, turn: Turn) -> Reply:
         config, catalog = turn.deps.config, turn.deps.catalog
-        published = await Publications(turn.session).all()
         buttons = []
-        for stage in stage_keys(config):
-            if stage not in published:
-                continue
+        for stage in await published_stages(turn.session, config):
             label = stage_label(config, catalog, turn.language, stage)
             short = stage_label(config, catalog, turn.language, stage, short=True)
             for kind in RESULT_KINDS:
@@ -163,7 +159,7 @@ class StageStep(_BroadcastStep):
 
     async def choose(self, turn: Turn, choice: str) -> None:
         button = AudienceStageButton.unpack(choice)
-        published = await Publications(turn.session).all()
+        published = await published_stages(turn.session, turn.deps.config)
         if button and button.kind in RESULT_KINDS and button.stage in published:
             await _confirm(turn, BroadcastDraft.of(turn), f"{button.kind}:{button.stage}")
         else:

@@ -147,6 +147,8 @@ SWEEP_EVERY = 30.0
 ORPHAN_AFTER = timedelta(seconds=60)
 """A stored payload this old and not in hand here was left by a crash (or is queued): take it."""
 MAX_ATTEMPTS = 5
+WAITING_IN_MEMORY = 1024
+"""Payloads over the in-flight limit kept at hand (a few MB at most); beyond, read again."""
 
 
 class DurableIntake:
@@ -160,8 +162,8 @@ class DurableIntake:
     (Telegram's `update_id`) is stored once however often it arrives, also after it was
     handled (until retention forgets it); WhatsApp's batches have none, and the message-level
     dedup makes a repeated handling harmless. At most `max_in_flight` payloads are in hand per
-    process; a burst beyond waits in the database (only its ids in memory) and is started as
-    others finish.
+    process; a burst beyond waits, started as others finish: the first `WAITING_IN_MEMORY` of
+    it with their payloads at hand, the rest in the database only (their ids in memory).
     """
 
     def __init__(
@@ -186,8 +188,9 @@ class DurableIntake:
         """A stored payload this old and not in hand here was left by a crash (or is queued)."""
         self.sweep_every = sweep_every
         self.in_hand: set[int] = set()
-        self.waiting: collections.deque[int] = collections.deque()
-        """Stored payloads of this process over the limit: started as others finish."""
+        self.waiting: collections.deque[tuple[int, dict[str, Any] | None]] = collections.deque()
+        """Stored payloads of this process over the limit, started as others finish: (id, the
+        payload, or None when it is to be read again from the database)."""
         self.closing = False
         """Set at shutdown: what waits stays in the database for the next start."""
 
@@ -217,13 +220,17 @@ class DurableIntake:
             if len(self.in_hand) < self.max_in_flight and not self.closing:
                 self._start(row, payload)
             else:
-                self.waiting.append(row)
+                kept = payload if len(self.waiting) < WAITING_IN_MEMORY else None
+                self.waiting.append((row, kept))
         return new
 
     async def _next_waiting(self) -> None:
         """A slot came free: start the oldest payload this process left waiting."""
         while self.waiting and len(self.in_hand) < self.max_in_flight and not self.closing:
-            stored = self.waiting.popleft()
+            stored, payload = self.waiting.popleft()
+            if payload is not None:  # at hand (if another process took it meanwhile, the
+                self._start(stored, payload)  # turn finds it handled and answers nothing)
+                continue
             self.in_hand.add(stored)  # claimed here, so a sweep cannot take it meanwhile
             try:
                 async with self.db.transaction() as session:
@@ -268,7 +275,7 @@ class DurableIntake:
         async with self.db.transaction() as session:
             rows = await InboundPayloads(session).received_before(self.channel, cutoff, limit)
         taken = 0
-        mine = self.in_hand | set(self.waiting)
+        mine = self.in_hand | {stored for stored, _ in self.waiting}
         for stored, body in rows:
             if stored not in mine and taken < room:
                 self._start(stored, json.loads(body))

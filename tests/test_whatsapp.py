@@ -358,12 +358,15 @@ async def test_an_accepted_message_survives_a_crash_before_it_was_handled(
     assert len(rig.fake.sent) == answered and await _inbound_rows(db) == 0
 
 
+@pytest.mark.parametrize("at_hand", [1024, 1, 0])
 async def test_a_burst_beyond_the_limit_waits_in_the_database_and_is_all_answered(
-    rig: WhatsAppRig, monkeypatch: pytest.MonkeyPatch
+    rig: WhatsAppRig, monkeypatch: pytest.MonkeyPatch, at_hand: int
 ) -> None:
+    """Over the limit, the first `at_hand` payloads wait in memory, the rest are read again."""
     import bot.web
 
     monkeypatch.setattr(bot.web, "MAX_IN_FLIGHT", 1)
+    monkeypatch.setattr(bot.web, "WAITING_IN_MEMORY", at_hand)
     users = [Sender(user_id=f"ID.{n}", wa_id=f"62811000000{n}") for n in range(4)]
     posts = [
         signed_request(rig.build.text("halo", sender=user), rig.fake.app_secret) for user in users

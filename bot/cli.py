@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
+from bot.cli_backup import add_backup_commands
 from bot.cli_desk import (
     add_passwd_command,
     add_web_account,
@@ -195,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
     add_schedule_commands(commands)
     add_sobat_commands(commands)
     add_question_commands(commands)
+    add_backup_commands(commands)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()

@@ -16,10 +16,12 @@ from alembic import command
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bot.cli_support import text
 from core.clock import FrozenClock
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from services.backup import BackupRefused, create_backup, restore_backup
+from storage.backup import ToolMissing
 from storage.db import Database, alembic_config
 from storage.files import FileStore
 from storage.models import Applicant, OutboxMessage
@@ -238,3 +240,20 @@ def test_the_commands_back_up_refuse_and_restore(
     assert "checksum tidak cocok" in error and "database.sqlite" in error
     assert "Pendaftar" not in error
     assert os.listdir(tmp_path / "new" / "documents") == []
+
+
+async def test_without_pg_dump_a_postgresql_backup_says_what_is_missing(
+    databases: Databases,
+    deps: Dependencies,
+    clock: FrozenClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    live, _ = databases
+    if live.is_sqlite:
+        pytest.skip("SQLite backups need no outside program")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ToolMissing) as missing:
+        await create_backup(live, deps.files, tmp_path / "backup", clock.now())
+    assert missing.value.tool == "pg_dump"
+    assert "postgresql-client" in text("backup_tool_missing", tool="pg_dump")

@@ -17,16 +17,12 @@ from sqlalchemy import func, select
 from bot.logs import JsonLines, RedactPersonal
 from bot.metrics import Metrics
 from bot.web import build_web_app
-from bot.whatsapp import WhatsAppWebhook, whatsapp_client
 from core.clock import FrozenClock
-from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from storage.db import Database
 from storage.inbound import InboundPayloads
 from storage.models import OutboxMessage
-from tests.fakes.graph_api import FakeGraphApi
-from tests.fakes.whatsapp_webhook import WebhookBuilder
-from tests.test_whatsapp import USER, WhatsAppRig
+from tests.test_whatsapp import WhatsAppRig, open_rig
 
 NIK = "3201234567890123"
 PHONE = "081234567890"
@@ -71,24 +67,8 @@ async def test_readyz_fails_before_the_migrations_ran(tmp_path: Any, clock: Froz
 @pytest.fixture
 async def counted(db: Database, deps: Dependencies) -> AsyncIterator[WhatsAppRig]:
     """The WhatsApp rig with its sends counted in the web app's metrics."""
-    async with FakeGraphApi() as fake:
-        conversation = Conversation(db, deps)
-        client = whatsapp_client(fake.phone_id, fake.token, fake.root_url, fake.api_version)
-        metrics = Metrics()
-        webhook = WhatsAppWebhook(conversation, client, fake.phone_id, observe=metrics.count_send)
-        web = build_web_app(
-            db,
-            now=deps.clock.now,
-            whatsapp=webhook,
-            whatsapp_app_secret=fake.app_secret,
-            whatsapp_verify_token=fake.verify_token,
-            metrics=metrics,
-            metrics_token="s3cret",
-        )
-        async with _client(web) as http:
-            yield WhatsAppRig(
-                fake, http, web, conversation, WebhookBuilder(phone_id=fake.phone_id, sender=USER)
-            )
+    async with open_rig(db, deps, Metrics(), metrics_token="s3cret") as rig:
+        yield rig
 
 
 def _samples(text: str) -> dict[str, float]:

@@ -12,7 +12,13 @@ from core.clock import Clock
 from core.recruitment import RecruitmentConfig, load_recruitment
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
-from scheduler.delivery import ChannelLimits, DeliveryWorker, Sender, TurnDelivery
+from scheduler.delivery import (
+    ChannelLimits,
+    DeliveryWorker,
+    Sender,
+    SendObserver,
+    TurnDelivery,
+)
 from scheduler.jobs import Jobs
 from scheduler.progress import BroadcastProgress
 from services.desk_sessions import SessionPolicy
@@ -33,7 +39,11 @@ class App:
     conversation: Conversation
 
     def delivery_worker(
-        self, senders: dict[str, Sender], name: str | None = None, recipient: str | None = None
+        self,
+        senders: dict[str, Sender],
+        name: str | None = None,
+        recipient: str | None = None,
+        observe: SendObserver | None = None,
     ) -> DeliveryWorker:
         """A delivery worker for these senders, with the configured limits and quiet hours.
 
@@ -63,6 +73,7 @@ class App:
             report=progress,
             exclusive=recipient is None,
             recipient=recipient,
+            observe=observe,
         )
 
     def turn_delivery(self, senders: dict[str, Sender]) -> TurnDelivery:

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "at", None):
         settings = settings.model_copy(update={"clock_at": args.at})
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return asyncio.run(args.action(settings, args))
     except ConfigError as error:

@@ -1,10 +1,13 @@
 """Logging of the running bot: libraries that would log secrets or personal values are quieted,
-and what is written is passed through a filter that masks NIKs, phone numbers and e-mails."""
+and what is written is passed through a filter that masks NIKs, phone numbers and e-mails; as
+text lines or, when asked, as JSON lines."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 QUIET = ("httpx", "httpcore", "alembic", "aiosqlite", "pywa", "telegram", "sqlalchemy")
 """Request lines carry the bot token; the debug lines of aiosqlite (every SQL parameter), pywa
@@ -43,9 +46,30 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.root.level))
 
 
-def configure_logging(level: str | int) -> None:
-    """The bot's logging: `level`, quiet libraries, personal values masked on every handler."""
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message and, with an
+    exception, its type only (its message may hold a personal value; `log_failure` writes the
+    private traceback into the message)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON (after `RedactPersonal` masked its message)."""
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exception"] = record.exc_info[0].__qualname__
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(level: str | int, log_format: str = "text") -> None:
+    """The bot's logging: `level`, quiet libraries, personal values masked on every handler;
+    `log_format` "json" writes one JSON object per line."""
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     quiet_libraries()
     for handler in logging.root.handlers:
         handler.addFilter(RedactPersonal())
+        if log_format == "json":
+            handler.setFormatter(JsonLines())

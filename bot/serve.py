@@ -1,5 +1,6 @@
-"""`mitrabot serve`: the web app (WhatsApp webhook, Telegram webhook, /healthz, the staff desk
-at /desk) under uvicorn, with the delivery worker and the scheduler in the same process."""
+"""`mitrabot serve`: the web app (WhatsApp webhook, Telegram webhook, /healthz, /readyz,
+/metrics, the staff desk at /desk) under uvicorn, with the delivery worker and the scheduler in
+the same process."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from starlette.applications import Starlette
 from telegram.ext import Application
 
 from bot.app import App
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.telegram import (
     TelegramSender,
@@ -27,7 +29,7 @@ from bot.telegram import (
 )
 from bot.web import BackgroundWork, DurableIntake, build_web_app
 from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
-from scheduler.delivery import Sender
+from scheduler.delivery import Sender, SendObserver
 from scheduler.jobs import start_scheduler
 
 log = logging.getLogger(__name__)
@@ -78,15 +80,16 @@ def telegram_webhook_secret(configured: SecretStr | None, token: str) -> str:
 class _Background:
     """The delivery worker and the scheduler that run beside the web app."""
 
-    def __init__(self, app: App, senders: dict[str, Sender]) -> None:
+    def __init__(self, app: App, senders: dict[str, Sender], metrics: Metrics) -> None:
         self.app = app
         self.senders = senders
+        self.metrics = metrics
         self.stopping = asyncio.Event()
         self.delivery: asyncio.Task[None] | None = None
         self.scheduler: AsyncIOScheduler | None = None
 
     def start(self) -> None:
-        worker = self.app.delivery_worker(self.senders)
+        worker = self.app.delivery_worker(self.senders, observe=self.metrics.count_send)
         self.delivery = asyncio.create_task(worker.run(self.stopping))
         self.scheduler = start_scheduler(self.app.jobs())
 
@@ -98,8 +101,11 @@ class _Background:
             await asyncio.gather(self.delivery, return_exceptions=True)
 
 
-def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
-    """The WhatsApp webhook handler and outbox sender, when all four secrets are set."""
+def whatsapp_parts(
+    app: App, observe: SendObserver | None = None
+) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
+    """The WhatsApp webhook handler and outbox sender, when all four secrets are set (each send
+    told to `observe`)."""
     settings = app.settings
     needed = (
         settings.whatsapp_phone_id,
@@ -125,6 +131,7 @@ def whatsapp_parts(app: App) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
         settings.whatsapp_phone_id,
         settings.whatsapp_concurrency,
         timedelta(seconds=settings.delivery_lease_seconds),
+        observe=observe,
     )
     return webhook, webhook.sender
 
@@ -138,6 +145,7 @@ def build_served(app: App) -> Served:
     telegram_updates: DurableIntake | None = None
     whatsapp = None
     web_work = BackgroundWork()
+    metrics = Metrics()
     orphan_after = timedelta(seconds=settings.inbound_orphan_seconds)
     if settings.telegram_token is not None and settings.telegram_webhook_url:
         token = settings.telegram_token.get_secret_value()
@@ -149,15 +157,17 @@ def build_served(app: App) -> Served:
             settings.telegram_base_file_url,
             settings.telegram_concurrency,
             timedelta(seconds=settings.delivery_lease_seconds),
+            observe=metrics.count_send,
         )
         telegram_updates = telegram_intake(
             telegram,
             web_work,
             orphan_after=orphan_after,
             sweep_every=settings.inbound_sweep_seconds,
+            metrics=metrics,
         )
         senders["telegram"] = TelegramSender(telegram.bot)
-    parts = whatsapp_parts(app)
+    parts = whatsapp_parts(app, metrics.count_send)
     if parts is not None:
         whatsapp, senders["whatsapp"] = parts
     if not senders:
@@ -165,7 +175,7 @@ def build_served(app: App) -> Served:
             "nothing to serve: set MITRABOT_TELEGRAM_TOKEN and MITRABOT_TELEGRAM_WEBHOOK_URL, "
             "and/or the MITRABOT_WHATSAPP_* settings (see .env.example)"
         )
-    background = _Background(app, senders)
+    background = _Background(app, senders, metrics)
 
     async def on_startup() -> None:
         if telegram is not None:
@@ -195,6 +205,9 @@ def build_served(app: App) -> Served:
         orphan_after=orphan_after,
         sweep_every=settings.inbound_sweep_seconds,
         desk=app.desk(),
+        metrics=metrics,
+        metrics_token=_secret(settings.metrics_token),
+        stuck_after=timedelta(seconds=settings.ready_stuck_seconds),
     )
     return Served(web, senders)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, SWEEP_EVERY
+from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, STUCK_AFTER, SWEEP_EVERY
 from core.recruitment import DEFAULT_CONFIG_PATH
 from storage.db import sqlite_files
 
@@ -101,6 +101,19 @@ class Settings(BaseSettings):
         default_factory=list, description="chat identities with staff rights, e.g. telegram:12345"
     )
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line (for a log collector)"
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="/metrics answers clients other than 127.0.0.1/::1 only with this bearer token",
+    )
+    ready_stuck_seconds: float = Field(
+        default=STUCK_AFTER.total_seconds(),
+        gt=0,
+        description="/readyz fails (503) when an inbound update or a due outbox message has "
+        "waited longer",
+    )
     desk_secure_cookie: bool | None = Field(
         default=None,
         description="mark the desk's session cookie Secure; unset: when the request is https "

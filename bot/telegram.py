@@ -28,6 +28,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.metrics import Metrics
 from bot.web import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
 from core.callbacks import LinkAction, LinkButton
 from core.failures import invalid_fields
@@ -48,6 +49,7 @@ from scheduler.delivery import (
     Outgoing,
     PermanentFailure,
     RateLimited,
+    SendObserver,
     TemporaryFailure,
     TurnDelivery,
     Unreachable,
@@ -83,6 +85,7 @@ def build_application(
     base_file_url: str,
     concurrency: int = 8,
     lease: timedelta = DEFAULT_LEASE,
+    observe: SendObserver | None = None,
 ) -> Application:
     """A python-telegram-bot Application: its Bot (sending, files) and the conversation.
 
@@ -110,6 +113,7 @@ def build_application(
         deps.clock,
         deps.files,
         lease=lease,
+        observe=observe,
     )
     return application
 
@@ -120,6 +124,7 @@ def telegram_intake(
     *,
     orphan_after: timedelta = ORPHAN_AFTER,
     sweep_every: float = SWEEP_EVERY,
+    metrics: Metrics | None = None,
 ) -> DurableIntake:
     """The durable intake of Telegram updates (stored under their `update_id`), handled by
     `handle_update`, at most the application's `concurrency` at once."""
@@ -137,6 +142,7 @@ def telegram_intake(
         max_in_flight=application.bot_data["concurrency"],
         orphan_after=orphan_after,
         sweep_every=sweep_every,
+        metrics=metrics,
     )
 
 

@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -34,8 +35,10 @@ from telegram import Bot, Update
 from telegram.ext import Application
 
 from bot.desk import DeskDeps, build_desk
+from bot.metrics import Metrics
 from core.failures import log_failure
 from storage.db import Database
+from storage.health import backlog, migrations_at_head
 from storage.inbound import InboundPayloads
 
 log = logging.getLogger(__name__)
@@ -137,6 +140,33 @@ def telegram_update(data: dict[str, Any], bot: Bot) -> Update | None:
         return None
 
 
+STUCK_AFTER = timedelta(minutes=5)
+"""/readyz fails when an inbound payload has waited, or a due outbox message, longer than this."""
+LOCAL_CLIENTS = frozenset({"127.0.0.1", "::1"})
+
+
+async def not_ready(db: Database, now: datetime, stuck_after: timedelta) -> str | None:
+    """Why this process should get no traffic (migrations behind, intake or outbox stuck past
+    `stuck_after`); None when it is ready. Raises when the database cannot be reached."""
+    if not await migrations_at_head(db):
+        return "migrations not at head"
+    async with db.transaction() as session:
+        found = await backlog(session, now)
+    if found.oldest_inbound is not None and now - found.oldest_inbound > stuck_after:
+        return "inbound payloads waiting too long"
+    if found.oldest_due is not None and now - found.oldest_due > stuck_after:
+        return "outbox messages overdue"
+    return None
+
+
+def metrics_allowed(request: Request, token: str | None) -> bool:
+    """/metrics is for the machine itself, and for whoever sends the configured bearer token."""
+    if request.client is not None and request.client.host in LOCAL_CLIENTS:
+        return True
+    given = request.headers.get("authorization") or ""
+    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
 PayloadHandler = Callable[[dict[str, Any], int], Awaitable[bool]]
 """Handles one stored payload (given with its stored id); True when it marked the stored copy
 handled itself, in the transaction of the turn it answered (else the intake marks it after)."""
@@ -177,6 +207,7 @@ class DurableIntake:
         max_in_flight: int = MAX_IN_FLIGHT,
         orphan_after: timedelta = ORPHAN_AFTER,
         sweep_every: float = SWEEP_EVERY,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.channel = channel
@@ -193,6 +224,7 @@ class DurableIntake:
         payload, or None when it is to be read again from the database)."""
         self.closing = False
         """Set at shutdown: what waits stays in the database for the next start."""
+        self.metrics = metrics
 
     async def accept(
         self, body: bytes, payload: dict[str, Any], platform_id: str | None = None
@@ -213,6 +245,8 @@ class DurableIntake:
                 text = body.decode("utf-8", "replace")
                 stored.append((await inbound.store(self.channel, text, now, key), payload))
         new = 0
+        if self.metrics is not None:
+            self.metrics.received.labels(self.channel).inc(sum(r is not None for r, _ in stored))
         for row, payload in stored:
             if row is None:
                 continue
@@ -248,6 +282,7 @@ class DurableIntake:
         self.background.start(self._handle(stored, payload))
 
     async def _handle(self, stored: int, payload: dict[str, Any]) -> None:
+        started = self.now()
         try:
             settled = await self.handler(payload, stored)
         except Exception:
@@ -262,6 +297,10 @@ class DurableIntake:
         if not settled:
             async with self.db.transaction() as session:
                 await InboundPayloads(session).settle(stored, self.now())
+        if self.metrics is not None:
+            self.metrics.handled.labels(self.channel).inc()
+            took = (self.now() - started).total_seconds()
+            self.metrics.handling.labels(self.channel).observe(took)
         await self._next_waiting()
 
     async def sweep(self, orphan_after: timedelta | None = None) -> int:
@@ -311,16 +350,22 @@ def build_web_app(
     orphan_after: timedelta = ORPHAN_AFTER,
     sweep_every: float = SWEEP_EVERY,
     desk: DeskDeps | None = None,
+    metrics: Metrics | None = None,
+    metrics_token: str | None = None,
+    stuck_after: timedelta = STUCK_AFTER,
 ) -> Starlette:
     """The ASGI app: only the channels that are configured get a route; the staff desk is
     mounted at /desk when `desk` is given. The Telegram webhook needs its secret token (without
     one anybody could post updates as any user, staff too) and its intake
-    (`bot.telegram.telegram_intake`, over the same `background`)."""
+    (`bot.telegram.telegram_intake`, over the same `background`). /readyz says whether the
+    intake or the outbox is stuck past `stuck_after`; /metrics shows `metrics` (a new set when
+    none is given) to local clients, or to whoever sends `metrics_token` as a bearer token."""
     if telegram is not None and not telegram_secret:
         raise ValueError("the Telegram webhook needs a secret token")
     if telegram is not None and telegram_intake is None:
         raise ValueError("the Telegram webhook needs its intake")
     background = background or BackgroundWork()
+    metrics = metrics or Metrics()
     intake = (
         DurableIntake(
             db,
@@ -330,6 +375,7 @@ def build_web_app(
             now,
             orphan_after=orphan_after,
             sweep_every=sweep_every,
+            metrics=metrics,
         )
         if whatsapp
         else None
@@ -344,6 +390,24 @@ def build_web_app(
             log.exception("health check: database unreachable")
             return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
         return JSONResponse({"ok": True})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            reason = await not_ready(db, now(), stuck_after)
+        except Exception:
+            log_failure(log, "readiness check: database unreachable")
+            reason = "database unreachable"
+        if reason is not None:
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def metrics_page(request: Request) -> Response:
+        if not metrics_allowed(request, metrics_token):
+            return PlainTextResponse("forbidden", status_code=403)
+        at = now()
+        async with db.transaction() as session:
+            found = await backlog(session, at)
+        return Response(metrics.render(found, at), media_type=CONTENT_TYPE_LATEST)
 
     async def whatsapp_verify(request: Request) -> Response:
         params = request.query_params
@@ -397,7 +461,11 @@ def build_web_app(
         await telegram_intake.accept(body, data, str(update.update_id))
         return PlainTextResponse("ok")
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+    ]
     if whatsapp is not None:
         routes += [
             Route(WHATSAPP_PATH, whatsapp_verify, methods=["GET"]),
@@ -428,4 +496,5 @@ def build_web_app(
     app.state.background = background
     app.state.intake = intake
     app.state.telegram_intake = telegram_intake
+    app.state.metrics = metrics
     return app

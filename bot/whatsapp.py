@@ -44,6 +44,7 @@ from scheduler.delivery import (
     Outgoing,
     PermanentFailure,
     RateLimited,
+    SendObserver,
     TemporaryFailure,
     TurnDelivery,
     Unreachable,
@@ -342,6 +343,7 @@ class WhatsAppWebhook:
         phone_id: str,
         concurrency: int = 8,
         lease: timedelta = DEFAULT_LEASE,
+        observe: SendObserver | None = None,
     ) -> None:
         deps = conversation.deps
         self.conversation = conversation
@@ -358,6 +360,7 @@ class WhatsAppWebhook:
             deps.clock,
             deps.files,
             lease=lease,
+            observe=observe,
         )
 
     async def __call__(self, payload: dict[str, Any], stored: int | None = None) -> bool:

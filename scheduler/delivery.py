@@ -24,7 +24,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -119,6 +119,10 @@ class Outcome:
     """The platform's rate limit, for the pacing to honour."""
 
 
+SendObserver = Callable[[str, Outcome], None]
+"""Told each send attempt's channel and outcome (the process's metrics)."""
+
+
 def worker_name(role: str = "") -> str:
     """This process's name as a claim holder (`host:pid`, with a role when it has several)."""
     name = f"{socket.gethostname()}:{os.getpid()}"
@@ -138,6 +142,7 @@ class Dispatch:
         *,
         max_attempts: int,
         retry_base: float,
+        observe: SendObserver | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
@@ -145,6 +150,7 @@ class Dispatch:
         self.files = files
         self.max_attempts = max_attempts
         self.retry_base = retry_base
+        self.observe = observe
 
     async def outgoing(self, message: OutboxMessage) -> Outgoing:
         """What the sender needs of a row (the file's bytes read from the store)."""
@@ -164,7 +170,13 @@ class Dispatch:
 
     async def attempt(self, message: OutboxMessage) -> Outcome:
         """Send the row once; what came of it (a transient error is retried with backoff until
-        `max_attempts`, a rate limit waits as long as the platform asks)."""
+        `max_attempts`, a rate limit waits as long as the platform asks), told to `observe`."""
+        outcome = await self._attempt(message)
+        if self.observe is not None:
+            self.observe(message.channel, outcome)
+        return outcome
+
+    async def _attempt(self, message: OutboxMessage) -> Outcome:
         sender = self.senders.get(message.channel)
         if sender is None:
             return Outcome("failed", f"no sender for {message.channel}")
@@ -344,9 +356,16 @@ class TurnDelivery:
         lease: timedelta = DEFAULT_LEASE,
         max_attempts: int = 5,
         retry_base: float = 2.0,
+        observe: SendObserver | None = None,
     ) -> None:
         self.dispatch = Dispatch(
-            db, senders, clock, files, max_attempts=max_attempts, retry_base=retry_base
+            db,
+            senders,
+            clock,
+            files,
+            max_attempts=max_attempts,
+            retry_base=retry_base,
+            observe=observe,
         )
         self.recorder = GroupRecorder(self.dispatch)
         self.clock = clock
@@ -439,11 +458,18 @@ class DeliveryWorker:
         exclusive: bool = False,
         standby_wait: float = 2.0,
         recipient: str | None = None,
+        observe: SendObserver | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
         self.dispatch = Dispatch(
-            db, senders, clock, files, max_attempts=max_attempts, retry_base=retry_base
+            db,
+            senders,
+            clock,
+            files,
+            max_attempts=max_attempts,
+            retry_base=retry_base,
+            observe=observe,
         )
         self.limiters = {
             channel: RateLimiter(limit.rate, limit.per_chat, clock)

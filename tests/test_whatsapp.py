@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.metrics import Metrics
 from bot.web import WHATSAPP_PATH, build_web_app
 from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
 from core.clock import FrozenClock
@@ -59,24 +61,36 @@ class WhatsAppRig:
         return self.fake.messages_to(USER.wa_id or "")[-1]
 
 
-@pytest.fixture
-async def rig(db: Database, deps: Dependencies) -> AsyncIterator[WhatsAppRig]:
+@asynccontextmanager
+async def open_rig(
+    db: Database, deps: Dependencies, metrics: Metrics | None = None, metrics_token: str = ""
+) -> AsyncIterator[WhatsAppRig]:
+    """The rig; with `metrics`, the web app's and each send's (and /metrics' token)."""
     async with FakeGraphApi() as fake:
         conversation = Conversation(db, deps)
         client = whatsapp_client(fake.phone_id, fake.token, fake.root_url, fake.api_version)
-        webhook = WhatsAppWebhook(conversation, client, fake.phone_id)
+        observe = metrics.count_send if metrics is not None else None
+        webhook = WhatsAppWebhook(conversation, client, fake.phone_id, observe=observe)
         web = build_web_app(
             db,
             now=deps.clock.now,
             whatsapp=webhook,
             whatsapp_app_secret=fake.app_secret,
             whatsapp_verify_token=fake.verify_token,
+            metrics=metrics,
+            metrics_token=metrics_token,
         )
         transport = httpx.ASGITransport(app=web)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
             yield WhatsAppRig(
                 fake, http, web, conversation, WebhookBuilder(phone_id=fake.phone_id, sender=USER)
             )
+
+
+@pytest.fixture
+async def rig(db: Database, deps: Dependencies) -> AsyncIterator[WhatsAppRig]:
+    async with open_rig(db, deps) as opened:
+        yield opened
 
 
 async def _applicants(db: Database) -> int:

@@ -3,6 +3,7 @@ stuck, how deep is the queue."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,9 +45,15 @@ async def backlog(session: AsyncSession, now: datetime) -> Backlog:
     return Backlog(oldest_inbound, count, oldest_due)
 
 
+@functools.cache
+def _heads() -> frozenset[str]:
+    """The newest migrations this code ships (read from disk once: they never change while it
+    runs, and /readyz is probed every few seconds)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 def _at_head(connection: Connection) -> bool:
-    current = set(MigrationContext.configure(connection).get_current_heads())
-    return current == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    return set(MigrationContext.configure(connection).get_current_heads()) == _heads()
 
 
 async def migrations_at_head(db: Database) -> bool:

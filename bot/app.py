@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.desk import DeskDeps
+from bot.metrics import Metrics
 from bot.settings import Settings
 from core.catalog import Catalog
 from core.clock import Clock
@@ -37,6 +38,8 @@ class App:
     config: RecruitmentConfig
     db: Database
     conversation: Conversation
+    metrics: Metrics = field(default_factory=Metrics)
+    """This process's metrics (`build_app` makes them the conversation's observer too)."""
 
     def delivery_worker(
         self,
@@ -86,7 +89,13 @@ class App:
         """The scheduled jobs of this recruitment (reminders, announcements)."""
         deps = self.conversation.deps
         return Jobs(
-            self.db, self.config, deps.catalog, deps.clock, deps.staff_identities, files=deps.files
+            self.db,
+            self.config,
+            deps.catalog,
+            deps.clock,
+            deps.staff_identities,
+            files=deps.files,
+            observer=deps.observer,
         )
 
     def desk(self) -> DeskDeps:
@@ -115,11 +124,14 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
         clock = Clock(config.tz, start_at=settings.clock_at)
     db = Database(settings.effective_database_url)
     await db.upgrade()
+    metrics = Metrics()
     deps = Dependencies(
         config=config,
         catalog=Catalog.load(),
         clock=clock,
         files=FileStore(settings.documents_dir),
         staff_identities=frozenset(settings.staff),
+        observer=metrics,
     )
-    return App(settings=settings, config=config, db=db, conversation=Conversation(db, deps))
+    conversation = Conversation(db, deps)
+    return App(settings=settings, config=config, db=db, conversation=conversation, metrics=metrics)

@@ -291,7 +291,7 @@ def _stop_on_signals() -> asyncio.Event:
 async def _run_worker(app: App, args: argparse.Namespace) -> int:
     from telegram import Bot
 
-    from bot.serve import ServeError
+    from bot.serve import ServeError, run_worker
     from bot.telegram import TelegramSender
 
     settings = app.settings
@@ -312,14 +312,7 @@ async def _run_worker(app: App, args: argparse.Namespace) -> int:
         if not senders:
             print(text("cli_need_sender"), file=sys.stderr)
             return 2
-        stop = _stop_on_signals()
-        delivery = app.delivery_worker(senders, name=args.name)
-        log.info("delivery worker %s running (%s); Ctrl-C stops", delivery.name, ", ".join(senders))
-        scheduler = start_scheduler(app.jobs())
-        try:
-            await delivery.run(stop)
-        finally:
-            scheduler.shutdown(wait=False)
+        await run_worker(app, senders, _stop_on_signals(), args.name)
     return 0
 
 

@@ -1,6 +1,7 @@
-"""Prometheus metrics of one `serve` process, in a registry of its own (never the global one):
-updates received and handled per channel, how long handling took, sends by result, and the
-outbox's depth and oldest due message, read from the database at each scrape."""
+"""Prometheus metrics of one `serve` or `worker` process, in a registry of its own (never the
+global one): updates received and handled per channel, how long handling took, sends by result,
+documents checked by verdict, reminders queued, and the outbox's depth and oldest due message,
+read from the database at each scrape. It is the process's `core.observer.Observer`."""
 
 from __future__ import annotations
 
@@ -56,6 +57,18 @@ class Metrics:
             ["channel", "result"],
             registry=self.registry,
         )
+        self.documents = Counter(
+            "mitrabot_documents_checked",
+            "Document uploads checked, by document and verdict (accepted or the refusal code)",
+            ["kind", "result"],
+            registry=self.registry,
+        )
+        self.reminders = Counter(
+            "mitrabot_reminders_queued",
+            "Reminder messages queued in the outbox by the reminder jobs, by reminder kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "mitrabot_outbox_queued", "Outbox messages waiting to be sent", registry=self.registry
         )
@@ -68,6 +81,14 @@ class Metrics:
     def count_send(self, channel: str, outcome: Outcome) -> None:
         """One send attempt and what came of it (the delivery path's hook)."""
         self.sends.labels(channel, send_result(outcome)).inc()
+
+    def document_checked(self, kind: str, verdict: str) -> None:
+        """One document upload checked (the conversation's hook, after its turn is saved)."""
+        self.documents.labels(kind, verdict).inc()
+
+    def reminders_queued(self, kind: str, count: int) -> None:
+        """Reminder messages queued by a job (the scheduler's hook)."""
+        self.reminders.labels(kind).inc(count)
 
     def render(self, backlog: Backlog, now: datetime) -> bytes:
         """The text exposition, with the outbox gauges set from `backlog`."""

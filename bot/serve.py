@@ -5,9 +5,11 @@ the same process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import re
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,7 +29,7 @@ from bot.telegram import (
     stop_webhook,
     telegram_intake,
 )
-from bot.web import BackgroundWork, DurableIntake, build_web_app
+from bot.web import BackgroundWork, DurableIntake, build_web_app, health_routes
 from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
 from scheduler.delivery import Sender, SendObserver
 from scheduler.jobs import start_scheduler
@@ -145,7 +147,7 @@ def build_served(app: App) -> Served:
     telegram_updates: DurableIntake | None = None
     whatsapp = None
     web_work = BackgroundWork()
-    metrics = Metrics()
+    metrics = app.metrics
     orphan_after = timedelta(seconds=settings.inbound_orphan_seconds)
     if settings.telegram_token is not None and settings.telegram_webhook_url:
         token = settings.telegram_token.get_secret_value()
@@ -223,3 +225,63 @@ async def serve(app: App, settings: Settings) -> None:
         access_log=False,  # request lines would carry nothing useful and cost time
     )
     await uvicorn.Server(config).serve()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the worker's stop event ends it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def worker_web(app: App) -> Starlette:
+    """The worker's own small web app: /healthz, /readyz and /metrics (same rules as `serve`)."""
+    settings = app.settings
+    routes = health_routes(
+        app.db,
+        app.conversation.deps.clock.now,
+        app.metrics,
+        _secret(settings.metrics_token),
+        timedelta(seconds=settings.ready_stuck_seconds),
+    )
+    return Starlette(routes=routes)
+
+
+@contextlib.asynccontextmanager
+async def worker_metrics(app: App) -> AsyncIterator[None]:
+    """Serve `worker_web` on MITRABOT_HOST:MITRABOT_WORKER_METRICS_PORT while inside; nothing
+    when the port is not set."""
+    settings = app.settings
+    if settings.worker_metrics_port is None:
+        yield
+        return
+    config = uvicorn.Config(
+        worker_web(app),
+        host=settings.host,
+        port=settings.worker_metrics_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def run_worker(
+    app: App, senders: dict[str, Sender], stop: asyncio.Event, name: str | None = None
+) -> None:
+    """`mitrabot worker` until `stop` is set: the delivery worker (its sends counted in
+    `app.metrics`), the scheduled jobs, and /metrics when a port is set for it."""
+    delivery = app.delivery_worker(senders, name=name, observe=app.metrics.count_send)
+    log.info("delivery worker %s running (%s); Ctrl-C stops", delivery.name, ", ".join(senders))
+    scheduler = start_scheduler(app.jobs())
+    try:
+        async with worker_metrics(app):
+            await delivery.run(stop)
+    finally:
+        scheduler.shutdown(wait=False)

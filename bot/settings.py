@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         default=None,
         description="/metrics answers clients other than 127.0.0.1/::1 only with this bearer token",
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`mitrabot worker` serves /healthz, /readyz and /metrics on this port "
+        "(at MITRABOT_HOST; same token rule as serve); unset: no web server in the worker",
+    )
     ready_stuck_seconds: float = Field(
         default=STUCK_AFTER.total_seconds(),
         gt=0,

@@ -332,6 +332,49 @@ class DurableIntake:
                 await asyncio.wait_for(stop.wait(), self.sweep_every)
 
 
+def health_routes(
+    db: Database,
+    now: Callable[[], datetime],
+    metrics: Metrics,
+    metrics_token: str | None,
+    stuck_after: timedelta = STUCK_AFTER,
+) -> list[BaseRoute]:
+    """/healthz (the database answers), /readyz (`not_ready`) and /metrics (`metrics`, to local
+    clients or whoever sends `metrics_token`): the routes of `serve` and of `worker`."""
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await db.ping()
+        except Exception:
+            log.exception("health check: database unreachable")
+            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    async def readyz(request: Request) -> Response:
+        try:
+            reason = await not_ready(db, now(), stuck_after)
+        except Exception:
+            log_failure(log, "readiness check: database unreachable")
+            reason = "database unreachable"
+        if reason is not None:
+            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def metrics_page(request: Request) -> Response:
+        if not metrics_allowed(request, metrics_token):
+            return PlainTextResponse("forbidden", status_code=403)
+        at = now()
+        async with db.transaction() as session:
+            found = await backlog(session, at)
+        return Response(metrics.render(found, at), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+    ]
+
+
 def build_web_app(
     db: Database,
     *,
@@ -382,32 +425,6 @@ def build_web_app(
     )
     intakes = [each for each in (intake, telegram_intake) if each is not None]
     sweeping = asyncio.Event()
-
-    async def healthz(request: Request) -> Response:
-        try:
-            await db.ping()
-        except Exception:
-            log.exception("health check: database unreachable")
-            return JSONResponse({"ok": False, "database": "unreachable"}, status_code=503)
-        return JSONResponse({"ok": True})
-
-    async def readyz(request: Request) -> Response:
-        try:
-            reason = await not_ready(db, now(), stuck_after)
-        except Exception:
-            log_failure(log, "readiness check: database unreachable")
-            reason = "database unreachable"
-        if reason is not None:
-            return JSONResponse({"ready": False, "reason": reason}, status_code=503)
-        return JSONResponse({"ready": True})
-
-    async def metrics_page(request: Request) -> Response:
-        if not metrics_allowed(request, metrics_token):
-            return PlainTextResponse("forbidden", status_code=403)
-        at = now()
-        async with db.transaction() as session:
-            found = await backlog(session, at)
-        return Response(metrics.render(found, at), media_type=CONTENT_TYPE_LATEST)
 
     async def whatsapp_verify(request: Request) -> Response:
         params = request.query_params
@@ -461,11 +478,7 @@ def build_web_app(
         await telegram_intake.accept(body, data, str(update.update_id))
         return PlainTextResponse("ok")
 
-    routes: list[BaseRoute] = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics_page, methods=["GET"]),
-    ]
+    routes = health_routes(db, now, metrics, metrics_token, stuck_after)
     if whatsapp is not None:
         routes += [
             Route(WHATSAPP_PATH, whatsapp_verify, methods=["GET"]),

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from core.callbacks import MenuButton, MenuItem, QuestionButton, RemindButton
 from core.catalog import DEFAULT_LANGUAGE
 from core.failures import log_failure
+from core.observer import ACCEPTED
 from core.types import Channel, FileSource, Incoming, Reply
 from handlers.applicant.menu import help_text, open_menu_item, show_page, switch_language
 from handlers.applicant.questions import answer_typed, on_question_button
@@ -171,6 +172,7 @@ class Conversation:
             if answered is None:
                 return Answered([])
             turn, queued = answered
+            self._count_check(upload)
             stored = isinstance(upload, Upload) and upload.path and not turn.upload_saved
             unused = [upload.path] if stored else []
             await forget_unreferenced(self.db, self.deps.files, turn.files_to_forget + unused)
@@ -180,6 +182,14 @@ class Conversation:
         except Exception:
             log_failure(log, "error while handling a %s message", incoming.channel.value)
         return await self._apologise(incoming, send_as, inbound_id)
+
+    def _count_check(self, upload: Upload | TableUpload | None) -> None:
+        """Tell the observer about a checked document, once its turn is saved (a turn run again
+        after a conflict, or a re-delivered update, counts nothing more)."""
+        if not isinstance(upload, Upload) or self.deps.config.document_by_key(upload.key) is None:
+            return  # no file, a results table or a broadcast attachment
+        verdict = ACCEPTED if upload.refusal is None else upload.refusal.code
+        self.deps.observer.document_checked(upload.key, verdict)
 
     async def _apologise(
         self, incoming: Incoming, send_as: str | None, inbound_id: int | None

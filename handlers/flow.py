@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.callbacks import CallbackData
 from core.catalog import Catalog
 from core.clock import Clock
+from core.observer import NO_OBSERVER, Observer
 from core.recruitment import RecruitmentConfig
 from core.types import Button, Incoming, Reply
 from core.validation import parse_yes_no
@@ -67,13 +68,15 @@ class StepName(StrEnum):
 
 @dataclass(frozen=True)
 class Dependencies:
-    """What every turn may read: the recruitment, the texts, the clock, staff named in settings."""
+    """What every turn may read: the recruitment, the texts, the clock, staff named in settings,
+    and what the process counts (`observer`)."""
 
     config: RecruitmentConfig
     catalog: Catalog
     clock: Clock
     files: FileStore
     staff_identities: frozenset[str] = frozenset()
+    observer: Observer = NO_OBSERVER
 
 
 class ApplicantNeeded(Exception):

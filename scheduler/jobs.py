@@ -20,9 +20,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from core.catalog import Catalog
 from core.clock import Clock
+from core.observer import NO_OBSERVER, Observer
 from core.recruitment import RecruitmentConfig
 from services.broadcasts import send_due_broadcasts
-from services.reminders import send_reminder, silent_reminder
+from services.reminders import Reminder, send_reminder, silent_reminder
 from services.result_publish import announce_if_due
 from services.retention import run_retention
 from services.schedule import SILENT_CHECK_EVERY, PlannedJob, plan_jobs
@@ -46,8 +47,10 @@ class Jobs:
         staff: frozenset[str] = frozenset(),
         *,
         files: FileStore,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.db = db
+        self.observer = observer
         self.files = files
         self.staff = staff
         self.config = config
@@ -84,13 +87,19 @@ class Jobs:
             return 0
         if reminder.kind in ("registration", "sobat") and not await self._registration_open(now):
             return 0  # closed early (quota): nothing left to remind of
-        return await send_reminder(self.db, self.config, self.catalog, reminder, now, self.staff)
+        return await self._send(reminder, now)
 
     async def _silent(self, job: PlannedJob, now: datetime) -> int:
         if self.config.quiet_hours.is_quiet(now) or not await self._registration_open(now):
             return 0
-        reminder = silent_reminder(self.config)
-        return await send_reminder(self.db, self.config, self.catalog, reminder, now, self.staff)
+        return await self._send(silent_reminder(self.config), now)
+
+    async def _send(self, reminder: Reminder, now: datetime) -> int:
+        """Queue `reminder`'s messages (committed by `send_reminder`) and count them."""
+        queued = await send_reminder(self.db, self.config, self.catalog, reminder, now, self.staff)
+        if queued:
+            self.observer.reminders_queued(reminder.kind, queued)
+        return queued
 
     async def _announce(self, job: PlannedJob, now: datetime) -> int:
         async with self.db.transaction() as session:

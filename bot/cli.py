@@ -24,6 +24,7 @@ from bot.cli_desk import (
     remove_web_account,
     web_account_lines,
 )
+from bot.cli_doctor import add_doctor_command
 from bot.cli_questions import add_question_commands
 from bot.cli_results import add_results_commands
 from bot.cli_schedule import add_schedule_commands
@@ -197,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     add_sobat_commands(commands)
     add_question_commands(commands)
     add_backup_commands(commands)
+    add_doctor_command(commands)
 
     registration = commands.add_parser("registration", help="open/close registration")
     reg = registration.add_subparsers()

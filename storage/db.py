@@ -13,6 +13,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -97,9 +98,18 @@ class Database:
         await self.engine.dispose()
 
 
+def shown_url(url: str) -> str:
+    """`url` as it may be printed: its password masked; raises when it is not a URL."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def sqlite_files(url: str) -> list[Path]:
-    """The SQLite database file of `url` with its -wal and -shm; none for another backend."""
-    parsed = make_url(url)
+    """The SQLite database file of `url` with its -wal and -shm; none for another backend (or
+    for what is no URL: connecting to it says why)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return []
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return []
     return [Path(f"{parsed.database}{suffix}") for suffix in ("", "-wal", "-shm")]

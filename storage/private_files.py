@@ -72,5 +72,20 @@ def shared_with_others(path: Path) -> bool:
     """True when `path` exists and its group or other users have any right on it."""
     try:
         return bool(path.stat().st_mode & 0o077)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return False
+
+
+PROBE_NAME = ".mitrabot-write-probe"
+
+
+def write_problem(folder: Path) -> str | None:
+    """Why a file cannot be written to and deleted from `folder` (by trying it with a probe
+    file), or None when it can."""
+    probe = folder / PROBE_NAME
+    try:
+        write_private(probe, b"probe")
+        probe.unlink()
+    except OSError as error:
+        return error.strerror or str(error)
+    return None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from bot.desk import DeskDeps
 from bot.settings import Settings
 from core.catalog import Catalog
 from core.clock import Clock
@@ -24,6 +24,9 @@ from scheduler.progress import BroadcastProgress
 from services.desk_sessions import SessionPolicy
 from storage.db import Database
 from storage.files import FileStore
+
+if TYPE_CHECKING:
+    from bot.desk import DeskDeps
 
 TERMINAL_LIMITS = ChannelLimits(rate=100.0, per_chat=10.0)
 """A screen has no platform limit; a little spacing keeps a burst readable."""
@@ -91,6 +94,8 @@ class App:
 
     def desk(self) -> DeskDeps:
         """What the staff desk needs, with the session lengths and cookie flag of the settings."""
+        from bot.desk import DeskDeps  # the web server's imports, only where the desk is served
+
         settings = self.settings
         policy = SessionPolicy(
             idle=timedelta(minutes=settings.desk_idle_minutes),

@@ -40,7 +40,7 @@ from bot.cli_support import (
     with_app,
 )
 from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import ServeError, Settings
 from core.recruitment import ConfigError, load_recruitment
 from handlers.staff.commands import registration_status_text
 from scheduler.delivery import Sender
@@ -261,7 +261,7 @@ async def _poll_telegram(app: App, token: str) -> int:
 
 @app_command
 async def _serve(app: App, args: argparse.Namespace) -> int:
-    from bot.serve import ServeError, serve
+    from bot.serve import serve
 
     try:
         await serve(app, app.settings)
@@ -273,7 +273,9 @@ async def _serve(app: App, args: argparse.Namespace) -> int:
 
 def _whatsapp_sender(app: App) -> dict[str, Sender]:
     """The WhatsApp outbox sender when WhatsApp is configured (it sends what queues for it)."""
-    from bot.serve import whatsapp_parts
+    if not app.settings.whatsapp_configured:
+        return {}  # the WhatsApp client is not even imported
+    from bot.whatsapp import whatsapp_parts
 
     parts = whatsapp_parts(app)
     return {"whatsapp": parts[1]} if parts else {}
@@ -291,7 +293,6 @@ def _stop_on_signals() -> asyncio.Event:
 async def _run_worker(app: App, args: argparse.Namespace) -> int:
     from telegram import Bot
 
-    from bot.serve import ServeError
     from bot.telegram import TelegramSender
 
     settings = app.settings

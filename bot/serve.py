@@ -18,8 +18,9 @@ from starlette.applications import Starlette
 from telegram.ext import Application
 
 from bot.app import App
+from bot.intake import BackgroundWork, DurableIntake
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import ServeError, Settings
 from bot.telegram import (
     TelegramSender,
     build_application,
@@ -27,19 +28,15 @@ from bot.telegram import (
     stop_webhook,
     telegram_intake,
 )
-from bot.web import BackgroundWork, DurableIntake, build_web_app
-from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
-from scheduler.delivery import Sender, SendObserver
+from bot.web import build_web_app
+from bot.whatsapp import whatsapp_parts
+from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's secret token."""
-
-
-class ServeError(Exception):
-    """The settings do not describe anything to serve."""
 
 
 @dataclass
@@ -99,41 +96,6 @@ class _Background:
             self.scheduler.shutdown(wait=False)
         if self.delivery is not None:
             await asyncio.gather(self.delivery, return_exceptions=True)
-
-
-def whatsapp_parts(
-    app: App, observe: SendObserver | None = None
-) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
-    """The WhatsApp webhook handler and outbox sender, when all four secrets are set (each send
-    told to `observe`)."""
-    settings = app.settings
-    needed = (
-        settings.whatsapp_phone_id,
-        settings.whatsapp_token,
-        settings.whatsapp_app_secret,
-        settings.whatsapp_verify_token,
-    )
-    if not any(needed):
-        return None
-    if not all(needed) or settings.whatsapp_phone_id is None or settings.whatsapp_token is None:
-        raise ServeError(
-            "WhatsApp needs all of MITRABOT_WHATSAPP_PHONE_ID, _TOKEN, _APP_SECRET, _VERIFY_TOKEN"
-        )
-    client = whatsapp_client(
-        settings.whatsapp_phone_id,
-        settings.whatsapp_token.get_secret_value(),
-        settings.whatsapp_base_url,
-        settings.whatsapp_api_version,
-    )
-    webhook = WhatsAppWebhook(
-        app.conversation,
-        client,
-        settings.whatsapp_phone_id,
-        settings.whatsapp_concurrency,
-        timedelta(seconds=settings.delivery_lease_seconds),
-        observe=observe,
-    )
-    return webhook, webhook.sender
 
 
 def build_served(app: App) -> Served:

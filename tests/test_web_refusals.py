@@ -20,10 +20,11 @@ from starlette.applications import Starlette
 from telegram.ext import Application
 
 from bot.app import build_app
+from bot.intake import BackgroundWork, DurableIntake
 from bot.serve import ServeError, build_served, telegram_webhook_secret
 from bot.settings import Settings
 from bot.telegram import build_application
-from bot.web import TELEGRAM_PATH, WHATSAPP_PATH, BackgroundWork, DurableIntake, build_web_app
+from bot.web import TELEGRAM_PATH, WHATSAPP_PATH, build_web_app
 from bot.whatsapp import WhatsAppWebhook, whatsapp_client
 from core.clock import FrozenClock
 from handlers.conversation import Conversation

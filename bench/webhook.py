@@ -142,7 +142,7 @@ async def serve_child() -> int:
 
     settings = Settings()
     assert settings.whatsapp_app_secret is not None
-    app = await build_app(settings)
+    app = await build_app(settings, metered=True)
     try:
         served = build_served(app)
         web = with_bench_routes(served.web, settings.whatsapp_app_secret.get_secret_value())

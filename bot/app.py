@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from bot.desk import DeskDeps
-from bot.metrics import Metrics
 from bot.settings import Settings
 from core.catalog import Catalog
 from core.clock import Clock
+from core.observer import NO_OBSERVER
 from core.recruitment import RecruitmentConfig, load_recruitment
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
@@ -26,6 +26,10 @@ from services.desk_sessions import SessionPolicy
 from storage.db import Database
 from storage.files import FileStore
 
+if TYPE_CHECKING:
+    from bot.desk import DeskDeps
+    from bot.metrics import Metrics
+
 TERMINAL_LIMITS = ChannelLimits(rate=100.0, per_chat=10.0)
 """A screen has no platform limit; a little spacing keeps a burst readable."""
 
@@ -38,8 +42,9 @@ class App:
     config: RecruitmentConfig
     db: Database
     conversation: Conversation
-    metrics: Metrics = field(default_factory=Metrics)
-    """This process's metrics (`build_app` makes them the conversation's observer too)."""
+    metrics: Metrics | None = None
+    """This process's metrics when it serves them (`serve`; `worker` with a metrics port):
+    `build_app` makes them the conversation's and the jobs' observer too."""
 
     def delivery_worker(
         self,
@@ -100,6 +105,8 @@ class App:
 
     def desk(self) -> DeskDeps:
         """What the staff desk needs, with the session lengths and cookie flag of the settings."""
+        from bot.desk import DeskDeps  # the web server's imports, only where the desk is served
+
         settings = self.settings
         policy = SessionPolicy(
             idle=timedelta(minutes=settings.desk_idle_minutes),
@@ -117,21 +124,30 @@ class App:
         await self.db.dispose()
 
 
-async def build_app(settings: Settings, clock: Clock | None = None) -> App:
+async def build_app(
+    settings: Settings, clock: Clock | None = None, *, metered: bool = False
+) -> App:
     """Load the config, upgrade the schema and assemble the conversation."""
     config = load_recruitment(settings.recruitment_file)
     if clock is None:
         clock = Clock(config.tz, start_at=settings.clock_at)
     db = Database(settings.effective_database_url)
     await db.upgrade()
-    metrics = Metrics()
+    metrics = _process_metrics() if metered else None
     deps = Dependencies(
         config=config,
         catalog=Catalog.load(),
         clock=clock,
         files=FileStore(settings.documents_dir),
         staff_identities=frozenset(settings.staff),
-        observer=metrics,
+        observer=metrics if metrics is not None else NO_OBSERVER,
     )
     conversation = Conversation(db, deps)
     return App(settings=settings, config=config, db=db, conversation=conversation, metrics=metrics)
+
+
+def _process_metrics() -> Metrics:
+    """A new metrics registry (prometheus-client is loaded only by the commands that serve it)."""
+    from bot.metrics import Metrics
+
+    return Metrics()

@@ -41,7 +41,7 @@ from bot.cli_support import (
     with_app,
 )
 from bot.logs import configure_logging
-from bot.settings import Settings
+from bot.settings import ServeError, Settings
 from core.recruitment import ConfigError, load_recruitment
 from handlers.staff.commands import registration_status_text
 from scheduler.delivery import Sender
@@ -261,9 +261,12 @@ async def _poll_telegram(app: App, token: str) -> int:
     return 0
 
 
-@app_command
-async def _serve(app: App, args: argparse.Namespace) -> int:
-    from bot.serve import ServeError, serve
+async def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    return await with_app(settings, _serve_app, metered=True)
+
+
+async def _serve_app(app: App) -> int:
+    from bot.serve import serve
 
     try:
         await serve(app, app.settings)
@@ -275,7 +278,9 @@ async def _serve(app: App, args: argparse.Namespace) -> int:
 
 def _whatsapp_sender(app: App) -> dict[str, Sender]:
     """The WhatsApp outbox sender when WhatsApp is configured (it sends what queues for it)."""
-    from bot.serve import whatsapp_parts
+    if not app.settings.whatsapp_configured:
+        return {}  # the WhatsApp client is not even imported
+    from bot.whatsapp import whatsapp_parts
 
     parts = whatsapp_parts(app)
     return {"whatsapp": parts[1]} if parts else {}
@@ -289,12 +294,17 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-@app_command
-async def _run_worker(app: App, args: argparse.Namespace) -> int:
+async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
+    metered = settings.worker_metrics_port is not None
+    work = functools.partial(_deliver, name=args.name)
+    return await with_app(settings, work, metered=metered)
+
+
+async def _deliver(app: App, name: str | None) -> int:
     from telegram import Bot
 
-    from bot.serve import ServeError, run_worker
     from bot.telegram import TelegramSender
+    from bot.worker import run_worker
 
     settings = app.settings
     try:
@@ -314,7 +324,7 @@ async def _run_worker(app: App, args: argparse.Namespace) -> int:
         if not senders:
             print(text("cli_need_sender"), file=sys.stderr)
             return 2
-        await run_worker(app, senders, _stop_on_signals(), args.name)
+        await run_worker(app, senders, _stop_on_signals(), name)
     return 0
 
 

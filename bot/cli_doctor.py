@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from bot.cli_support import local_time, text
-from bot.doctor import diagnose
 from bot.settings import Settings
 from core.catalog import DEFAULT_LANGUAGE
 from core.formatting import format_datetime
@@ -30,6 +29,8 @@ def add_doctor_command(commands: argparse._SubParsersAction) -> None:
 
 
 async def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.doctor import diagnose  # loads the web and Telegram modules: only for this command
+
     findings = await diagnose(settings)
     if args.json:
         print(json.dumps([_as_dict(f) for f in findings], ensure_ascii=False, indent=2))

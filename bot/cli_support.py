@@ -59,9 +59,12 @@ Action = Callable[[Settings, argparse.Namespace], Awaitable[int]]
 """What argparse runs for a command: settings and arguments in, exit code out."""
 
 
-async def with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
-    """Build the app, run `work` with it, and close it whatever happens."""
-    app = await build_app(settings)
+async def with_app(
+    settings: Settings, work: Callable[[App], Awaitable[int]], *, metered: bool = False
+) -> int:
+    """Build the app (`metered`: with this process's metrics), run `work` with it, and close it
+    whatever happens."""
+    app = await build_app(settings, metered=metered)
     try:
         return await work(app)
     finally:

@@ -5,11 +5,9 @@ the same process."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,8 +18,9 @@ from starlette.applications import Starlette
 from telegram.ext import Application
 
 from bot.app import App
+from bot.intake import BackgroundWork, DurableIntake
 from bot.metrics import Metrics
-from bot.settings import Settings
+from bot.settings import ServeError, Settings
 from bot.telegram import (
     TelegramSender,
     build_application,
@@ -29,19 +28,15 @@ from bot.telegram import (
     stop_webhook,
     telegram_intake,
 )
-from bot.web import BackgroundWork, DurableIntake, build_web_app, health_routes
-from bot.whatsapp import WhatsAppSender, WhatsAppWebhook, whatsapp_client
-from scheduler.delivery import Sender, SendObserver
+from bot.web import build_web_app
+from bot.whatsapp import whatsapp_parts
+from scheduler.delivery import Sender
 from scheduler.jobs import start_scheduler
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 """What Telegram accepts as a webhook's secret token."""
-
-
-class ServeError(Exception):
-    """The settings do not describe anything to serve."""
 
 
 @dataclass
@@ -103,41 +98,6 @@ class _Background:
             await asyncio.gather(self.delivery, return_exceptions=True)
 
 
-def whatsapp_parts(
-    app: App, observe: SendObserver | None = None
-) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
-    """The WhatsApp webhook handler and outbox sender, when all four secrets are set (each send
-    told to `observe`)."""
-    settings = app.settings
-    needed = (
-        settings.whatsapp_phone_id,
-        settings.whatsapp_token,
-        settings.whatsapp_app_secret,
-        settings.whatsapp_verify_token,
-    )
-    if not any(needed):
-        return None
-    if not all(needed) or settings.whatsapp_phone_id is None or settings.whatsapp_token is None:
-        raise ServeError(
-            "WhatsApp needs all of MITRABOT_WHATSAPP_PHONE_ID, _TOKEN, _APP_SECRET, _VERIFY_TOKEN"
-        )
-    client = whatsapp_client(
-        settings.whatsapp_phone_id,
-        settings.whatsapp_token.get_secret_value(),
-        settings.whatsapp_base_url,
-        settings.whatsapp_api_version,
-    )
-    webhook = WhatsAppWebhook(
-        app.conversation,
-        client,
-        settings.whatsapp_phone_id,
-        settings.whatsapp_concurrency,
-        timedelta(seconds=settings.delivery_lease_seconds),
-        observe=observe,
-    )
-    return webhook, webhook.sender
-
-
 def build_served(app: App) -> Served:
     """Wire the configured channels into one web app; its lifespan starts and stops the rest."""
     settings = app.settings
@@ -148,6 +108,8 @@ def build_served(app: App) -> Served:
     whatsapp = None
     web_work = BackgroundWork()
     metrics = app.metrics
+    if metrics is None:
+        raise ValueError("a served app counts what it does: build it with metered=True")
     orphan_after = timedelta(seconds=settings.inbound_orphan_seconds)
     if settings.telegram_token is not None and settings.telegram_webhook_url:
         token = settings.telegram_token.get_secret_value()
@@ -225,63 +187,3 @@ async def serve(app: App, settings: Settings) -> None:
         access_log=False,  # request lines would carry nothing useful and cost time
     )
     await uvicorn.Server(config).serve()
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without signal handlers of its own: the worker's stop event ends it."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def worker_web(app: App) -> Starlette:
-    """The worker's own small web app: /healthz, /readyz and /metrics (same rules as `serve`)."""
-    settings = app.settings
-    routes = health_routes(
-        app.db,
-        app.conversation.deps.clock.now,
-        app.metrics,
-        _secret(settings.metrics_token),
-        timedelta(seconds=settings.ready_stuck_seconds),
-    )
-    return Starlette(routes=routes)
-
-
-@contextlib.asynccontextmanager
-async def worker_metrics(app: App) -> AsyncIterator[None]:
-    """Serve `worker_web` on MITRABOT_HOST:MITRABOT_WORKER_METRICS_PORT while inside; nothing
-    when the port is not set."""
-    settings = app.settings
-    if settings.worker_metrics_port is None:
-        yield
-        return
-    config = uvicorn.Config(
-        worker_web(app),
-        host=settings.host,
-        port=settings.worker_metrics_port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-    )
-    server = _Server(config)
-    serving = asyncio.create_task(server.serve())
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await serving
-
-
-async def run_worker(
-    app: App, senders: dict[str, Sender], stop: asyncio.Event, name: str | None = None
-) -> None:
-    """`mitrabot worker` until `stop` is set: the delivery worker (its sends counted in
-    `app.metrics`), the scheduled jobs, and /metrics when a port is set for it."""
-    delivery = app.delivery_worker(senders, name=name, observe=app.metrics.count_send)
-    log.info("delivery worker %s running (%s); Ctrl-C stops", delivery.name, ", ".join(senders))
-    scheduler = start_scheduler(app.jobs())
-    try:
-        async with worker_metrics(app):
-            await delivery.run(stop)
-    finally:
-        scheduler.shutdown(wait=False)

@@ -9,9 +9,13 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from bot.web import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, STUCK_AFTER, SWEEP_EVERY
+from bot.intake import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, STUCK_AFTER, SWEEP_EVERY
 from core.recruitment import DEFAULT_CONFIG_PATH
 from storage.db import sqlite_files
+
+
+class ServeError(Exception):
+    """The settings do not describe anything to serve."""
 
 
 class Settings(BaseSettings):
@@ -148,6 +152,18 @@ class Settings(BaseSettings):
             if channel not in {"telegram", "whatsapp", "terminal"} or not user:
                 raise ValueError(f"staff identity {identity!r} must look like telegram:12345")
         return value
+
+    @property
+    def whatsapp_configured(self) -> bool:
+        """Any WhatsApp setting given (all four are then needed)."""
+        return any(
+            (
+                self.whatsapp_phone_id,
+                self.whatsapp_token,
+                self.whatsapp_app_secret,
+                self.whatsapp_verify_token,
+            )
+        )
 
     @property
     def documents_dir(self) -> Path:

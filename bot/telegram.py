@@ -8,7 +8,7 @@ import json
 import logging
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta (PTB 22.2+)
 
@@ -28,8 +28,7 @@ from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.metrics import Metrics
-from bot.web import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
+from bot.intake import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
 from core.callbacks import LinkAction, LinkButton
 from core.failures import invalid_fields
 from core.formatting import split_text
@@ -54,6 +53,9 @@ from scheduler.delivery import (
     TurnDelivery,
     Unreachable,
 )
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import ValidationError
@@ -24,6 +24,7 @@ from pywa_async.types import Button as WaButton
 from pywa_async.types import Section, SectionList, SectionRow
 from pywa_async.types.templates import BodyText, TemplateLanguage
 
+from bot.settings import ServeError
 from core.catalog import Catalog
 from core.failures import invalid_fields
 from core.formatting import split_text
@@ -52,6 +53,9 @@ from scheduler.delivery import (
 from storage.chat_sessions import ChatSessions
 from storage.db import Database
 from storage.outbox import Outbox
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 log = logging.getLogger(__name__)
 
@@ -480,3 +484,38 @@ def _delivery_error(error: WhatsAppError) -> Exception:
     if getattr(error, "is_transient", False) or code == 131000:
         return TemporaryFailure(f"{code}: {error.message}")
     return PermanentFailure(f"{code}: {error.message}")
+
+
+def whatsapp_parts(
+    app: App, observe: SendObserver | None = None
+) -> tuple[WhatsAppWebhook, WhatsAppSender] | None:
+    """The WhatsApp webhook handler and outbox sender, when all four secrets are set (each send
+    told to `observe`)."""
+    settings = app.settings
+    needed = (
+        settings.whatsapp_phone_id,
+        settings.whatsapp_token,
+        settings.whatsapp_app_secret,
+        settings.whatsapp_verify_token,
+    )
+    if not settings.whatsapp_configured:
+        return None
+    if not all(needed) or settings.whatsapp_phone_id is None or settings.whatsapp_token is None:
+        raise ServeError(
+            "WhatsApp needs all of MITRABOT_WHATSAPP_PHONE_ID, _TOKEN, _APP_SECRET, _VERIFY_TOKEN"
+        )
+    client = whatsapp_client(
+        settings.whatsapp_phone_id,
+        settings.whatsapp_token.get_secret_value(),
+        settings.whatsapp_base_url,
+        settings.whatsapp_api_version,
+    )
+    webhook = WhatsAppWebhook(
+        app.conversation,
+        client,
+        settings.whatsapp_phone_id,
+        settings.whatsapp_concurrency,
+        timedelta(seconds=settings.delivery_lease_seconds),
+        observe=observe,
+    )
+    return webhook, webhook.sender

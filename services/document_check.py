@@ -13,18 +13,18 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
-from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from functools import cache
+from typing import TYPE_CHECKING
 
 from core.recruitment import Document, DocumentLimits
 from core.validation import Invalid
 
+if TYPE_CHECKING:
+    from PIL import ImageFilter
+
 WORKING_SIZE = 1024
 """Brightness and sharpness are measured on the image scaled to this longer side."""
 MAX_ASPECT_RATIO = 8
-LAPLACIAN = ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=1, offset=128)
 IMAGE_TYPES = {
     "JPEG": ("image/jpeg", "jpg"),
     "PNG": ("image/png", "png"),
@@ -85,7 +85,16 @@ def _accepted(document: Document) -> str:
     return "JPG/PNG" + (" / PDF" if "pdf" in document.accepts else "")
 
 
+@cache
+def _laplacian() -> ImageFilter.Kernel:
+    from PIL import ImageFilter
+
+    return ImageFilter.Kernel((3, 3), [0, 1, 0, 1, -4, 1, 0, 1, 0], scale=1, offset=128)
+
+
 def _check_image(content: bytes, document: Document, limits: DocumentLimits) -> CheckedFile:
+    from PIL import Image, ImageStat, UnidentifiedImageError  # on the first picture only
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -127,7 +136,7 @@ def _check_image(content: bytes, document: Document, limits: DocumentLimits) -> 
         raise Invalid("doc_too_dark")
     if brightness > limits.max_brightness:
         raise Invalid("doc_too_bright")
-    edges = gray.filter(LAPLACIAN)  # Pillow leaves the 1-pixel border unfiltered: crop it
+    edges = gray.filter(_laplacian())  # Pillow leaves the 1-pixel border unfiltered: crop it
     sharpness = ImageStat.Stat(edges.crop((1, 1, edges.width - 1, edges.height - 1))).var[0]
     if sharpness < document.min_sharpness:
         raise Invalid("doc_blurry")
@@ -136,6 +145,9 @@ def _check_image(content: bytes, document: Document, limits: DocumentLimits) -> 
 
 
 def _check_pdf(content: bytes, limits: DocumentLimits) -> CheckedFile:
+    from pypdf import PdfReader  # on the first PDF only
+    from pypdf.errors import PdfReadError
+
     if b"%%EOF" not in content[-2048:]:
         raise Invalid("doc_truncated")
     try:

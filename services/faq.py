@@ -29,10 +29,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-import bm25s
-from rapidfuzz import fuzz, process
-from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
-
 from core.recruitment import RecruitmentConfig
 from services.chat_words import (
     ADDRESSING,
@@ -104,6 +100,8 @@ class Reading:
 
 @lru_cache(maxsize=1)
 def _stemmer() -> object:
+    from Sastrawi.Stemmer.StemmerFactory import StemmerFactory
+
     return StemmerFactory().create_stemmer()
 
 
@@ -209,6 +207,8 @@ class FaqIndex:
             for word, seen in frequency.items()
         }
         self._unknown_weight = max(self._idf.values(), default=1.0)
+        import bm25s  # numpy and scipy: loaded with the first index, not at start-up
+
         self._bm25 = bm25s.BM25()
         self._bm25.index(documents, show_progress=False)
         self._order = self._bm25.vocab_dict
@@ -229,6 +229,8 @@ class FaqIndex:
     def _corrected(self, word: str) -> str | None:
         if len(word) < MIN_TYPO_LENGTH or word.isdigit():
             return None
+        from rapidfuzz import fuzz, process
+
         found = process.extractOne(word, self._known, scorer=fuzz.ratio, score_cutoff=TYPO_CUTOFF)
         return stem(found[0]) if found else None
 

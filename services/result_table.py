@@ -37,8 +37,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from openpyxl import load_workbook
-
 from core.validation import Invalid, parse_date
 from services.table_limits import LIMITS, TableLimits, TableProblem, check_columns, check_xlsx
 
@@ -146,6 +144,8 @@ def parse_outcome(text: str) -> Outcome | None:
 
 
 def _xlsx_rows(content: bytes, limits: TableLimits) -> list[Row]:
+    from openpyxl import load_workbook  # the spreadsheet library, only for a spreadsheet
+
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl and zipfile raise many kinds

@@ -13,8 +13,6 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from openpyxl import Workbook
-
 __all__ = ["csv_bytes", "inert", "xlsx_bytes"]
 
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -44,6 +42,8 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
 
 def xlsx_bytes(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     """An XLSX workbook of `header` and `rows`, made inert; every text cell is a string cell."""
+    from openpyxl import Workbook  # the spreadsheet library, only when one is written
+
     book = Workbook()
     sheet = book.active
     for values in _rows(header, rows):

@@ -15,9 +15,10 @@ import pytest
 from telegram import Update
 
 from bot import telegram as telegram_adapter
+from bot.intake import BackgroundWork
 from bot.logs import QUIET, RedactPersonal, quiet_libraries, redact
 from bot.telegram import build_application, telegram_intake
-from bot.web import TELEGRAM_PATH, BackgroundWork, build_web_app
+from bot.web import TELEGRAM_PATH, build_web_app
 from core.failures import private_traceback
 from core.types import Incoming
 from handlers.conversation import Conversation

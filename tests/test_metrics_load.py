@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from telegram import Bot
 
 from bot.app import App, build_app
-from bot.serve import build_served, run_worker
+from bot.serve import build_served
 from bot.settings import Settings
 from bot.telegram import TelegramSender
 from bot.web import TELEGRAM_PATH, WHATSAPP_PATH
+from bot.worker import run_worker
 from core.clock import FrozenClock
 from storage.chat_sessions import ChatSessions
 from storage.models import ChatSession, OutboxMessage
@@ -86,7 +87,7 @@ def _settings(tmp_path: Path, telegram: FakeBotApi, graph: FakeGraphApi, **more:
 
 @asynccontextmanager
 async def _app(settings: Settings, clock: FrozenClock) -> AsyncIterator[App]:
-    app = await build_app(settings, clock=clock)
+    app = await build_app(settings, clock=clock, metered=True)
     try:
         yield app
     finally:

@@ -40,7 +40,7 @@ async def test_serve_hosts_both_channels_and_a_health_check(
             whatsapp_base_url=graph.root_url,
             whatsapp_api_version=graph.api_version,
         )
-        app = await build_app(settings, clock=clock)
+        app = await build_app(settings, clock=clock, metered=True)
         try:
             served = build_served(app)
             assert sorted(served.senders) == ["telegram", "whatsapp"]
@@ -80,7 +80,7 @@ async def test_serve_explains_what_to_set_when_nothing_is_configured(
     tmp_path: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
-    app = await build_app(Settings(data_dir=tmp_path), clock=clock)
+    app = await build_app(Settings(data_dir=tmp_path), clock=clock, metered=True)
     try:
         with pytest.raises(ServeError, match="nothing to serve"):
             build_served(app)

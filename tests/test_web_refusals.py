@@ -20,10 +20,11 @@ from starlette.applications import Starlette
 from telegram.ext import Application
 
 from bot.app import build_app
+from bot.intake import BackgroundWork, DurableIntake
 from bot.serve import ServeError, build_served, telegram_webhook_secret
 from bot.settings import Settings
 from bot.telegram import build_application
-from bot.web import TELEGRAM_PATH, WHATSAPP_PATH, BackgroundWork, DurableIntake, build_web_app
+from bot.web import TELEGRAM_PATH, WHATSAPP_PATH, build_web_app
 from bot.whatsapp import WhatsAppWebhook, whatsapp_client
 from core.clock import FrozenClock
 from handlers.conversation import Conversation
@@ -268,7 +269,7 @@ async def test_serve_never_runs_the_telegram_webhook_without_a_secret(
             telegram_webhook_url="https://mitrabot.example/telegram/webhook",
             staff=["telegram:42"],
         )
-        app = await build_app(settings, clock=clock)
+        app = await build_app(settings, clock=clock, metered=True)
         try:
             with caplog.at_level(logging.INFO):
                 served = build_served(app)

@@ -377,10 +377,10 @@ async def test_a_burst_beyond_the_limit_waits_in_the_database_and_is_all_answere
     rig: WhatsAppRig, monkeypatch: pytest.MonkeyPatch, at_hand: int
 ) -> None:
     """Over the limit, the first `at_hand` payloads wait in memory, the rest are read again."""
-    import bot.web
+    import bot.intake
 
-    monkeypatch.setattr(bot.web, "MAX_IN_FLIGHT", 1)
-    monkeypatch.setattr(bot.web, "WAITING_IN_MEMORY", at_hand)
+    monkeypatch.setattr(bot.intake, "MAX_IN_FLIGHT", 1)
+    monkeypatch.setattr(bot.intake, "WAITING_IN_MEMORY", at_hand)
     users = [Sender(user_id=f"ID.{n}", wa_id=f"62811000000{n}") for n in range(4)]
     posts = [
         signed_request(rig.build.text("halo", sender=user), rig.fake.app_secret) for user in users

@@ -37,6 +37,10 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
     ca-certificates python3 python3-venv postgresql postgresql-client caddy
 
+# The cluster's port (5432 unless another PostgreSQL had it when the cluster was created).
+pg_port=$(pg_lsclusters --no-header | awk 'NR == 1 { print $3 }')
+[ -n "$pg_port" ] || fail "no PostgreSQL cluster (pg_lsclusters shows none)"
+
 step "user mitrabot, data folder /var/lib/mitrabot, backups in /var/backups/mitrabot"
 getent passwd mitrabot >/dev/null ||
     useradd --system --user-group --home-dir /var/lib/mitrabot --no-create-home \
@@ -52,8 +56,9 @@ install -m 0755 "$here/mitrabot-cli" /usr/local/bin/mitrabot
 step "settings: $env_file"
 install -d -m 0750 -o root -g mitrabot /etc/mitrabot
 if [ ! -e "$env_file" ]; then
-    sed "s/bot\.example\.go\.id/${domain:-bot.example.go.id}/g" "$here/mitrabot.env.example" \
-        >"$env_file.new"
+    (umask 077 && sed -e "s/bot\.example\.go\.id/${domain:-bot.example.go.id}/g" \
+        -e "s|host=/var/run/postgresql&port=5432|host=/var/run/postgresql\&port=$pg_port|" \
+        "$here/mitrabot.env.example" >"$env_file.new")
     mv "$env_file.new" "$env_file"
     echo "written from mitrabot.env.example: fill in the tokens"
 fi
@@ -63,11 +68,11 @@ chmod 0600 "$env_file"
 step "PostgreSQL: role and database mitrabot"
 systemctl start postgresql
 cd /
-psql_as_postgres() { runuser -u postgres -- psql -X -qtA -c "$1"; }
+psql_as_postgres() { runuser -u postgres -- psql -p "$pg_port" -X -qtA -c "$1"; }
 [ "$(psql_as_postgres "SELECT 1 FROM pg_roles WHERE rolname = 'mitrabot'")" = 1 ] ||
-    runuser -u postgres -- createuser mitrabot
+    runuser -u postgres -- createuser -p "$pg_port" mitrabot
 [ "$(psql_as_postgres "SELECT 1 FROM pg_database WHERE datname = 'mitrabot'")" = 1 ] ||
-    runuser -u postgres -- createdb --owner=mitrabot mitrabot
+    runuser -u postgres -- createdb -p "$pg_port" --owner=mitrabot mitrabot
 
 step "schema: mitrabot db upgrade"
 /usr/local/bin/mitrabot db upgrade

@@ -5,10 +5,11 @@
 #   e2e.sh up SETTINGS   a fresh Debian 12 (minbase) in $ROOT, booted with systemd-nspawn --boot
 #                        on the host's network; deploy/debian/install.sh run in it twice (the
 #                        second time with SETTINGS, NAME=value lines, added to mitrabot.env)
+#   e2e.sh boot          boot the container of the last run again (for a look)
 #   e2e.sh exec CMD...   run a command inside the booted container
 #   e2e.sh down          power the container off (the folder stays for a look: $ROOT)
-# The debootstrapped tree is cached as a tarball in $CACHE, the .debs and pip's cache beside it,
-# so a second run downloads next to nothing.
+# The debootstrapped tree is cached as a tarball in $CACHE and the .debs beside it, so a second
+# run downloads only what pip installs.
 set -euo pipefail
 
 ROOT=${MITRABOT_E2E_ROOT:-/var/tmp/mitrabot-e2e/root}
@@ -26,7 +27,7 @@ in_container() {
 }
 
 fresh_rootfs() {
-    mkdir -p "$CACHE/apt/partial" "$CACHE/pip"
+    mkdir -p "$CACHE/apt/partial"
     if [ ! -s "$CACHE/bookworm-minbase.tar.gz" ]; then
         echo "== debootstrap bookworm (minbase) into a cache"
         rm -rf "$ROOT.base"
@@ -56,7 +57,7 @@ fresh_rootfs() {
 boot() {
     echo "== boot (systemd-nspawn --boot, host network)"
     systemd-nspawn --quiet --directory="$ROOT" --register=no --keep-unit --boot \
-        --bind="$CACHE/apt:/var/cache/apt/archives" --bind="$CACHE/pip:/root/.cache/pip" \
+        --bind="$CACHE/apt:/var/cache/apt/archives" \
         </dev/null >"$LOG" 2>&1 &
     local nspawn=$! child=""
     for _ in $(seq 1 100); do
@@ -93,12 +94,13 @@ install_twice() {
 }
 
 down() {
-    local pid
+    local pid parent
     pid=$(leader || true)
-        # Only our container's init: a child of systemd-nspawn --directory=$ROOT (the pid of an old
+    # Only our container's init: a child of systemd-nspawn --directory=$ROOT (the pid of an old
     # run may have been reused since).
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    case $(ps -o args= -p "$(ps -o ppid= -p "$pid")") in
+    [ -n "$pid" ] && [ -r "/proc/$pid/status" ] || return 0
+    parent=$(awk '$1 == "PPid:" { print $2 }' "/proc/$pid/status")
+    case $(tr '\0' ' ' <"/proc/$parent/cmdline" 2>/dev/null) in
         *systemd-nspawn*--directory="$ROOT "*) ;;
         *) return 0 ;;
     esac
@@ -116,7 +118,8 @@ case ${1:-} in
         boot
         install_twice "$2"
         ;;
+    boot) down; boot ;;
     exec) shift; in_container "$@" ;;
     down) down ;;
-    *) echo "usage: e2e.sh up SETTINGS | exec CMD... | down" >&2; exit 2 ;;
+    *) echo "usage: e2e.sh up SETTINGS | boot | exec CMD... | down" >&2; exit 2 ;;
 esac

@@ -60,20 +60,24 @@ boot() {
         --bind="$CACHE/apt:/var/cache/apt/archives" \
         </dev/null >"$LOG" 2>&1 &
     local nspawn=$! child=""
+    # The container's init: the child of systemd-nspawn that runs systemd (nspawn forks a
+    # short-lived helper first).
     for _ in $(seq 1 100); do
-        child=$(pgrep -P "$nspawn" || true)
+        child=$(pgrep -P "$nspawn" -x systemd || true)
         [ -n "$child" ] && break
         sleep 0.1
     done
     [ -n "$child" ] || { cat "$LOG"; echo "e2e.sh: nspawn did not start" >&2; exit 1; }
     echo "$child" >"$ROOT.leader"
-    for _ in $(seq 1 120); do
+    local state=""
+    for _ in $(seq 1 360); do
         state=$(in_container systemctl is-system-running 2>/dev/null || true)
         case $state in running | degraded) echo "booted: $state"; return ;; esac
         sleep 0.5
     done
     cat "$LOG"
-    echo "e2e.sh: the container did not boot" >&2
+    in_container systemctl list-jobs --no-pager || true
+    echo "e2e.sh: the container did not boot within 3 minutes (state: $state)" >&2
     exit 1
 }
 

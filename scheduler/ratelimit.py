@@ -182,6 +182,7 @@ class RateLimiter:
             if chat_start > now:
                 await self.clock.sleep(chat_start - now)
             async with self._turn:
+                slept = False
                 while True:
                     now = self.clock.monotonic()
                     credit = self._credit(now)
@@ -193,13 +194,14 @@ class RateLimiter:
                     if start <= now:
                         if credit:
                             self._refunds.popleft()  # a slot given back: the grid stays
-                        elif now - self._next < self.interval / 2:  # a late wake-up
-                            self._next += self.interval  # caught up by the next slot
-                        else:  # idle or stalled: a new grid from now
+                        elif slept and now - self._next < self.interval / 2:
+                            self._next += self.interval  # a late wake-up, caught up next
+                        else:  # idle, stalled or not ready: a new grid from now
                             self._next = now + self.interval
                         self._recent.append(now)
                         return True
                     await self.clock.sleep(start - now)
+                    slept = True
         finally:
             self._waiting -= 1
 

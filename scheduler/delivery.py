@@ -1,7 +1,8 @@
 """Delivery workers: drain the outbox within each platform's limits, record every outcome.
 
 Crash safety: a message is claimed (`sending`, with the worker, the time and a new claim token)
-in one commit before it is sent, and `sent` in a commit right after the platform confirms it. A
+in one commit before it is sent, and `sent` in a commit right after the platform confirms it
+(a group commit: sends ending while one runs share the next). A
 worker killed between those two commits leaves the row `sending`; after the lease (default 60 s)
 any worker sends it again. That is the only possible repeat: messages confirmed sent are never
 sent again.

@@ -3,6 +3,7 @@
 Run from the repository root (details and figures: bench/README.md)::
 
     python bench/outbox.py [--recipients 10000] [--backend sqlite|postgresql|both] [--quick]
+    python bench/outbox.py --scenarios broadcast,ceiling,queue --ceiling-recipients 3000
 
 Scenarios, on each backend (a fresh SQLite file or PostgreSQL database for every scenario):
 
@@ -16,6 +17,10 @@ Scenarios, on each backend (a fresh SQLite file or PostgreSQL database for every
   is given over the whole run and without the outage (kill -> first send of the new worker).
 * ``ceiling``: the limit lifted (the fake answers everything; worker rate 5000/s, concurrency
   64): how many messages/s a worker process pushes through HTTP and the queue.
+* ``broadcast``: a broadcast (``--broadcast-recipients``, 1200) at ``--limit`` through the fake
+  enforcing it, with 5 % of the chats blocked (403) and ten chats answered 429 (retry_after 1 s)
+  once each, spread over the run: the fraction of the limit the delivered messages reach
+  (target >= 0.9). The fake counts delivered messages against its limit (a 403 delivers none).
 * ``queue``: the bare queue, no HTTP: a ``DeliveryWorker`` in this process with a sender that
   returns at once, so the per-message cost of claim + mark_sent is isolated.
 
@@ -58,7 +63,7 @@ from core.recruitment import QuietHours  # noqa: E402
 from scheduler.delivery import ChannelLimits, DeliveryWorker, Outgoing  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.files import FileStore  # noqa: E402
-from storage.models import OutboxMessage  # noqa: E402
+from storage.models import Broadcast, OutboxMessage  # noqa: E402
 from storage.outbox import Outbox  # noqa: E402
 from tests.fakes.telegram_api import FakeBotApi  # noqa: E402
 
@@ -133,8 +138,18 @@ class Result:
 # ----------------------------------------------------------------------------- databases
 
 
-async def enqueue(database: Database, recipients: int) -> None:
+async def enqueue(database: Database, recipients: int, broadcast: bool = False) -> None:
+    """One urgent message to each recipient, as one broadcast (progress recounted) or not."""
     now = datetime.now(UTC)
+    broadcast_id = None
+    if broadcast:
+        async with database.transaction() as session:
+            row = Broadcast(
+                created_at=now, created_by="cli", text="bench", audience={}, total=recipients
+            )
+            session.add(row)
+            await session.flush()
+            broadcast_id = row.id
     rows = [
         {
             "dedup_key": f"bench:{user}",
@@ -146,6 +161,7 @@ async def enqueue(database: Database, recipients: int) -> None:
             "not_before": now,
             "created_at": now,
             "urgent": True,  # whatever the time of the run, no quiet hours
+            "broadcast_id": broadcast_id,
         }
         for user in range(1, recipients + 1)
     ]
@@ -339,14 +355,15 @@ def delivery_figures(result: Result, fake: TimedFake, expected: int) -> None:
     result.rate_limited = fake.rate_limited
 
 
-async def finish(result: Result, database: Database, expected: int) -> None:
+async def finish(result: Result, database: Database, expected: int, blocked: int = 0) -> None:
     """Wait (bounded) for the last `sent` commits, then read the final states."""
+    final = {"sent": expected, "unreachable": blocked}
     for _ in range(50):
         states = await outbox_states(database)
-        if states.get("sent", 0) == expected:
+        if all(states.get(state, 0) == count for state, count in final.items()):
             break
         await asyncio.sleep(0.1)
-    result.not_sent = Counter({s: n for s, n in states.items() if s != "sent"})
+    result.not_sent = Counter({s: n for s, n in states.items() if n != final.get(s, 0)})
     result.largest_claim = await largest_claim(database)
     if result.lost:
         result.problems.append(f"{result.lost} recipient(s) never got the message")
@@ -366,6 +383,7 @@ class Options:
     ceiling_recipients: int
     ceiling_rate: float
     ceiling_concurrency: int
+    broadcast_recipients: int
     folder: Path
     profile: Path | None
 
@@ -427,7 +445,14 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
     `ceiling`: no limit at the fake, a fast and wide worker.
     """
     crash = scenario == "crash"
-    if scenario == "ceiling":
+    blocked: set[int] = set()
+    flooded: set[int] = set()
+    if scenario == "broadcast":
+        n, limit = options.broadcast_recipients, options.limit
+        rate, concurrency, lease = options.limit, options.concurrency, max(options.lease, 60.0)
+        blocked = set(range(20, n + 1, 20))  # 5 %
+        flooded = {n * k // 11 + 1 for k in range(1, 11)}  # ten, spread over the run
+    elif scenario == "ceiling":
         n, limit = options.ceiling_recipients, None
         rate, concurrency = options.ceiling_rate, options.ceiling_concurrency
         lease = max(options.lease, 60.0)
@@ -440,10 +465,14 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
     folder.mkdir(parents=True)
     async with fresh_database(backend, options.folder, "outbox") as database, TimedFake() as fake:
         if limit is not None:
-            fake.enforce_rate(limit)
+            fake.enforce_rate(limit, count_refused=not blocked)
         for user in range(1, n + 1):
             fake.add_user(user)
-        await enqueue(database, n)
+        for user in blocked:
+            fake.block_user(user)
+        fake.flooded_chats.update(dict.fromkeys(flooded, 1))
+        await enqueue(database, n, broadcast=scenario == "broadcast")
+        delivered = n - len(blocked)
         env = worker_environment(
             database, fake, folder / "data", rate=rate, concurrency=concurrency, lease=lease
         )
@@ -485,12 +514,12 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
                 await workers[1].start()
 
             async def all_delivered() -> bool:
-                return fake.distinct() >= n
+                return fake.distinct() >= delivered
 
             await wait_until(
                 "all delivered", all_delivered, expected_seconds * 1.5 + lease + 60, workers
             )
-            await finish(result, database, n)
+            await finish(result, database, delivered, len(blocked))
         finally:
             sampling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -502,7 +531,12 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
                 code = await worker.stop(signal.SIGTERM)
                 if code not in (None, 0, -signal.SIGKILL):
                     result.problems.append(f"{worker.name} exit status {code}")
-        delivery_figures(result, fake, n)
+        delivery_figures(result, fake, delivered)
+        if blocked or flooded:
+            result.notes.append(
+                f"{len(blocked)} chats blocked (403), {len(flooded)} answered 429 once "
+                f"(retry_after 1 s); the rate counts delivered messages"
+            )
         result.gaps = gap_figures(fake.send_times, 1 / limit if limit else None)
         if fake.send_times:
             result.notes.append(
@@ -606,7 +640,8 @@ def describe(result: Result) -> list[str]:
     if result.limit:
         lines.append(
             f"   rate {result.rate:.2f} msg/s = {result.rate / result.limit:.3f} of the limit "
-            f"{result.limit:g}/s (target >= 0.95) over {result.wall:.1f} s "
+            f"{result.limit:g}/s (target >= {0.9 if result.scenario == 'broadcast' else 0.95}) "
+            f"over {result.wall:.1f} s "
             f"(first -> last accepted send)"
         )
         if result.rate_without_outage is not None:
@@ -646,7 +681,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if not backends:
         return 1
     scenarios = args.scenarios.split(",")
-    unknown = set(scenarios) - {"limited", "crash", "ceiling", "queue"}
+    unknown = set(scenarios) - {"limited", "crash", "ceiling", "broadcast", "queue"}
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     recipients = 1500 if args.quick and args.recipients is None else args.recipients or 10_000
@@ -661,6 +696,7 @@ async def main_async(args: argparse.Namespace) -> int:
             ceiling_recipients=ceiling,
             ceiling_rate=args.ceiling_rate,
             ceiling_concurrency=args.ceiling_concurrency,
+            broadcast_recipients=args.broadcast_recipients,
             folder=Path(folder),
             profile=args.profile.resolve() if args.profile else None,
         )
@@ -671,7 +707,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 started = time.monotonic()
                 print(f"-- {scenario} on {backend} ...", flush=True)
                 try:
-                    if scenario in ("limited", "crash", "ceiling"):
+                    if scenario in ("limited", "crash", "ceiling", "broadcast"):
                         result = await run_http(backend, options, scenario)
                     else:
                         result = await run_queue(backend, options)
@@ -706,8 +742,9 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         default="limited,crash,ceiling,queue",
-        help="comma-separated, in order: limited, crash, ceiling, queue",
+        help="comma-separated, in order: limited, crash, ceiling, broadcast, queue",
     )
+    parser.add_argument("--broadcast-recipients", type=int, default=1200)
     parser.add_argument("--limit", type=float, default=30.0, help="the fake's messages/s")
     parser.add_argument("--lease", type=float, default=5.0, help="worker lease seconds (>= 5)")
     parser.add_argument("--concurrency", type=int, default=16, help="rate-limited worker")

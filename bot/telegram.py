@@ -401,7 +401,7 @@ def _delivery_error(error: TelegramError) -> Exception:
     if isinstance(error, RetryAfter):
         wait = error.retry_after
         seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        return RateLimited(seconds, error.message)
+        return RateLimited(seconds, error.message, unscoped=True)  # no scope in the answer
     if isinstance(error, Forbidden):
         return Unreachable(error.message)
     if isinstance(error, BadRequest):

@@ -67,7 +67,8 @@ MAX_ROWS = 10
 MAX_ROW_TITLE = 24
 MAX_ROW_DESCRIPTION = 72
 WINDOW = timedelta(hours=24)
-THROUGHPUT_CODES = {130429, 80007, 4}
+THROUGHPUT_CODES = {130429, 131048, 80007, 4}
+"""The number's limits (throughput, spam rate): the whole channel pauses, the message waits."""
 PAIR_LIMIT_CODES = {131056}
 PAIR_RETRY_AFTER = 6.0
 """Seconds a chat waits after 131056: Meta allows about one message per 6 s to one number."""

@@ -1,7 +1,8 @@
 """Delivery workers: drain the outbox within each platform's limits, record every outcome.
 
 Crash safety: a message is claimed (`sending`, with the worker, the time and a new claim token)
-in one commit before it is sent, and `sent` in a commit right after the platform confirms it. A
+in one commit before it is sent, and `sent` in a commit right after the platform confirms it
+(a group commit: sends ending while one runs share the next). A
 worker killed between those two commits leaves the row `sending`; after the lease (default 60 s)
 any worker sends it again. That is the only possible repeat: messages confirmed sent are never
 sent again.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -49,12 +51,21 @@ DEFAULT_LEASE = timedelta(seconds=60)
 
 class RateLimited(Exception):
     """The platform asked to slow down for `retry_after` seconds (Telegram 429, WA 130429);
-    `chat_only` when it said the limit is this chat's (WA 131056), not the whole channel's."""
+    `chat_only` when it said the limit is this chat's (WA 131056), not the whole channel's;
+    `unscoped` when it did not say whose (Telegram): the pacing decides (`slow_down`)."""
 
-    def __init__(self, retry_after: float, detail: str = "", chat_only: bool = False) -> None:
+    def __init__(
+        self,
+        retry_after: float,
+        detail: str = "",
+        chat_only: bool = False,
+        *,
+        unscoped: bool = False,
+    ) -> None:
         super().__init__(detail or f"rate limited for {retry_after}s")
         self.retry_after = retry_after
         self.chat_only = chat_only
+        self.unscoped = unscoped
 
 
 class Unreachable(Exception):
@@ -459,6 +470,7 @@ class DeliveryWorker:
         standby_wait: float = 2.0,
         recipient: str | None = None,
         observe: SendObserver | None = None,
+        progress_every: float = 1.0,
     ) -> None:
         self.db = db
         self.senders = senders
@@ -471,6 +483,8 @@ class DeliveryWorker:
             retry_base=retry_base,
             observe=observe,
         )
+        self.recorder = GroupRecorder(self.dispatch)
+        """Outcomes are confirmed together: sends ending while a commit runs share the next."""
         self.limiters = {
             channel: RateLimiter(limit.rate, limit.per_chat, clock)
             for channel, limit in limits.items()
@@ -482,6 +496,11 @@ class DeliveryWorker:
         self.concurrency = concurrency
         self.idle_wait = idle_wait
         self.report = report
+        self.progress_every = progress_every
+        """The broadcasts' progress is recounted at most this often (seconds), and whenever
+        no send is in flight (so the last one of a broadcast is always counted)."""
+        self._progress_due: set[int] = set()
+        self._progress_at = -math.inf
         self.locks = (
             {channel: DeliveryLock(db, channel) for channel in senders} if exclusive else {}
         )
@@ -533,25 +552,39 @@ class DeliveryWorker:
                     done, _ = await asyncio.wait(
                         in_flight, timeout=wait, return_when=asyncio.FIRST_COMPLETED
                     )
-                    await self._finished([in_flight.pop(task) for task in done], done)
+                    finished = [in_flight.pop(task) for task in done]
+                    await self._finished(finished, done, settled=not in_flight)
                 elif not claimed:
                     await self._idle(stop, wait)
         finally:
             if in_flight:
                 done, _ = await asyncio.wait(in_flight)
-                await self._finished(list(in_flight.values()), done)
+                await self._finished(list(in_flight.values()), done, settled=True)
             for lock in self.locks.values():
                 await lock.release()
 
     async def _finished(
-        self, messages: list[OutboxMessage], tasks: set[asyncio.Task[None]]
+        self, messages: list[OutboxMessage], tasks: set[asyncio.Task[None]], settled: bool
     ) -> None:
-        """Log what failed unexpectedly and refresh the progress of the broadcasts concerned."""
+        """Log what failed unexpectedly and refresh the progress of the broadcasts concerned
+        (`settled`: no send is in flight any more)."""
         for task in tasks:
             if not task.cancelled() and task.exception() is not None:
                 log_failure(log, "a send failed unexpectedly", error=task.exception())
-        if self.report is not None and messages:
-            await self.report.update({m.broadcast_id for m in messages if m.broadcast_id})
+        await self._progress({m.broadcast_id for m in messages if m.broadcast_id}, settled)
+
+    async def _progress(self, broadcast_ids: set[int], settled: bool) -> None:
+        """Recount these broadcasts' progress, at most every `progress_every` seconds (a
+        GROUP BY over the broadcast's rows), and always once no send is in flight: the count
+        after a broadcast's last send is exact."""
+        if self.report is None:
+            return
+        self._progress_due |= broadcast_ids
+        now = self.clock.monotonic()
+        if self._progress_due and (settled or now - self._progress_at >= self.progress_every):
+            due, self._progress_due = self._progress_due, set()
+            self._progress_at = now
+            await self.report.update(due)
 
     async def _idle(self, stop: asyncio.Event, wait: float) -> None:
         """Nothing was claimed: wait up to `wait` for `stop`, or, when the pacing holds a chat
@@ -616,31 +649,33 @@ class DeliveryWorker:
                 await self._deliver(message, deadline)
 
         await asyncio.gather(*(deliver(message) for message in claimed))
-        if self.report is not None:
-            await self.report.update({m.broadcast_id for m in claimed if m.broadcast_id})
+        await self._progress({m.broadcast_id for m in claimed if m.broadcast_id}, settled=True)
         return len(claimed)
 
     async def _deliver(self, message: OutboxMessage, deadline: float) -> None:
         """Wait for the message's turn (until `deadline` at most), send it, record the outcome."""
         limiter = self.limiters.get(message.channel)
         if limiter is None:
-            await self.dispatch.record(
-                message, Outcome("failed", f"no sender for {message.channel}")
-            )
+            failed = Outcome("failed", f"no sender for {message.channel}")
+            await self.recorder.record([(message, failed)])
             return
         async with limiter.chat_turn(message.recipient):
             await self._send(message, limiter, deadline)
 
     async def _send(self, message: OutboxMessage, limiter: RateLimiter, deadline: float) -> None:
-        """Send in this chat's turn and record what came of it (under the claim's fence)."""
+        """Send in this chat's turn and record what came of it (under the claim's fence, in a
+        commit shared with the sends that end meanwhile)."""
         if not await limiter.wait_turn(message.recipient, deadline):
             wait = limiter.delay(message.recipient)
-            await self.dispatch.record(
-                message, Outcome("retry", retry_in=wait, count_attempt=False)
-            )
+            later = Outcome("retry", retry_in=wait, count_attempt=False)
+            await self.recorder.record([(message, later)])
             return
         outcome = await self.dispatch.attempt(message)
-        if outcome.slow_down is not None:
-            chat_only = outcome.slow_down.chat_only
-            limiter.pause(outcome.retry_in, message.recipient if chat_only else None)
-        await self.dispatch.record(message, outcome)
+        slow_down = outcome.slow_down
+        if slow_down is not None and slow_down.unscoped:
+            limiter.slow_down(slow_down.retry_after, message.recipient)
+        elif slow_down is not None:
+            limiter.pause(slow_down.retry_after, message.recipient if slow_down.chat_only else None)
+        elif outcome.state == "unreachable":
+            limiter.refund()  # refused at once: nothing was delivered
+        await self.recorder.record([(message, outcome)])

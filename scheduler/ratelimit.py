@@ -3,6 +3,23 @@
 The worker asks before it claims (`capacity`, `held_chats`) so that it only takes rows it can
 send now; a claimed row then waits for its turn (`wait_turn`) at most until a deadline well
 inside its lease, and is handed back instead when a pause pushes it further.
+
+The overall spacing keeps to a grid of `1 / rate` (a wake-up less than half an interval late
+is caught up by the next slot, not carried over to every later send), and a sliding window
+lets no more than `rate` sends (`WINDOW_SENDS` at most) start within one second plus a margin
+(`margin`): the platform counts messages per second, and a grid alone would let timer jitter
+put one message too many into some second.
+
+Two rules keep a broadcast near the limit when some chats refuse or are flooded:
+
+* A send the platform refused at once because the chat cannot get messages (blocked, 403)
+  delivered nothing, so its slot is given back (`refund`): the next send may follow without
+  waiting its interval. Telegram's limit is on messages (about 30 a second); a slot given
+  back lapses after `REFUND_LAPSE` intervals, so it only fills the gap the refused send left.
+* A 429 whose answer does not say whose limit it hit (Telegram's `retry_after` has no scope)
+  holds that chat for `retry_after`; the whole channel pauses only when such 429s come from
+  `SPREAD` different chats within a short window (`slow_down`): one flooded chat does not stop
+  a broadcast, a real channel flood still does.
 """
 
 from __future__ import annotations
@@ -10,9 +27,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from collections import deque
 from collections.abc import AsyncIterator
 
 from core.clock import Clock
+
+SPREAD = 3
+"""429s without a scope from this many different chats, close together, pause the channel."""
+WINDOW_SENDS = 1000
+"""The sliding window counts at most this many sends (`rate` of them when the rate is lower)."""
+REFUND_LAPSE = 2
+"""Intervals a slot given back (`refund`) stays usable."""
 
 
 class RateLimiter:
@@ -28,10 +53,19 @@ class RateLimiter:
         self.interval = 1.0 / rate
         self.chat_interval = 1.0 / per_chat
         self._next = 0.0
+        self._recent: deque[float] = deque(maxlen=max(1, min(math.ceil(rate), WINDOW_SENDS)))
+        """When the last sends started: as many as the rate allows in `_span` seconds."""
+        self._span = (self._recent.maxlen or 1) / rate
+        self.margin = min(self.interval / 2, 0.02)
+        """Seconds the window adds to `_span`: room for the network's jitter."""
         self._next_by_chat: dict[str, float] = {}
         self._paused_until = 0.0
         self._chat_paused_until: dict[str, float] = {}
         self._waiting = 0
+        self._refunds: deque[float] = deque()
+        """When slots were given back (sends refused at once), oldest first."""
+        self._unscoped: deque[tuple[float, str]] = deque()
+        """Recent 429s without a scope: when, and to which chat."""
         """Sends that were claimed and have not taken their overall slot yet."""
         self._turn = asyncio.Lock()
         self._chat_turns: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -61,6 +95,31 @@ class RateLimiter:
         else:
             self._chat_paused_until[chat] = max(self._chat_paused_until.get(chat, 0.0), until)
 
+    def slow_down(self, seconds: float, chat: str) -> None:
+        """A 429 that does not say whose limit it is: hold `chat` for `seconds`, and the whole
+        channel too when such 429s came from `SPREAD` chats within the last few intervals."""
+        now = self.clock.monotonic()
+        self.pause(seconds, chat)
+        window = max(1.0, 2 * SPREAD * self.interval)
+        self._unscoped.append((now, chat))
+        while self._unscoped[0][0] < now - window:
+            self._unscoped.popleft()
+        if len({flooded for _, flooded in self._unscoped}) >= SPREAD:
+            self.pause(seconds)
+
+    def refund(self) -> None:
+        """Give back the slot of a send the platform refused at once (a blocked chat): the next
+        send may go without waiting for it, within `REFUND_LAPSE` intervals."""
+        self._refunds.append(self.clock.monotonic())
+        if self._recent:
+            self._recent.pop()  # not a message: out of the window
+
+    def _credit(self, now: float) -> int:
+        """Slots given back and still usable."""
+        while self._refunds and self._refunds[0] < now - REFUND_LAPSE * self.interval:
+            self._refunds.popleft()
+        return len(self._refunds)
+
     def capacity(self, horizon: float) -> int:
         """How many more sends may start within `horizon` seconds (those already waiting
         counted): what a worker may claim now."""
@@ -68,7 +127,8 @@ class RateLimiter:
         if self._paused_until > now:
             return 0
         start = max(now, self._next)
-        return max(0, math.floor((now + horizon - start) / self.interval) + 1 - self._waiting)
+        slots = math.floor((now + horizon - start) / self.interval) + 1 + self._credit(now)
+        return max(0, slots - self._waiting)
 
     def per_chat_batch(self, horizon: float) -> int:
         """How many messages to one chat may start within `horizon` seconds."""
@@ -107,8 +167,8 @@ class RateLimiter:
         its place in the queue (a pause never lets a later message of a chat overtake it).
 
         Waiters are served in call order (an asyncio.Lock is first come, first served), so none
-        is overtaken by later ones; the overall spacing is measured from the moment of the
-        previous send, so a late wake-up never makes a burst.
+        is overtaken by later ones; the overall spacing keeps to its grid, and the sliding
+        window keeps a late wake-up's catching up from ever exceeding the rate in any second.
         """
         now = self.clock.monotonic()
         chat_start = max(now, self._next_by_chat.get(chat, 0.0))
@@ -122,17 +182,34 @@ class RateLimiter:
             if chat_start > now:
                 await self.clock.sleep(chat_start - now)
             async with self._turn:
+                slept = False
                 while True:
                     now = self.clock.monotonic()
-                    start = max(now, self._next)
+                    credit = self._credit(now)
+                    start = max(now, self._window_opens())
+                    if not credit:
+                        start = max(start, self._next)
                     if self._paused(chat, now) or start > deadline:
                         return False
                     if start <= now:
-                        self._next = now + self.interval
+                        if credit:
+                            self._refunds.popleft()  # a slot given back: the grid stays
+                        elif slept and now - self._next < self.interval / 2:
+                            self._next += self.interval  # a late wake-up, caught up next
+                        else:  # idle, stalled or not ready: a new grid from now
+                            self._next = now + self.interval
+                        self._recent.append(now)
                         return True
                     await self.clock.sleep(start - now)
+                    slept = True
         finally:
             self._waiting -= 1
+
+    def _window_opens(self) -> float:
+        """When the sliding window has room for one more send (0 while it is not full)."""
+        if len(self._recent) < (self._recent.maxlen or 1):
+            return 0.0
+        return self._recent[0] + self._span + self.margin
 
     def _paused(self, chat: str, now: float) -> bool:
         return max(self._paused_until, self._chat_paused_until.get(chat, 0.0)) > now

@@ -240,17 +240,12 @@ class Outbox:
             # One statement, its condition checked again under SQLite's single write lock, so
             # two processes never claim the same row.
             claim = claim.where(OutboxMessage.id.in_(candidates.scalar_subquery()), due)
-        claimed = await self.session.execute(claim.returning(OutboxMessage.id))
-        ids = list(claimed.scalars())
-        if not ids:
-            return []
-        rows = await self.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .order_by(OutboxMessage.id)
-            .execution_options(populate_existing=True)
+        # The claimed rows come back from the UPDATE itself (one round trip), in id order.
+        claimed = await self.session.execute(
+            claim.returning(OutboxMessage),
+            execution_options={"populate_existing": True, "synchronize_session": False},
         )
-        return list(rows.scalars())
+        return sorted(claimed.scalars(), key=lambda row: row.id)
 
     async def mark_all_sent(
         self, holder: str, token: int, sent: dict[int, str | None], now: datetime

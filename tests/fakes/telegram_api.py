@@ -444,6 +444,10 @@ class FakeBotApi:
         self.rate_limited = 0
         #: Seconds every non-polling request waits before it is answered (a slow network).
         self.response_delay = 0.0
+        self.flooded_chats: dict[int, int] = {}
+        """The next send to one of these chats is answered 429 with this retry_after (a flood
+        of that one chat; Telegram's answer does not say so)."""
+        self._count_refused = True
         self.held_chats: dict[int, asyncio.Event] = {}
         """A method addressed to one of these chats is answered only once its event is set (a
         slow answer that the test releases when it has seen what happened meanwhile)."""
@@ -693,11 +697,15 @@ class FakeBotApi:
         """Make a chat known (as if the user had pressed Start) without queuing an update."""
         self._register_user(user_id, first_name=first_name)
 
-    def enforce_rate(self, per_second: float, retry_after: int = 1) -> None:
+    def enforce_rate(
+        self, per_second: float, retry_after: int = 1, *, count_refused: bool = True
+    ) -> None:
         """Answer sends beyond `per_second` in any 1-second window with 429 and retry_after,
-        like Telegram's flood control."""
+        like Telegram's flood control; without `count_refused`, a send to a blocked chat (no
+        message delivered) is not counted."""
         self._rate = per_second
         self._rate_retry_after = retry_after
+        self._count_refused = count_refused
 
     def block_user(self, user_id: int) -> None:
         """Make sends to ``user_id`` fail with ``403 Forbidden: bot was blocked by the user``."""
@@ -804,7 +812,16 @@ class FakeBotApi:
             injected = self._injected.get(key)
             if injected:
                 raise injected.pop(0)
-            if self._rate is not None and key.startswith("send"):
+            chat = _chat_of(params)
+            if key.startswith("send") and chat in self.flooded_chats:
+                retry_after = self.flooded_chats.pop(chat)
+                raise _ApiError(
+                    429,
+                    f"Too Many Requests: retry after {retry_after}",
+                    {"retry_after": retry_after},
+                )
+            refused = chat in self.blocked_users and not self._count_refused
+            if self._rate is not None and key.startswith("send") and not refused:
                 self._check_rate()
             result = await handler(params)
         except _ApiError as exc:

@@ -74,6 +74,7 @@ class App:
             exclusive=recipient is None,
             recipient=recipient,
             observe=observe,
+            stop_grace=settings.stop_grace_seconds,
         )
 
     def turn_delivery(self, senders: dict[str, Sender]) -> TurnDelivery:

@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    reuse_port: bool = Field(
+        default=False,
+        description="bind with SO_REUSEPORT: several `serve` processes share one port (the "
+        "kernel spreads the connections); behind a proxy, give each its own port instead",
+    )
+    stop_grace_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="on SIGTERM, how long the requests, the updates in hand and the sends in "
+        "flight may take to finish; what is left stays in the database for the next process",
+    )
     max_body_bytes: int = Field(
         default=MAX_BODY_BYTES, ge=1024, description="larger webhook bodies are refused (413)"
     )

@@ -158,7 +158,14 @@ def alembic_config() -> AlembicConfig:
     return config
 
 
+MIGRATION_LOCK = 0x6D697472  # "mitr"
+"""PostgreSQL advisory lock held while migrating: processes started together (several `serve`
+and `worker` after a deployment) upgrade one after the other; the later ones find it done."""
+
+
 def _upgrade_sync(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

@@ -4,7 +4,7 @@ PostgreSQL, the same load; then 2 + 2 with one `serve` and one worker SIGKILLed 
 200 applicants (half on Telegram, half on WhatsApp) walk ten steps each (2,000 updates), posted
 as the platforms post them (again until a 200) to real processes against the loopback fakes
 (tests/webhook_load.py, the harness of bench/durability.py and tests/test_scale_out.py); a
-broadcast to all applicants is queued a fifth of the way in. Printed per run: updates answered
+broadcast to all applicants is queued 40 % of the way in. Printed per run: updates answered
 per second, lost and duplicated replies, the broadcast's missing and repeated copies, the kill
 window, and the CPU seconds of every process and of the load (this process: the fakes and the
 applicants), which says what limits the run on this machine.

@@ -114,7 +114,7 @@ async def build_app(settings: Settings, clock: Clock | None = None) -> App:
     config = load_recruitment(settings.recruitment_file)
     if clock is None:
         clock = Clock(config.tz, start_at=settings.clock_at)
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, settings.database_pool_size)
     await db.upgrade()
     deps = Dependencies(
         config=config,

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite under data_dir"
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="PostgreSQL: connections one process keeps open (as many more in a burst)",
+    )
     recruitment_file: Path = DEFAULT_CONFIG_PATH
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"

@@ -28,9 +28,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 class Database:
     """One engine and its session factory; a session is one unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 20) -> None:
         self.url = make_url(url)
-        self.engine: AsyncEngine = _create_engine(url)
+        self.engine: AsyncEngine = _create_engine(url, pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock()
 
@@ -105,11 +105,17 @@ def sqlite_files(url: str) -> list[Path]:
     return [Path(f"{parsed.database}{suffix}") for suffix in ("", "-wal", "-shm")]
 
 
-def _create_engine(url: str) -> AsyncEngine:
+def _create_engine(url: str, pool_size: int) -> AsyncEngine:
+    """The engine; on PostgreSQL at most `pool_size` connections kept open and as many more in
+    a burst."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(
-            url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            hide_parameters=True,
         )
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
     on_disk = sqlite_files(url)

@@ -229,7 +229,8 @@ async def test_a_killed_bot_loses_no_telegram_update_and_answers_none_twice(
             await wait_for("every update handled", all_handled, PATIENCE, bot.logs)
             await fake.wait_until_idle(timeout=PATIENCE)
             await stop_process(second, signal.SIGTERM)
-            assert second.returncode == 0, bot.tails()  # a graceful stop
+            # uvicorn re-raises the signal after its graceful shutdown
+            assert second.returncode in (0, -signal.SIGTERM), bot.tails()
     finally:
         await bot.close()
 

@@ -82,6 +82,7 @@ class App:
             exclusive=recipient is None,
             recipient=recipient,
             observe=observe,
+            stop_grace=settings.stop_grace_seconds,
         )
 
     def turn_delivery(self, senders: dict[str, Sender]) -> TurnDelivery:
@@ -131,7 +132,7 @@ async def build_app(
     config = load_recruitment(settings.recruitment_file)
     if clock is None:
         clock = Clock(config.tz, start_at=settings.clock_at)
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, settings.database_pool_size)
     await db.upgrade()
     metrics = _process_metrics() if metered else None
     deps = Dependencies(

@@ -254,10 +254,10 @@ async def _poll_telegram(app: App, token: str) -> int:
     scheduler = start_scheduler(app.jobs())
     try:
         await stop.wait()
-    finally:
+    finally:  # the worker's sends and the updates in hand finish side by side, both bounded
         scheduler.shutdown(wait=False)
-        await worker_task
-        await stop_polling(polling)
+        stop.set()
+        await asyncio.gather(worker_task, stop_polling(polling, settings.stop_grace_seconds))
     return 0
 
 

@@ -49,10 +49,21 @@ class BackgroundWork:
         if not task.cancelled() and task.exception() is not None:
             log_failure(log, "webhook work failed", error=task.exception())
 
-    async def drain(self) -> None:
-        """Wait for the work in hand, including work it started meanwhile (shutdown)."""
-        while self.tasks:
-            await asyncio.gather(*self.tasks, return_exceptions=True)
+    async def drain(self, grace: float | None = None) -> int:
+        """Wait for the work in hand, including work it started meanwhile (shutdown), at most
+        `grace` seconds; what still runs then is cancelled (a stored update whose turn did not
+        commit stays for the next process). How many were cancelled."""
+        try:
+            async with asyncio.timeout(grace):
+                while self.tasks:
+                    await asyncio.gather(*self.tasks, return_exceptions=True)
+        except TimeoutError:
+            left = list(self.tasks)
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+            return len(left)
+        return 0
 
 
 PayloadHandler = Callable[[dict[str, Any], int], Awaitable[bool]]

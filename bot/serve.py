@@ -8,8 +8,11 @@ import asyncio
 import hmac
 import logging
 import re
+import signal
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import FrameType
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -172,12 +175,36 @@ def build_served(app: App) -> Served:
         metrics=metrics,
         metrics_token=_secret(settings.metrics_token),
         stuck_after=timedelta(seconds=settings.ready_stuck_seconds),
+        stop_grace=settings.stop_grace_seconds,
     )
     return Served(web, senders)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending with exit status 0 after a graceful stop on SIGTERM (uvicorn
+    raises the signal again once it has stopped, so a service manager would see a kill)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            self._captured_signals.remove(sig)
+
+
+def shared_port(host: str, port: int) -> socket.socket:
+    """A listening socket bound with SO_REUSEPORT: every `serve` process binds one to the same
+    port, and the kernel spreads the new connections over them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
 async def serve(app: App, settings: Settings) -> None:
-    """Run the web app until SIGINT/SIGTERM (uvicorn handles them)."""
+    """Run the web app until SIGINT/SIGTERM: then accept nothing new, let the requests, the
+    updates in hand and the sends in flight finish (`stop_grace_seconds` each at most), and
+    return."""
     served = build_served(app)
     config = uvicorn.Config(
         served.web,
@@ -185,5 +212,7 @@ async def serve(app: App, settings: Settings) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,  # request lines would carry nothing useful and cost time
+        timeout_graceful_shutdown=max(1, round(settings.stop_grace_seconds)),
     )
-    await uvicorn.Server(config).serve()
+    sockets = [shared_port(settings.host, settings.port)] if settings.reuse_port else None
+    await _Server(config).serve(sockets=sockets)

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy async URL; default: SQLite under data_dir"
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="PostgreSQL: connections one process keeps open (as many more in a burst)",
+    )
     recruitment_file: Path = DEFAULT_CONFIG_PATH
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
@@ -73,6 +79,17 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    reuse_port: bool = Field(
+        default=False,
+        description="bind with SO_REUSEPORT: several `serve` processes share one port (the "
+        "kernel spreads the connections); behind a proxy, give each its own port instead",
+    )
+    stop_grace_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="on SIGTERM, how long the requests, the updates in hand and the sends in "
+        "flight may take to finish; what is left stays in the database for the next process",
+    )
     max_body_bytes: int = Field(
         default=MAX_BODY_BYTES, ge=1024, description="larger webhook bodies are refused (413)"
     )

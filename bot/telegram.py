@@ -180,13 +180,15 @@ class Polling:
             asyncio.create_task(self.intake.sweep_forever(self.stopping)),
         ]
 
-    async def stop(self) -> None:
-        """Stop fetching, finish the updates in hand (what waits stays stored), confirm what
-        was stored, and close connections."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Stop fetching, finish the updates in hand within `grace` seconds (what waits, or is
+        cut, stays stored), confirm what was stored, and close connections."""
         self.stopping.set()
         self.intake.closing = True
         await asyncio.gather(*self.tasks)
-        await self.intake.background.drain()
+        left = await self.intake.background.drain(grace)
+        if left:
+            log.warning("stopping: %d updates left for the next process", left)
         if self.offset is not None:
             with contextlib.suppress(TelegramError):
                 await self.application.bot.get_updates(offset=self.offset, limit=1, timeout=0)
@@ -248,9 +250,9 @@ async def start_polling(
     return polling
 
 
-async def stop_polling(polling: Polling) -> None:
-    """Stop polling, finish the updates in hand, and close connections."""
-    await polling.stop()
+async def stop_polling(polling: Polling, grace: float | None = None) -> None:
+    """Stop polling, finish the updates in hand (within `grace` seconds), close connections."""
+    await polling.stop(grace)
 
 
 async def start_webhook(application: Application, url: str, secret: str | None) -> None:

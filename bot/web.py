@@ -209,13 +209,15 @@ def build_web_app(
     metrics: Metrics | None = None,
     metrics_token: str | None = None,
     stuck_after: timedelta = STUCK_AFTER,
+    stop_grace: float | None = None,
 ) -> Starlette:
     """The ASGI app: only the channels that are configured get a route; the staff desk is
     mounted at /desk when `desk` is given. The Telegram webhook needs its secret token (without
     one anybody could post updates as any user, staff too) and its intake
     (`bot.telegram.telegram_intake`, over the same `background`). /readyz says whether the
     intake or the outbox is stuck past `stuck_after`; /metrics shows `metrics` (a new set when
-    none is given) to local clients, or to whoever sends `metrics_token` as a bearer token."""
+    none is given) to local clients, or to whoever sends `metrics_token` as a bearer token.
+    At shutdown the work in hand gets `stop_grace` seconds (None: as long as it takes)."""
     if telegram is not None and not telegram_secret:
         raise ValueError("the Telegram webhook needs a secret token")
     if telegram is not None and telegram_intake is None:
@@ -314,7 +316,9 @@ def build_web_app(
             for each in intakes:
                 each.closing = True
             await asyncio.gather(*sweepers)
-            await background.drain()
+            left = await background.drain(stop_grace)
+            if left:
+                log.warning("stopping: %d updates left for the next process", left)
             if on_shutdown is not None:
                 await on_shutdown()
 

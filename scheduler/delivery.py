@@ -471,9 +471,12 @@ class DeliveryWorker:
         recipient: str | None = None,
         observe: SendObserver | None = None,
         progress_every: float = 1.0,
+        stop_grace: float | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
+        self.stop_grace = stop_grace
+        """Seconds the sends in flight get once `run` is told to stop (None: unbounded)."""
         self.dispatch = Dispatch(
             db,
             senders,
@@ -515,7 +518,8 @@ class DeliveryWorker:
         """A claimed message waits at most this long for its turn, else it is handed back."""
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until `stop` is set (then finish the messages in hand).
+        """Deliver until `stop` is set (then finish the messages in hand, for `stop_grace`
+        seconds at most: a send still running then is cancelled, its claim left to run out).
 
         Up to `concurrency` sends are in flight; new rows are claimed as slots free up, so one
         slow answer holds one slot, not a whole round. When `exclusive`, this worker sends only
@@ -558,8 +562,13 @@ class DeliveryWorker:
                     await self._idle(stop, wait)
         finally:
             if in_flight:
-                done, _ = await asyncio.wait(in_flight)
-                await self._finished(list(in_flight.values()), done, settled=True)
+                done, pending = await asyncio.wait(in_flight, timeout=self.stop_grace)
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    log.warning("worker %s: %d sends cut at the stop", self.name, len(pending))
+                    await asyncio.wait(pending)
+                await self._finished(list(in_flight.values()), done | pending, settled=True)
             for lock in self.locks.values():
                 await lock.release()
 

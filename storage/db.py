@@ -29,9 +29,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 class Database:
     """One engine and its session factory; a session is one unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int = 20) -> None:
         self.url = make_url(url)
-        self.engine: AsyncEngine = _create_engine(url)
+        self.engine: AsyncEngine = _create_engine(url, pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._sqlite_writer = asyncio.Lock()
 
@@ -115,11 +115,17 @@ def sqlite_files(url: str) -> list[Path]:
     return [Path(f"{parsed.database}{suffix}") for suffix in ("", "-wal", "-shm")]
 
 
-def _create_engine(url: str) -> AsyncEngine:
+def _create_engine(url: str, pool_size: int) -> AsyncEngine:
+    """The engine; on PostgreSQL at most `pool_size` connections kept open and as many more in
+    a burst."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(
-            url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            hide_parameters=True,
         )
     engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
     on_disk = sqlite_files(url)
@@ -168,7 +174,14 @@ def alembic_config() -> AlembicConfig:
     return config
 
 
+MIGRATION_LOCK = 0x6D697472  # "mitr"
+"""PostgreSQL advisory lock held while migrating: processes started together (several `serve`
+and `worker` after a deployment) upgrade one after the other; the later ones find it done."""
+
+
 def _upgrade_sync(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

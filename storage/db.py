@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.private_files import create_private
+from storage.sqlite_driver import OneHopDbapi
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -111,7 +112,9 @@ def _create_engine(url: str) -> AsyncEngine:
         return create_async_engine(
             url, pool_pre_ping=True, pool_size=20, max_overflow=20, hide_parameters=True
         )
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(
+        url, module=OneHopDbapi(), connect_args={"timeout": 30}, hide_parameters=True
+    )
     on_disk = sqlite_files(url)
 
     @event.listens_for(engine.sync_engine, "do_connect")

@@ -29,6 +29,7 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.metrics import Metrics
+from bot.settings import TELEGRAM_CONCURRENCY
 from bot.web import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
 from core.callbacks import LinkAction, LinkButton
 from core.failures import invalid_fields
@@ -86,7 +87,7 @@ def build_application(
     token: str,
     base_url: str,
     base_file_url: str,
-    concurrency: int = 8,
+    concurrency: int = TELEGRAM_CONCURRENCY,
     lease: timedelta = DEFAULT_LEASE,
     observe: SendObserver | None = None,
 ) -> Application:

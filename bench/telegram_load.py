@@ -68,6 +68,7 @@ from telegram.ext import (  # noqa: E402
     filters,
 )
 
+from bot.settings import TELEGRAM_CONCURRENCY  # noqa: E402
 from bot.telegram import (  # noqa: E402
     ALLOWED_UPDATES,
     Polling,
@@ -93,6 +94,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
 OPEN_DAY = datetime(2023, 11, 10, 9, 0)  # registration is open
 NIK_PREFIX = "352801570895"  # Pamekasan/Tlanakan, 17-08-1995, female (day + 40)
 TARGET = 2.0
+RTT = "+rtt"
+"""The name suffix of a bot whose fake answers every Bot API call after `--rtt` ms."""
+RTT_TARGET = 0.8
 USER_BASE = 7_000_000
 WARMUP_USER_BASE = 6_000_000
 
@@ -842,6 +846,8 @@ class Options:
     step_timeout: float
     separate: bool
     profile_dir: Path | None = None
+    rtt: float = 0.0
+    """Seconds the fake waits before answering each Bot API call of the `+rtt` bots."""
 
     def round_sizes(self) -> list[int]:
         size, extra = divmod(self.applicants, self.rounds)
@@ -1027,8 +1033,10 @@ async def start_contender(
     pictures: Mapping[str, bytes],
     db_url: str | None = None,
     pg_database: str | None = None,
+    response_delay: float = 0.0,
 ) -> Contender:
-    """Start a bot (and its fake) and warm it up with `options.warmup` users (not measured)."""
+    """Start a bot (and its fake, answering each Bot API call after `response_delay` seconds)
+    and warm it up with `options.warmup` users (not measured)."""
     extra: dict[str, Any] = {}
     if name == "echo":
         kind = "echo"
@@ -1057,6 +1065,7 @@ async def start_contender(
             finally:
                 await database.dispose()
     fake = await stack.enter_async_context(CountingFake(max_poll_wait=options.max_poll_wait))
+    fake.response_delay = response_delay
     bot = await stack.enter_async_context(
         running_bot(_spec(kind, name, fake, options, **extra), options.separate)
     )
@@ -1291,7 +1300,10 @@ def report(baselines: list[Result], results: list[Result], options: Options) -> 
         for check in row.checks:
             print(f"check {row.name}: {check}")
     print()
+    twins = {row.name: row for row in results if row.name.endswith(RTT)}
     for row in results:
+        if row.name in twins:
+            continue
         print(_verdict(f"{row.name}", row, echo) + f" -- all {len(script)} steps")
         print(
             _verdict(f"{row.name} text/button steps", row.only(TEXT), echo.only(TEXT))
@@ -1308,6 +1320,27 @@ def report(baselines: list[Result], results: list[Result], options: Options) -> 
             f"{others}); time per update {_ratio(mine.time_per_update, base.time_per_update)}"
             f" echo, bot CPU {_ms(mine.per_update(mine.bot_cpu), 1)} ms/update"
         )
+    for row in results:
+        if (slow := twins.get(row.name + RTT)) is not None:
+            print(_rtt_verdict(row, slow, options.rtt, None))
+            print(_rtt_verdict(row, slow, options.rtt, TEXT))
+
+
+def _rtt_verdict(fast: Result, slow: Result, rtt: float, phase: str | None) -> str:
+    """Throughput with every Bot API call `rtt` slower against the same bot without."""
+    fast, slow = fast.only(phase), slow.only(phase)
+    rounds = sorted(
+        base / mine for mine, base in zip(slow.round_times(), fast.round_times(), strict=True)
+    )
+    ratio, whole = statistics.median(rounds), fast.time_per_update / slow.time_per_update
+    verdict = "met" if ratio >= RTT_TARGET else "NOT met"
+    steps = "all steps" if phase is None else "text/button steps"
+    return (
+        f"{fast.name} {steps} with a {rtt * 1000:.0f} ms round trip on every Bot API call: "
+        f"{slow.throughput:.1f} upd/s, without {fast.throughput:.1f} upd/s; throughput ratio "
+        f"{ratio:.2f} (target >= {RTT_TARGET}) {verdict} [median of {len(rounds)} rounds, "
+        f"{rounds[0]:.2f}..{rounds[-1]:.2f}; whole run {whole:.2f}]"
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -1335,6 +1368,7 @@ async def run(args: argparse.Namespace) -> int:
         step_timeout=args.step_timeout,
         separate=args.bot_process == "separate",
         profile_dir=args.profile,
+        rtt=args.rtt / 1000,
     )
     if options.profile_dir is not None:
         options.profile_dir.mkdir(parents=True, exist_ok=True)
@@ -1376,11 +1410,21 @@ async def run(args: argparse.Namespace) -> int:
             created = await stack.enter_async_context(postgres_database())
             if created is not None:
                 databases["postgresql"] = created
+        if options.rtt:  # the same bot again, its own database, every Bot API call slower
+            for backend in list(databases):
+                if backend == "sqlite":
+                    url = f"sqlite+aiosqlite:///{Path(folder) / 'bench-rtt.db'}"
+                    databases[f"sqlite{RTT}"] = (url, None)
+                elif (twin := await stack.enter_async_context(postgres_database())) is not None:
+                    databases[f"{backend}{RTT}"] = twin
         contenders: list[Contender] = []
         for name in [*names, *databases]:
             print(f"starting and warming up: {name} ...", flush=True)
             url, pg_name = databases.get(name, (None, None))
-            contenders.append(await start_contender(stack, name, options, pictures, url, pg_name))
+            delay = options.rtt if name.endswith(RTT) else 0.0
+            contenders.append(
+                await start_contender(stack, name, options, pictures, url, pg_name, delay)
+            )
 
         first = options.warmup + 1
         for index, size in enumerate(sizes):
@@ -1420,7 +1464,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--warmup", type=int, default=5, help="warm-up users (not counted)")
-    parser.add_argument("--concurrency", type=int, default=8, help="bot concurrent updates")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=TELEGRAM_CONCURRENCY,
+        help="bot concurrent updates (default: mitrabot's)",
+    )
     parser.add_argument("--poll-timeout", type=int, default=10, help="getUpdates timeout (s)")
     parser.add_argument(
         "--max-poll-wait", type=float, default=2.0, help="the fake's cap on a long poll (s)"
@@ -1436,6 +1485,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-telegram-only",
         action="store_true",
         help="skip the second baseline (our Bot API traffic without logic or database)",
+    )
+    parser.add_argument(
+        "--rtt",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="also run our bot(s) with every Bot API call answered after MS ms (own database), "
+        "and print the throughput with and without it",
     )
     parser.add_argument(
         "--profile",

@@ -13,6 +13,11 @@ from bot.intake import BODY_TIMEOUT, MAX_BODY_BYTES, ORPHAN_AFTER, STUCK_AFTER, 
 from core.recruitment import DEFAULT_CONFIG_PATH
 from storage.db import sqlite_files
 
+TELEGRAM_CONCURRENCY = 32
+"""Telegram updates handled at once by default: a turn holds its slot while its callback is
+acknowledged and its replies go out, so with Telegram a round trip away (~100 ms a call) 8 would
+cap a process at a few dozen updates a second; one chat's updates still go one at a time."""
+
 
 class ServeError(Exception):
     """The settings do not describe anything to serve."""
@@ -43,7 +48,7 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_base_url: str = "https://api.telegram.org/bot"
     telegram_base_file_url: str = "https://api.telegram.org/file/bot"
-    telegram_concurrency: int = Field(default=8, ge=1, le=256)
+    telegram_concurrency: int = Field(default=TELEGRAM_CONCURRENCY, ge=1, le=256)
     telegram_rate: float = Field(default=30.0, gt=0, description="bot-initiated messages/second")
     telegram_chat_rate: float = Field(default=1.0, gt=0, description="messages/second per chat")
     telegram_webhook_url: str | None = Field(

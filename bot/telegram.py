@@ -29,9 +29,11 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.intake import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
+from bot.settings import TELEGRAM_CONCURRENCY
 from core.callbacks import LinkAction, LinkButton
 from core.failures import invalid_fields
 from core.formatting import split_text
+from core.keyed_locks import KeyedLocks
 from core.types import (
     Button,
     Channel,
@@ -60,6 +62,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+POLL_READ_TIMEOUT = 5.0
+"""Seconds a long poll's answer may take beyond its own timeout (PTB's default read timeout)."""
 MAX_TEXT = MessageLimit.MAX_TEXT_LENGTH
 """A text message's limit (4096 characters); longer texts go out in parts."""
 COMMANDS = {
@@ -85,7 +89,7 @@ def build_application(
     token: str,
     base_url: str,
     base_file_url: str,
-    concurrency: int = 8,
+    concurrency: int = TELEGRAM_CONCURRENCY,
     lease: timedelta = DEFAULT_LEASE,
     observe: SendObserver | None = None,
 ) -> Application:
@@ -109,6 +113,7 @@ def build_application(
     deps = conversation.deps
     application.bot_data["conversation"] = conversation
     application.bot_data["concurrency"] = concurrency
+    application.bot_data["chats"] = KeyedLocks()
     application.bot_data["replies"] = TurnDelivery(
         conversation.db,
         {Channel.TELEGRAM.value: TelegramSender(application.bot)},
@@ -202,11 +207,10 @@ class Polling:
                 if updates is None:
                     return
                 if updates:
-                    batch = [(update.to_dict(), str(update.update_id)) for update in updates]
                     await self.intake.accept_all(
-                        [(json.dumps(payload).encode(), payload, key) for payload, key in batch]
+                        [(json.dumps(raw).encode(), raw, str(raw["update_id"])) for raw in updates]
                     )
-                    self.offset = updates[-1].update_id + 1
+                    self.offset = updates[-1]["update_id"] + 1
                 failures = 0
             except InvalidToken:
                 raise
@@ -217,11 +221,20 @@ class Polling:
                     wait = min(self.RETRY_CAP, 2.0 ** (failures - 1))
                     await asyncio.wait_for(self.stopping.wait(), wait)
 
-    async def _fetch(self) -> tuple[Update, ...] | None:
-        """The next updates (a long poll), or None when stopping interrupted it."""
+    async def _fetch(self) -> list[dict[str, Any]] | None:
+        """The next updates (a long poll) as Telegram sent them, or None when stopping
+        interrupted it. Raw: each is parsed once, by the turn that handles it (`get_updates`
+        would parse them here too, only for the intake to serialise them again; its public
+        raw form, `do_api_request`, warns on every call to use `get_updates` instead)."""
+        arguments: dict[str, Any] = {
+            "timeout": self.poll_timeout,
+            "allowed_updates": ALLOWED_UPDATES,
+        }
+        if self.offset is not None:
+            arguments["offset"] = self.offset
         fetch = asyncio.ensure_future(
-            self.application.bot.get_updates(
-                offset=self.offset, timeout=self.poll_timeout, allowed_updates=ALLOWED_UPDATES
+            self.application.bot._post(
+                "getUpdates", arguments, read_timeout=POLL_READ_TIMEOUT + self.poll_timeout
             )
         )
         stopping = asyncio.ensure_future(self.stopping.wait())
@@ -444,8 +457,21 @@ async def handle_update(application: Application, payload: dict[str, Any], inbou
     (`inbound_id`, stored once per `update_id`: the record that it was handled) handled, and
     are sent at once. True when the update reached the conversation (settled with the turn),
     False when it was ignored.
+
+    Updates of one private chat are handled one at a time, in the order they were handed over
+    (the intake starts them in `update_id` order), each with its replies sent before the next
+    begins: a button press whose acknowledgement is slow is not overtaken by the text after it.
     """
     update = Update.de_json(payload, application.bot)
+    chat = update.effective_chat
+    if chat is None or chat.type != "private":
+        return await _handle_update(application, update, inbound_id)
+    chats: KeyedLocks = application.bot_data["chats"]
+    async with chats.hold(chat.id):  # taken before any await: in the order they arrived
+        return await _handle_update(application, update, inbound_id)
+
+
+async def _handle_update(application: Application, update: Update, inbound_id: int) -> bool:
     query = update.callback_query
     if query is not None:
         try:

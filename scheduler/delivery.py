@@ -33,6 +33,7 @@ from typing import Protocol
 
 from core.clock import Clock
 from core.failures import log_failure
+from core.keyed_locks import KeyedLocks
 from core.recruitment import QuietHours
 from core.types import Button
 from scheduler.ratelimit import RateLimiter
@@ -382,29 +383,20 @@ class TurnDelivery:
         self.clock = clock
         self.holder = holder or worker_name("turns")
         self.lease = lease
-        self.chats: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
-        """One lock per chat with replies in hand here (and how many turns want it), so two
-        turns of one chat go out one after the other; dropped when none does."""
+        self.chats = KeyedLocks()
+        """One lock per chat with replies in hand here, so two turns of one chat go out one
+        after the other."""
 
     async def send(self, messages: Sequence[OutboxMessage]) -> None:
         """Send one turn's claimed replies (all to one chat); never raises: what could not be
         sent or recorded stays in the outbox for the worker."""
         if not messages:
             return
-        key = (messages[0].channel, messages[0].recipient)
-        lock, users = self.chats.get(key, (asyncio.Lock(), 0))
-        self.chats[key] = (lock, users + 1)
         try:
-            async with lock:
+            async with self.chats.hold((messages[0].channel, messages[0].recipient)):
                 await self._send_in_order(messages)
         except Exception:
             log_failure(log, "a turn's replies could not all be sent; the worker takes the rest")
-        finally:
-            lock, users = self.chats[key]
-            if users == 1:
-                del self.chats[key]
-            else:
-                self.chats[key] = (lock, users - 1)
 
     async def _send_in_order(self, messages: Sequence[OutboxMessage]) -> None:
         """Send one after the other and record every outcome at the end, with those of other

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from storage.private_files import create_private
+from storage.sqlite_driver import OneHopDbapi
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -127,7 +128,9 @@ def _create_engine(url: str, pool_size: int) -> AsyncEngine:
             max_overflow=pool_size,
             hide_parameters=True,
         )
-    engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    engine = create_async_engine(
+        url, module=OneHopDbapi(), connect_args={"timeout": 30}, hide_parameters=True
+    )
     on_disk = sqlite_files(url)
 
     @event.listens_for(engine.sync_engine, "do_connect")

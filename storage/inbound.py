@@ -62,6 +62,9 @@ class InboundPayloads:
             update(InboundPayload)
             .where(InboundPayload.id == payload_id, InboundPayload.handled_at.is_(None))
             .values(body="", handled_at=now)
+            # No loaded row to bring up to date (the turn never loads its payload): skip the
+            # ORM's evaluation of the WHERE clause against the session on every turn.
+            .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
 

@@ -158,6 +158,23 @@ async def test_redelivered_updates_are_answered_once(
         assert len(fake.messages_to(APPLICANT)) == 3
 
 
+async def test_a_chats_updates_are_answered_in_the_order_they_were_sent(
+    fake: FakeBotApi, db: Database, deps: Dependencies
+) -> None:
+    """A button press whose acknowledgement is slow is not overtaken by the text typed after
+    it: the press is answered first, whatever the Bot API's round trip."""
+    async with running_bot(fake, db, deps):
+        await act(fake, APPLICANT, "text", "/start", 2)
+        fake.response_delay = 0.3  # every call, answerCallbackQuery included
+        fake.push_callback(APPLICANT, "menu:register")
+        fake.push_text(APPLICANT, "/bantuan")
+        answers = (await fake.wait_for_messages(APPLICANT, 4))[2:]
+        assert "consent:yes" in answers[0].callback_data  # the press's answer comes first
+        assert "consent:yes" not in answers[-1].callback_data
+        await fake.wait_until_idle()
+        assert fake.internal_errors == []
+
+
 async def test_one_users_trouble_never_stops_the_bot_for_others(
     fake: FakeBotApi, db: Database, deps: Dependencies
 ) -> None:

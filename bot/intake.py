@@ -124,38 +124,70 @@ class DurableIntake:
         self.closing = False
         """Set at shutdown: what waits stays in the database for the next start."""
         self.metrics = metrics
+        self.batch: list[tuple[bytes, dict[str, Any], str | None, asyncio.Future[bool]]] = []
+        """Payloads of `accept` calls waiting for the next group commit."""
+        self.committing: asyncio.Task[None] | None = None
+        """The task storing the batches while there are any."""
 
     async def accept(
         self, body: bytes, payload: dict[str, Any], platform_id: str | None = None
     ) -> bool:
         """Store the raw body (before the acknowledgement) and handle the payload now if there
         is room. False when a payload with this `platform_id` was stored already (nothing more
-        to do: whoever stored it, or the sweep, handles it)."""
-        return bool(await self.accept_all([(body, payload, platform_id)]))
+        to do: whoever stored it, or the sweep, handles it).
+
+        Group commit: the payloads of concurrent calls are stored in one transaction, the next
+        one while the previous commits; each call returns once its own payload is committed."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.batch.append((body, payload, platform_id, done))
+        if self.committing is None:
+            self.committing = asyncio.ensure_future(self._commit_batches())
+        return await done
+
+    async def _commit_batches(self) -> None:
+        """Store what `accept` queued, batch after batch, until nothing is queued."""
+        try:
+            while self.batch:
+                batch, self.batch = self.batch, []
+                try:
+                    new = await self._store([(body, data, key) for body, data, key, _ in batch])
+                except Exception as error:
+                    for *_, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for is_new, (*_, done) in zip(new, batch, strict=True):
+                    if not done.done():  # the request may have gone meanwhile
+                        done.set_result(is_new)
+        finally:
+            self.committing = None
 
     async def accept_all(self, payloads: list[tuple[bytes, dict[str, Any], str | None]]) -> int:
         """`accept` for several payloads (a `getUpdates` batch) in one transaction, handled in
         their order; how many were new."""
+        return sum(await self._store(payloads))
+
+    async def _store(self, payloads: list[tuple[bytes, dict[str, Any], str | None]]) -> list[bool]:
+        """Store `payloads` in one transaction, then start (or queue) the new ones in order;
+        whether each was new."""
         now = self.now()
-        stored: list[tuple[int | None, dict[str, Any]]] = []
         async with self.db.transaction() as session:
-            inbound = InboundPayloads(session)
-            for body, payload, key in payloads:
-                text = body.decode("utf-8", "replace")
-                stored.append((await inbound.store(self.channel, text, now, key), payload))
-        new = 0
+            rows = await InboundPayloads(session).store_all(
+                self.channel,
+                [(body.decode("utf-8", "replace"), key) for body, _, key in payloads],
+                now,
+            )
         if self.metrics is not None:
-            self.metrics.received.labels(self.channel).inc(sum(r is not None for r, _ in stored))
-        for row, payload in stored:
+            self.metrics.received.labels(self.channel).inc(sum(r is not None for r in rows))
+        for row, (_, payload, _) in zip(rows, payloads, strict=True):
             if row is None:
                 continue
-            new += 1
             if len(self.in_hand) < self.max_in_flight and not self.closing:
                 self._start(row, payload)
             else:
                 kept = payload if len(self.waiting) < WAITING_IN_MEMORY else None
                 self.waiting.append((row, kept))
-        return new
+        return [row is not None for row in rows]
 
     async def _next_waiting(self) -> None:
         """A slot came free: start the oldest payload this process left waiting."""

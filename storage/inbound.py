@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,9 +24,9 @@ class InboundPayloads:
         """Keep a raw body as received; its id, or None when a payload with the same
         `platform_id` is stored already (received twice: the first copy is the one handled)."""
         dialect = self.session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(InboundPayload)
+            upsert(InboundPayload)
             .values(
                 channel=channel, platform_id=platform_id, body=body, received_at=now, attempts=0
             )
@@ -34,6 +34,30 @@ class InboundPayloads:
             .returning(InboundPayload.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def store_all(
+        self, channel: str, bodies: list[tuple[str, str | None]], now: datetime
+    ) -> list[int | None]:
+        """`store` for several (body, platform_id) at once, in their order: one multi-row INSERT
+        when none has a platform id (nothing can conflict), else one INSERT each."""
+        if any(key is not None for _, key in bodies):
+            return [await self.store(channel, body, now, key) for body, key in bodies]
+        if not bodies:
+            return []
+        rows = [
+            {
+                "channel": channel,
+                "platform_id": None,
+                "body": body,
+                "received_at": now,
+                "attempts": 0,
+            }
+            for body, _ in bodies
+        ]
+        statement = insert(InboundPayload).returning(
+            InboundPayload.id, sort_by_parameter_order=True
+        )
+        return list((await self.session.scalars(statement, rows)).all())
 
     async def body(self, payload_id: int) -> str | None:
         """The stored body, or None when it is handled or gone (given up)."""

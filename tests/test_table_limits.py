@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 from openpyxl import Workbook
 
@@ -18,7 +19,6 @@ from bot.cli import main
 from core.catalog import Catalog
 from core.types import FileKind
 from handlers.conversation import Conversation
-from services import result_table
 from services.result_table import TableProblem, read_table
 from services.table_limits import LIMITS, TableLimits
 from tests.chat import Chat
@@ -83,7 +83,7 @@ def openpyxl_never_opens(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("openpyxl was asked to open a file past the limits")
 
-    monkeypatch.setattr(result_table, "load_workbook", refuse)
+    monkeypatch.setattr(openpyxl, "load_workbook", refuse)  # imported where it is used
 
 
 # ------------------------------------------------------------------------- the bombs

@@ -102,7 +102,8 @@ async def run_backend(backend: str, users: int) -> Report:
                         await server.kill()
                         await telegram.wait_until_idle(timeout=30, requests_only=True)
                         await graph.wait_until_idle(timeout=30)
-                        unsettled, in_window = await window.after_kill(database)
+                        killed = server.holders
+                        unsettled, in_window = await window.after_kill(database, killed)
                         report.kills.append(
                             f"{share:.0%}: {await stored(database)} updates stored not done, "
                             f"{unsettled} replies not recorded as sent, {in_window} "

@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from bot.web import TELEGRAM_PATH, WHATSAPP_PATH
 from core.recruitment import RecruitmentConfig
+from scheduler.delivery import DEFAULT_LEASE
 from services.broadcasts import Audience, create_broadcast
 from storage.db import Database
 from storage.models import InboundPayload, OutboxMessage
@@ -183,6 +184,16 @@ class Child:
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    @property
+    def holders(self) -> set[str]:
+        """The names under which this process claims outbox rows (`worker_name`: a named
+        worker's name; a `serve`'s delivery worker `host:pid` and its turns `host:pid:turns`)."""
+        if "--name" in self.command:
+            return {self.command[self.command.index("--name") + 1]}
+        assert self.process is not None
+        process = f"{socket.gethostname()}:{self.process.pid}"
+        return {process, f"{process}:turns"}
+
     async def kill(self) -> None:
         """SIGKILL: no clean-up of any kind."""
         assert self.process is not None
@@ -298,19 +309,23 @@ class Load:
 
 
 class Window:
-    """The documented window of the kills: per reply unsettled at a kill, the copies the
-    platform had then (the latest kill's count: a reply the next process re-sent, and that a
-    kill caught unrecorded again, repeats once more)."""
+    """The documented window of the kills: per message a killed process held (claimed, not
+    recorded as sent) at a kill, the copies the platform had then (the latest kill's count: a
+    reply the next process re-sent, and that a kill caught unrecorded again, repeats once
+    more). A message a process that lives on holds is not in it: that process records it."""
 
     def __init__(self, load: Load, crowd: list[Applicant]) -> None:
         self.load = load
         self.crowd = crowd
         self.copies: dict[tuple[str, str, str], int] = {}
+        self.killed: set[str] = set()
+        """The claim holders of every process killed so far."""
 
-    async def after_kill(self, database: Database) -> tuple[int, int]:
-        """Look once the kill is done and the fakes are idle: (replies not recorded as sent,
-        messages of them newly at the platform)."""
-        rows = await unsettled(database)
+    async def after_kill(self, database: Database, holders: set[str]) -> tuple[int, int]:
+        """Look once the kill of the process claiming as `holders` is done and the fakes are
+        idle: (messages killed processes held, messages of them newly at the platform)."""
+        self.killed |= holders
+        rows = await unsettled(database, self.killed)
         new = 0
         for row in rows:
             person = _person(self.crowd, row[0], row[1])
@@ -325,15 +340,35 @@ class Window:
         return sum(self.copies.values())
 
 
-async def unsettled(database: Database) -> list[tuple[str, str, str]]:
-    """(channel, recipient, text) of the replies still to be sent (claimed or queued)."""
+async def unsettled(
+    database: Database, holders: set[str] | None = None
+) -> list[tuple[str, str, str]]:
+    """(channel, recipient, text) of the messages still to be sent (claimed or queued); with
+    `holders`, only those claimed by them."""
+    if holders is None:
+        still = OutboxMessage.state.in_(("queued", "sending"))
+    else:
+        still = (OutboxMessage.state == "sending") & OutboxMessage.claimed_by.in_(holders)
     async with database.transaction() as session:
         rows = await session.execute(
-            select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.text).where(
-                OutboxMessage.state.in_(("queued", "sending"))
-            )
+            select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.text).where(still)
         )
         return [(channel, recipient, text) for channel, recipient, text in rows.all()]
+
+
+async def slowest_confirmation(database: Database) -> float:
+    """The longest time (seconds) from a claim to the record that its message was sent: what
+    the lease must exceed, else a message sent slowly is taken over and sent again."""
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(OutboxMessage.claimed_at, OutboxMessage.sent_at).where(
+                OutboxMessage.state == "sent"
+            )
+        )
+        return max(
+            ((sent - claimed).total_seconds() for claimed, sent in rows.all() if claimed and sent),
+            default=0.0,
+        )
 
 
 async def stored(database: Database) -> int:
@@ -395,6 +430,8 @@ class FleetRun:
     broadcast_missing: int = 0
     broadcast_repeated: int = 0
     seconds: float = 0.0
+    slowest: float = 0.0
+    """The longest a message stayed claimed before its send was recorded (seconds)."""
     kills: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds per process (`load` is this one: the fakes and the applicants)."""
@@ -418,14 +455,16 @@ async def run_fleet(
     workers: int,
     users: int,
     kill_at: float | None,
-    lease_seconds: float = 20,
+    lease_seconds: float = DEFAULT_LEASE.total_seconds(),
 ) -> FleetRun:
     """`serves` webhook processes on one port (SO_REUSEPORT) and `workers` delivery workers on
     `database` (migrated), `users` applicants walking the script; a broadcast to all applicants
     (those who consented) once 40 % of the replies arrived; with `kill_at` (a share of the
     replies), the first `serve` and the first worker SIGKILLed then. The rest is stopped with
-    SIGTERM at the end. The lease is longer than the durability bench's 5 s: on a machine this
-    loaded, a turn's send can take longer than that, and a worker would take it over."""
+    SIGTERM at the end. The lease is production's (60 s): a lease shorter than the longest a
+    live process legitimately keeps a message claimed before recording it sent (a turn's
+    reply on a starved machine: 9.8 s measured at a sixth of a core) lets a worker take the
+    claim over and send the message again, outside any kill's window."""
     run = FleetRun(serves, workers)
     port = free_port()
     env = environment(database, telegram, graph, folder / "data", port, lease_seconds)
@@ -463,22 +502,25 @@ async def run_fleet(
             run.broadcast_recipients = broadcast.total
             if kill_at is not None:
                 await _replies(load, crowd, run.expected * kill_at, walks)
-                for child in (children[0], children[serves]):
+                killed = (children[0], children[serves])
+                for child in killed:
                     cpu[child.log.stem] = child.cpu_seconds()
                     await child.kill()
                 await telegram.wait_until_idle(timeout=30, requests_only=True)
                 await graph.wait_until_idle(timeout=30)
-                unsettled_rows, in_window = await window.after_kill(database)
+                held = set().union(*(child.holders for child in killed))
+                unsettled_rows, in_window = await window.after_kill(database, held)
                 run.kills.append(
                     f"{kill_at:.0%}: {await stored(database)} updates stored not done, "
-                    f"{unsettled_rows} messages not recorded as sent, {in_window} of them at "
-                    "the platform"
+                    f"{unsettled_rows} messages held by the killed processes, {in_window} of "
+                    "them at the platform"
                 )
             await walks
             await load.settled(database)
             run.seconds = time.monotonic() - started
             run.posted = load.posted
             run.window = window.total
+            run.slowest = await slowest_confirmation(database)
             run.received, run.lost, run.duplicated = tally(load, crowd, texts, BROADCAST)
             await _broadcast_copies(run, load, people, database, broadcast.id)
     finally:

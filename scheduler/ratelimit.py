@@ -62,11 +62,11 @@ class RateLimiter:
         self._paused_until = 0.0
         self._chat_paused_until: dict[str, float] = {}
         self._waiting = 0
+        """Sends that were claimed and have not taken their overall slot yet."""
         self._refunds: deque[float] = deque()
         """When slots were given back (sends refused at once), oldest first."""
         self._unscoped: deque[tuple[float, str]] = deque()
         """Recent 429s without a scope: when, and to which chat."""
-        """Sends that were claimed and have not taken their overall slot yet."""
         self._turn = asyncio.Lock()
         self._chat_turns: dict[str, tuple[asyncio.Lock, int]] = {}
         """Per chat: the lock its sends take one at a time, and how many hold or want it."""

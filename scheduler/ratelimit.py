@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 
 from core.clock import Clock
+from core.keyed_locks import KeyedLocks
 
 SPREAD = 3
 """429s without a scope from this many different chats, close together, pause the channel."""
@@ -68,24 +69,15 @@ class RateLimiter:
         self._unscoped: deque[tuple[float, str]] = deque()
         """Recent 429s without a scope: when, and to which chat."""
         self._turn = asyncio.Lock()
-        self._chat_turns: dict[str, tuple[asyncio.Lock, int]] = {}
-        """Per chat: the lock its sends take one at a time, and how many hold or want it."""
+        self._chat_turns = KeyedLocks()
+        """Per chat: the lock its sends take one at a time (while someone holds or wants it)."""
 
     @contextlib.asynccontextmanager
     async def chat_turn(self, chat: str) -> AsyncIterator[None]:
         """One message to `chat` at a time, in the order they asked (claim order): the next
         waits until the platform answered the previous one (and a pause it brought is set)."""
-        lock, users = self._chat_turns.get(chat, (asyncio.Lock(), 0))
-        self._chat_turns[chat] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chat_turns[chat]
-            if users == 1:
-                del self._chat_turns[chat]
-            else:
-                self._chat_turns[chat] = (lock, users - 1)
+        async with self._chat_turns.hold(chat):
+            yield
 
     def pause(self, seconds: float, chat: str | None = None) -> None:
         """Send nothing (to `chat`, or at all) for `seconds`: the platform asked us to wait."""

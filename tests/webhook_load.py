@@ -47,6 +47,8 @@ SCRIPT: list[tuple[str, str]] = [
 ]
 """Ten steps whose answers are the same for everybody (no personal value yet)."""
 SECRET = "bench-webhook-secret"
+LIST_IDS = "\n#rows: "
+"""Between a WhatsApp list message's text and its rows' ids in `Load.received`."""
 STEP_PATIENCE = 120.0
 """Seconds an applicant waits for an answer before the run counts it lost."""
 OPEN_DAY = datetime(2023, 11, 10, 9, 0, tzinfo=timezone(timedelta(hours=7)))
@@ -225,8 +227,14 @@ class Load:
         self.posted = 0
 
     def received(self, person: Applicant) -> list[str]:
+        """What `person` has received: each message's text; a WhatsApp list's with its rows'
+        ids (`LIST_IDS`), so that a list continuing a message's choices is told apart from
+        another message's (they all read the same)."""
         if person.whatsapp is not None:
-            return [m.text or "" for m in self.graph.messages_to(person.whatsapp.wa_id or "")]
+            return [
+                (m.text or "") + (LIST_IDS + ",".join(row.id for row in m.rows) if m.rows else "")
+                for m in self.graph.messages_to(person.whatsapp.wa_id or "")
+            ]
         return [m.text for m in self.telegram.messages_to(person.telegram_id)]
 
     def _telegram_body(self, person: Applicant, kind: str, value: str) -> dict[str, Any]:
@@ -308,16 +316,31 @@ class Load:
         await self.graph.wait_until_idle(timeout=30)
 
 
+@dataclass(frozen=True)
+class Repeat:
+    """Copies of one message part an applicant received beyond what it should have."""
+
+    applicant: str
+    part: str
+    copies: int
+
+    def __str__(self) -> str:
+        return f"{self.applicant}: {self.part[:60]!r} x{self.copies}"
+
+
 class Window:
     """The documented window of the kills: per message a killed process held (claimed, not
-    recorded as sent) at a kill, the copies the platform had then (the latest kill's count: a
-    reply the next process re-sent, and that a kill caught unrecorded again, repeats once
-    more). A message a process that lives on holds is not in it: that process records it."""
+    recorded as sent) at a kill, the copies of each of its parts the platform had then (the
+    latest kill's count: a reply the next process re-sent, and that a kill caught unrecorded
+    again, repeats once more). A message a process that lives on holds is not in it: that
+    process records it. Each repeat a chat received is matched to this, part by part."""
 
     def __init__(self, load: Load, crowd: list[Applicant]) -> None:
         self.load = load
         self.crowd = crowd
-        self.copies: dict[tuple[str, str, str], int] = {}
+        self.copies: dict[tuple[str, str], int] = {}
+        """Per (applicant key, message part): copies at the platform at the latest kill that
+        caught its message unrecorded."""
         self.killed: set[str] = set()
         """The claim holders of every process killed so far."""
 
@@ -327,33 +350,58 @@ class Window:
         self.killed |= holders
         rows = await unsettled(database, self.killed)
         new = 0
-        for row in rows:
-            person = _person(self.crowd, row[0], row[1])
-            copies = _at_platform(row[2], self.load.received(person)) if person else 0
-            if copies:
-                new += copies - self.copies.get(row, 0)
-                self.copies[row] = copies
+        for channel, recipient, text, buttons in rows:
+            person = _person(self.crowd, channel, recipient)
+            if person is None:
+                continue
+            received = self.load.received(person)
+            for part, copies in Counter(_parts(text, buttons, received)).items():
+                key = (person.key, part)
+                new += max(0, copies - self.copies.get(key, 0))
+                self.copies[key] = copies
         return len(rows), new
 
     @property
     def total(self) -> int:
         return sum(self.copies.values())
 
+    def outside(
+        self, crowd: list[Applicant], texts: dict[str, Counter[str]], ignore: str = ""
+    ) -> list[Repeat]:
+        """Every repeat no kill accounts for: copies of a message part beyond the whole answer
+        (`texts`) and beyond what the window counted for it."""
+        found = []
+        for person in crowd:
+            got = Counter(text for text in self.load.received(person) if text != ignore)
+            for part, extra in (got - texts[person.channel]).items():
+                beyond = extra - self.copies.get((person.key, part), 0)
+                if beyond > 0:
+                    found.append(Repeat(person.key, part, beyond))
+        return found
+
 
 async def unsettled(
     database: Database, holders: set[str] | None = None
-) -> list[tuple[str, str, str]]:
-    """(channel, recipient, text) of the messages still to be sent (claimed or queued); with
-    `holders`, only those claimed by them."""
+) -> list[tuple[str, str, str, frozenset[str]]]:
+    """(channel, recipient, text, button ids) of the messages still to be sent (claimed or
+    queued); with `holders`, only those claimed by them."""
     if holders is None:
         still = OutboxMessage.state.in_(("queued", "sending"))
     else:
         still = (OutboxMessage.state == "sending") & OutboxMessage.claimed_by.in_(holders)
     async with database.transaction() as session:
         rows = await session.execute(
-            select(OutboxMessage.channel, OutboxMessage.recipient, OutboxMessage.text).where(still)
+            select(
+                OutboxMessage.channel,
+                OutboxMessage.recipient,
+                OutboxMessage.text,
+                OutboxMessage.buttons,
+            ).where(still)
         )
-        return [(channel, recipient, text) for channel, recipient, text in rows.all()]
+        return [
+            (channel, recipient, text, frozenset(button["id"] for button in buttons or ()))
+            for channel, recipient, text, buttons in rows.all()
+        ]
 
 
 async def slowest_confirmation(database: Database) -> float:
@@ -378,12 +426,18 @@ async def stored(database: Database) -> int:
         return len((await session.execute(query)).all())
 
 
-def _at_platform(text: str, received: list[str]) -> int:
-    """How many of the messages a chat received are (parts of) the reply `text`: a long text
-    goes out in several messages, and each copy counts."""
-    return sum(
-        1 for part in received if part and (part == text or (len(part) >= 20 and part in text))
-    )
+def _parts(text: str, buttons: frozenset[str], received: list[str]) -> list[str]:
+    """The messages a chat received that are (parts of) the message `text` with `buttons`: a
+    long text goes out in several messages, choices beyond one WhatsApp list in more lists
+    (`LIST_IDS`), and each copy counts."""
+
+    def belongs(part: str) -> bool:
+        shown, _, ids = part.partition(LIST_IDS)
+        if shown == text or (len(shown) >= 20 and shown in text):
+            return True
+        return bool(ids) and buttons.issuperset(ids.split(","))
+
+    return [part for part in received if part and belongs(part)]
 
 
 def _person(crowd: list[Applicant], channel: str, recipient: str) -> Applicant | None:
@@ -426,6 +480,8 @@ class FleetRun:
     lost: int = 0
     duplicated: int = 0
     window: int = 0
+    outside: list[Repeat] = field(default_factory=list)
+    """The repeats (replies and broadcast) no kill's window accounts for (`Window.outside`)."""
     broadcast_recipients: int = 0
     broadcast_missing: int = 0
     broadcast_repeated: int = 0
@@ -522,7 +578,8 @@ async def run_fleet(
             run.window = window.total
             run.slowest = await slowest_confirmation(database)
             run.received, run.lost, run.duplicated = tally(load, crowd, texts, BROADCAST)
-            await _broadcast_copies(run, load, people, database, broadcast.id)
+            run.outside = window.outside(crowd, texts, BROADCAST)
+            await _broadcast_copies(run, window, people, database, broadcast.id)
     finally:
         for child in children:
             if child.alive():
@@ -552,9 +609,10 @@ async def _replies(
 
 
 async def _broadcast_copies(
-    run: FleetRun, load: Load, people: list[Applicant], database: Database, broadcast: int
+    run: FleetRun, window: Window, people: list[Applicant], database: Database, broadcast: int
 ) -> None:
-    """Count the broadcast's recipients that did not get it, and the copies beyond one."""
+    """Count the broadcast's recipients that did not get it, and the copies beyond one (those
+    beyond the window too, in `run.outside`)."""
     async with database.transaction() as session:
         rows = await session.execute(
             select(OutboxMessage.channel, OutboxMessage.recipient).where(
@@ -564,6 +622,12 @@ async def _broadcast_copies(
         recipients = rows.all()
     for channel, recipient in recipients:
         person = _person(people, channel, recipient)
-        copies = load.received(person).count(BROADCAST) if person else 0
+        if person is None:
+            run.broadcast_missing += 1
+            continue
+        copies = window.load.received(person).count(BROADCAST)
         run.broadcast_missing += copies == 0
         run.broadcast_repeated += max(0, copies - 1)
+        beyond = copies - 1 - window.copies.get((person.key, BROADCAST), 0)
+        if beyond > 0:
+            run.outside.append(Repeat(person.key, BROADCAST, beyond))

@@ -301,9 +301,7 @@ async def _run_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _deliver(app: App, name: str | None) -> int:
-    from telegram import Bot
-
-    from bot.telegram import TelegramSender
+    from bot.telegram import TelegramSender, sending_bots
     from bot.worker import run_worker
 
     settings = app.settings
@@ -314,13 +312,15 @@ async def _deliver(app: App, name: str | None) -> int:
         return 2
     async with contextlib.AsyncExitStack() as stack:
         if settings.telegram_token is not None:
-            bot = Bot(
+            bots = sending_bots(
                 settings.telegram_token.get_secret_value(),
-                base_url=settings.telegram_base_url,
-                base_file_url=settings.telegram_base_file_url,
+                settings.telegram_base_url,
+                settings.telegram_base_file_url,
+                settings.delivery_concurrency,
             )
-            await stack.enter_async_context(bot)
-            senders["telegram"] = TelegramSender(bot)
+            for bot in bots:
+                await stack.enter_async_context(bot)
+            senders["telegram"] = TelegramSender(*bots)
         if not senders:
             print(text("cli_need_sender"), file=sys.stderr)
             return 2

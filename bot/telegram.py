@@ -27,6 +27,7 @@ from telegram import (
 from telegram.constants import MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder
+from telegram.request import HTTPXRequest
 
 from bot.intake import ORPHAN_AFTER, SWEEP_EVERY, BackgroundWork, DurableIntake
 from bot.settings import TELEGRAM_CONCURRENCY
@@ -371,31 +372,55 @@ class TelegramFiles:
         return content
 
 
-class TelegramSender:
-    """Sends outbox messages through the Bot API, translating its errors for the worker."""
+CONNECTIONS_PER_BOT = 16
+"""Sends in flight per Bot in `sending_bots`: httpcore rescans every connection of a pool for
+each request it starts or ends, so 64 sends in flight through one pool cost about twice the CPU
+per message of four pools of 16 (bench/README.md, `outbox.py`)."""
 
-    def __init__(self, bot: Bot) -> None:
+
+def sending_bots(token: str, base_url: str, base_file_url: str, in_flight: int) -> list[Bot]:
+    """Bots (one token) for a `TelegramSender` with up to `in_flight` sends at once: one per
+    `CONNECTIONS_PER_BOT` of them, each its own connection pool (any one may still open
+    `in_flight` connections: chats need not spread evenly, and none waits for a connection)."""
+    return [
+        Bot(
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            request=HTTPXRequest(connection_pool_size=in_flight),
+        )
+        for _ in range(-(-in_flight // CONNECTIONS_PER_BOT))
+    ]
+
+
+class TelegramSender:
+    """Sends outbox messages through the Bot API, translating its errors for the worker; with
+    several bots (of one token), each chat always through the same one."""
+
+    def __init__(self, bot: Bot, *more: Bot) -> None:
         self.bot = bot
+        self.bots = (bot, *more)
 
     async def send(self, message: Outgoing) -> str | None:
         chat_id = int(message.recipient)
+        bot = self.bots[chat_id % len(self.bots)]
         try:
             markup = keyboard(list(message.buttons))
             if message.file is None:
                 *first, last = split_text(message.text, MAX_TEXT)
                 for part in first:
-                    await self.bot.send_message(chat_id, part)
-                sent = await self.bot.send_message(chat_id, last, reply_markup=markup)
+                    await bot.send_message(chat_id, part)
+                sent = await bot.send_message(chat_id, last, reply_markup=markup)
                 return str(sent.message_id)
             caption = message.text if len(message.text) <= MessageLimit.CAPTION_LENGTH else None
             upload = InputFile(message.file, filename=message.file_name or "lampiran")
             if (message.file_mime_type or "").startswith("image/"):
-                sent_file = await self.bot.send_photo(chat_id, upload, caption=caption)
+                sent_file = await bot.send_photo(chat_id, upload, caption=caption)
             else:
-                sent_file = await self.bot.send_document(chat_id, upload, caption=caption)
+                sent_file = await bot.send_document(chat_id, upload, caption=caption)
             if caption is None and message.text:
                 for part in split_text(message.text, MAX_TEXT):
-                    await self.bot.send_message(chat_id, part)
+                    await bot.send_message(chat_id, part)
             return str(sent_file.message_id)
         except TelegramError as error:
             raise _delivery_error(error) from error

@@ -21,6 +21,10 @@ Scenarios, on each backend (a fresh SQLite file or PostgreSQL database for every
   enforcing it, with 5 % of the chats blocked (403) and ten chats answered 429 (retry_after 1 s)
   once each, spread over the run: the fraction of the limit the delivered messages reach
   (target >= 0.9). The fake counts delivered messages against its limit (a 403 delivers none).
+* ``fleet``: the ceiling with N = ``--fleet`` (1, 2, 3) worker processes side by side on one
+  database (``MITRABOT_DELIVERY_SHARDS`` = N: each holds one shard of the chats), the limit
+  lifted: msg/s against 1,000, CPU per process, and the fake's share of the CPU (on 2 cores it
+  competes with the workers; the projection "with a core per process" leaves it out).
 * ``queue``: the bare queue, no HTTP: a ``DeliveryWorker`` in this process with a sender that
   returns at once, so the per-message cost of claim + mark_sent is isolated.
 
@@ -128,6 +132,8 @@ class Result:
     largest_claim: int = 0
     claim_limit: int = 0
     worker_cpu: float | None = None  # seconds of CPU of the worker process(es)
+    worker_cpus: dict[str, float] = field(default_factory=dict)  # each worker process
+    processes: int = 1
     bench_cpu: float = 0.0  # this process: fake Bot API (+ in-process worker for `queue`)
     postgres_cpu: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -384,6 +390,7 @@ class Options:
     ceiling_rate: float
     ceiling_concurrency: int
     broadcast_recipients: int
+    fleet: list[int]
     folder: Path
     profile: Path | None
 
@@ -434,15 +441,19 @@ class Sampler:
         result.bench_cpu = self.bench_last - (self.bench_first or self.bench_last)
         measured = [w for w in self.workers if w.cpu_at_first_send is not None]
         if measured:
-            result.worker_cpu = sum((w.cpu or 0.0) - (w.cpu_at_first_send or 0.0) for w in measured)
+            result.worker_cpus = {
+                w.name: (w.cpu or 0.0) - (w.cpu_at_first_send or 0.0) for w in measured
+            }
+            result.worker_cpu = sum(result.worker_cpus.values())
 
 
-async def run_http(backend: str, options: Options, scenario: str) -> Result:
+async def run_http(backend: str, options: Options, scenario: str, processes: int = 1) -> Result:
     """Worker processes against the fake Bot API.
 
     `limited`: the fake enforces the limit, the worker is configured with it. `crash`: the same,
     SIGKILL when half the recipients have their message, a new worker started at once.
-    `ceiling`: no limit at the fake, a fast and wide worker.
+    `ceiling`: no limit at the fake, a fast and wide worker; `fleet`: the same with `processes`
+    workers, each one shard of the chats.
     """
     crash = scenario == "crash"
     blocked: set[int] = set()
@@ -452,16 +463,16 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
         rate, concurrency, lease = options.limit, options.concurrency, max(options.lease, 60.0)
         blocked = set(range(20, n + 1, 20))  # 5 %
         flooded = {n * k // 11 + 1 for k in range(1, 11)}  # ten, spread over the run
-    elif scenario == "ceiling":
+    elif scenario in ("ceiling", "fleet"):
         n, limit = options.ceiling_recipients, None
         rate, concurrency = options.ceiling_rate, options.ceiling_concurrency
         lease = max(options.lease, 60.0)
     else:
         n, limit = options.recipients, options.limit
         rate, concurrency, lease = options.limit, options.concurrency, options.lease
-    result = Result(scenario, backend, n, limit=limit)
-    result.claim_limit = min(max(1, int(rate)), 500)
-    folder = options.folder / f"{scenario}-{backend}"
+    result = Result(scenario, backend, n, limit=limit, processes=processes)
+    result.claim_limit = min(max(1, int(rate / processes)), 500)
+    folder = options.folder / f"{scenario}{processes}-{backend}"
     folder.mkdir(parents=True)
     async with fresh_database(backend, options.folder, "outbox") as database, TimedFake() as fake:
         if limit is not None:
@@ -476,6 +487,7 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
         env = worker_environment(
             database, fake, folder / "data", rate=rate, concurrency=concurrency, lease=lease
         )
+        env["MITRABOT_DELIVERY_SHARDS"] = str(processes)
 
         def new_worker(name: str) -> Worker:
             profile = options.profile
@@ -486,14 +498,15 @@ async def run_http(backend: str, options: Options, scenario: str) -> Result:
                 profile / f"{scenario}-{backend}-{name}.prof" if profile else None,
             )
 
-        workers = [new_worker("w1")]
+        workers = [new_worker(f"w{i}") for i in range(1, processes + 1)]
         sampler = Sampler(database, workers, lambda: fake.send_times[-1] if fake.send_times else 0)
         sampling = asyncio.create_task(sampler.run())
         # Bounds for the waits: the ceiling is not known in advance (assume >= 20 msg/s).
         expected_seconds = n / min(rate, 20.0)
         killed_at = 0.0
         try:
-            await workers[0].start()
+            for worker in workers:
+                await worker.start()
             if crash:
 
                 async def half() -> bool:
@@ -635,8 +648,26 @@ async def run_queue(backend: str, options: Options) -> Result:
 # ----------------------------------------------------------------------------- report
 
 
+def fleet_shares(result: Result) -> list[str]:
+    """Where the run's CPU went, and the rate with a core for every worker process (the fake's
+    and PostgreSQL's CPU left to other cores)."""
+    worker = result.worker_cpu or 0.0
+    others = {"fake Bot API": result.bench_cpu, "PostgreSQL": result.postgres_cpu or 0.0}
+    total = worker + sum(others.values())
+    shares = ", ".join(f"{name} {cpu / total:.0%}" for name, cpu in others.items())
+    busy = max(result.worker_cpus.values(), default=worker) / result.wall
+    projected = result.processes * result.sends / worker if worker else 0.0
+    return [
+        f"   CPU of the run: {total / result.wall:.2f} cores busy; workers {worker / total:.0%}, "
+        f"{shares}; busiest worker {busy:.0%} of a core",
+        f"   with a core per worker process: ~{projected:.0f} msg/s "
+        f"({projected / 1000:.2f}x 1000/s, from the workers' CPU per message)",
+    ]
+
+
 def describe(result: Result) -> list[str]:
-    lines = [f"== {result.scenario} on {result.backend}: {result.recipients} recipients"]
+    fleet = f", {result.processes} worker processes" if result.scenario == "fleet" else ""
+    lines = [f"== {result.scenario} on {result.backend}: {result.recipients} recipients{fleet}"]
     if result.limit:
         lines.append(
             f"   rate {result.rate:.2f} msg/s = {result.rate / result.limit:.3f} of the limit "
@@ -665,10 +696,15 @@ def describe(result: Result) -> list[str]:
     per_msg = max(1, result.sends)
     if result.worker_cpu is not None:
         cpu.append(f"worker {1000 * result.worker_cpu / per_msg:.2f}")
+    if len(result.worker_cpus) > 1:
+        each = ", ".join(f"{name} {cpu:.1f} s" for name, cpu in result.worker_cpus.items())
+        lines.append(f"   CPU per worker process over the run: {each}")
     cpu.append(f"this process {1000 * result.bench_cpu / per_msg:.2f}")
     if result.postgres_cpu is not None:
         cpu.append(f"PostgreSQL {1000 * result.postgres_cpu / per_msg:.2f}")
     lines.append(f"   CPU ms/message: {', '.join(cpu)}")
+    if result.scenario == "fleet" and result.worker_cpu and result.wall:
+        lines.extend(fleet_shares(result))
     if result.gaps:
         lines.append("   " + ", ".join(f"{k} {v:.2f}" for k, v in result.gaps.items()))
     lines.extend(f"   {note}" for note in result.notes)
@@ -681,7 +717,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if not backends:
         return 1
     scenarios = args.scenarios.split(",")
-    unknown = set(scenarios) - {"limited", "crash", "ceiling", "broadcast", "queue"}
+    unknown = set(scenarios) - {"limited", "crash", "ceiling", "broadcast", "queue", "fleet"}
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     recipients = 1500 if args.quick and args.recipients is None else args.recipients or 10_000
@@ -697,26 +733,32 @@ async def main_async(args: argparse.Namespace) -> int:
             ceiling_rate=args.ceiling_rate,
             ceiling_concurrency=args.ceiling_concurrency,
             broadcast_recipients=args.broadcast_recipients,
+            fleet=[int(n) for n in args.fleet.split(",")],
             folder=Path(folder),
             profile=args.profile.resolve() if args.profile else None,
         )
         if options.profile:
             options.profile.mkdir(parents=True, exist_ok=True)
-        for backend in backends:
-            for scenario in scenarios:
-                started = time.monotonic()
-                print(f"-- {scenario} on {backend} ...", flush=True)
-                try:
-                    if scenario in ("limited", "crash", "ceiling", "broadcast"):
-                        result = await run_http(backend, options, scenario)
-                    else:
-                        result = await run_queue(backend, options)
-                except Exception as error:  # report it, go on with the other scenarios
-                    result = Result(scenario, backend, 0)
-                    result.problems.append(f"{type(error).__name__}: {error}")
-                results.append(result)
-                print("\n".join(describe(result)), flush=True)
-                print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
+        runs = [
+            (backend, scenario, processes)
+            for backend in backends
+            for scenario in scenarios
+            for processes in (options.fleet if scenario == "fleet" else [1])
+        ]
+        for backend, scenario, processes in runs:
+            started = time.monotonic()
+            print(f"-- {scenario} on {backend} ...", flush=True)
+            try:
+                if scenario in ("limited", "crash", "ceiling", "broadcast", "fleet"):
+                    result = await run_http(backend, options, scenario, processes)
+                else:
+                    result = await run_queue(backend, options)
+            except Exception as error:  # report it, go on with the other scenarios
+                result = Result(scenario, backend, 0)
+                result.problems.append(f"{type(error).__name__}: {error}")
+            results.append(result)
+            print("\n".join(describe(result)), flush=True)
+            print(f"   ({time.monotonic() - started:.0f} s)", flush=True)
     print("\nsummary")
     for r in results:
         if r.limit:
@@ -725,8 +767,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 figure += f" ({r.rate_without_outage / r.limit:.3f} without the outage)"
         else:
             figure = f"{r.rate:.0f} msg/s = {r.rate / 1000:.2f}x 1000/s, {r.rate / 80:.1f}x 80/s"
+        name = f"{r.scenario}{r.processes}" if r.scenario == "fleet" else r.scenario
         print(
-            f"  {r.scenario:8} {r.backend:10} {figure}; 429s {r.rate_limited}, duplicates "
+            f"  {name:8} {r.backend:10} {figure}; 429s {r.rate_limited}, duplicates "
             f"{r.duplicates}, lost {r.lost}{'  INVALID' if r.problems else ''}"
         )
     return 1 if any(r.problems for r in results) else 0
@@ -742,8 +785,9 @@ def main() -> int:
     parser.add_argument(
         "--scenarios",
         default="limited,crash,ceiling,queue",
-        help="comma-separated, in order: limited, crash, ceiling, broadcast, queue",
+        help="comma-separated, in order: limited, crash, ceiling, broadcast, queue, fleet",
     )
+    parser.add_argument("--fleet", default="1,2,3", help="fleet: worker processes per run")
     parser.add_argument("--broadcast-recipients", type=int, default=1200)
     parser.add_argument("--limit", type=float, default=30.0, help="the fake's messages/s")
     parser.add_argument("--lease", type=float, default=5.0, help="worker lease seconds (>= 5)")

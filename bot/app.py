@@ -83,6 +83,7 @@ class App:
             recipient=recipient,
             observe=observe,
             stop_grace=settings.stop_grace_seconds,
+            shards=settings.delivery_shards,
         )
 
     def turn_delivery(self, senders: dict[str, Sender]) -> TurnDelivery:

@@ -115,6 +115,14 @@ class Settings(BaseSettings):
         description="how often the inbound sweep looks (and once at start)",
     )
     delivery_concurrency: int = Field(default=16, ge=1, le=512)
+    delivery_shards: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="`worker` processes that send one channel side by side, each one shard of "
+        "its chats at the channel's rate divided by the shards (limits lifted: one process is "
+        "too slow for them); 1: one sending worker per channel, the others standbys",
+    )
     delivery_lease_seconds: float = Field(
         default=60.0,
         ge=5,

@@ -464,6 +464,7 @@ class DeliveryWorker:
         observe: SendObserver | None = None,
         progress_every: float = 1.0,
         stop_grace: float | None = None,
+        shards: int = 1,
     ) -> None:
         self.db = db
         self.senders = senders
@@ -480,8 +481,11 @@ class DeliveryWorker:
         )
         self.recorder = GroupRecorder(self.dispatch)
         """Outcomes are confirmed together: sends ending while a commit runs share the next."""
+        self.shards = shards if exclusive else 1
+        """Sending workers sharing each channel, each holding one shard of its chats
+        (`DeliveryLock`): each paces at the channel's rate divided by them."""
         self.limiters = {
-            channel: RateLimiter(limit.rate, limit.per_chat, clock)
+            channel: RateLimiter(limit.rate / self.shards, limit.per_chat, clock)
             for channel, limit in limits.items()
         }
         self.clock = clock
@@ -497,9 +501,12 @@ class DeliveryWorker:
         self._progress_due: set[int] = set()
         self._progress_at = -math.inf
         self.locks = (
-            {channel: DeliveryLock(db, channel) for channel in senders} if exclusive else {}
+            {channel: DeliveryLock(db, channel, self.shards) for channel in senders}
+            if exclusive
+            else {}
         )
-        """With `exclusive`, a channel is sent by whichever worker holds its lock."""
+        """With `exclusive`, a channel (or a shard of it) is sent by whichever worker holds its
+        lock."""
         self.standby_wait = standby_wait
         self.recipient = recipient
         """When set, only the messages to this chat are claimed (a terminal session's own)."""
@@ -632,8 +639,14 @@ class DeliveryWorker:
                     self.recipient,
                     skip_recipients=limiter.held_chats(self.horizon) if limiter else (),
                     per_recipient=per_chat if per_chat < room else None,  # else no cap
+                    shard=self._shard(channel),
                 )
         return claimed
+
+    def _shard(self, channel: str) -> tuple[int, int] | None:
+        """The shard of `channel` this worker sends (index, count), None when not sharded."""
+        lock = self.locks.get(channel)
+        return (lock.shard, self.shards) if lock is not None and self.shards > 1 else None
 
     async def drain_once(self, channels: list[str] | None = None) -> int:
         """Claim one batch (of `channels`, default: those with a sender: what their pacing lets

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, and_, case, cast, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -179,6 +179,7 @@ class Outbox:
         *,
         skip_recipients: Collection[str] = (),
         per_recipient: int | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> list[OutboxMessage]:
         """Take up to `limit` due messages for this worker (marked `sending`, with a new token).
 
@@ -186,7 +187,8 @@ class Outbox:
         During quiet hours only urgent messages are due; with `channels`, only theirs; with
         `recipient`, only the messages to that chat (a terminal session's own). Chats in
         `skip_recipients` (held back by the pacing) are left alone, and with `per_recipient`
-        at most that many of one chat's messages are taken, the oldest first. On PostgreSQL,
+        at most that many of one chat's messages are taken, the oldest first. With `shard`
+        (index, count), only the chats of that shard (`shard_of`). On PostgreSQL,
         rows another worker is claiming at the same moment are skipped (FOR UPDATE SKIP
         LOCKED). Each claimed row gets a new `claim_token`: `Claim.of(row)` is what settles it.
         """
@@ -202,6 +204,8 @@ class Outbox:
             due = and_(due, OutboxMessage.recipient == recipient)
         if skip_recipients:
             due = and_(due, OutboxMessage.recipient.not_in(list(skip_recipients)))
+        if shard is not None and shard[1] > 1:
+            due = and_(due, self.shard_of(shard[1]) == shard[0])
         candidates = select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(limit)
         if per_recipient is not None:
             oldest = (
@@ -246,6 +250,15 @@ class Outbox:
             execution_options={"populate_existing": True, "synchronize_session": False},
         )
         return sorted(claimed.scalars(), key=lambda row: row.id)
+
+    def shard_of(self, count: int) -> ColumnElement[int]:
+        """Which of `count` shards a row's chat belongs to, the same for all its rows: a hash of
+        the recipient on PostgreSQL; on SQLite its number (chat ids and phone numbers are)."""
+        if self._dialect == "postgresql":
+            key = func.hashtext(OutboxMessage.recipient)
+        else:
+            key = cast(OutboxMessage.recipient, Integer)
+        return func.abs(key % count)
 
     async def mark_all_sent(
         self, holder: str, token: int, sent: dict[int, str | None], now: datetime

@@ -332,6 +332,45 @@ async def test_with_the_lock_one_worker_sends_and_a_standby_takes_over(
     assert received(fake) == Counter({user: 1 for user in range(1, 71)})
 
 
+async def test_sharded_workers_split_the_chats_and_the_rate(
+    fake: FakeBotApi, sender: TelegramSender, any_db: Database, file_store: FileStore
+) -> None:
+    """Limits lifted, three workers send one channel side by side: each holds one shard and
+    sends only its chats (all of a chat's messages in one process, so its order and own rate
+    hold) at a third of the rate; a fourth waits as a standby."""
+    clock = FrozenClock(DAYTIME)
+    await enqueue(any_db, fake, range(1, 61), clock)
+    await enqueue(any_db, fake, range(1, 61), clock, key="second")
+    fleet = [
+        worker(any_db, sender, file_store, clock, name=f"w{i}", exclusive=True, shards=3)
+        for i in range(1, 5)
+    ]
+    stops = [asyncio.Event() for _ in fleet]
+    running = [asyncio.create_task(d.run(stop)) for d, stop in zip(fleet, stops, strict=True)]
+    await wait_until(sent_count(any_db, 120), "all 120 messages are sent")
+    holding = {
+        d.name: d.locks["telegram"].shard
+        for d in fleet
+        if d.locks["telegram"]._connection is not None
+        or d.locks["telegram"]._descriptor is not None
+    }
+    for stop in stops:
+        stop.set()
+    await asyncio.gather(*(asyncio.wait_for(task, 30) for task in running))
+    assert received(fake) == Counter({user: 2 for user in range(1, 61)})
+    assert len(holding) == 3 and sorted(holding.values()) == [0, 1, 2]
+    assert all(d.limiters["telegram"].interval == pytest.approx(3 / 200) for d in fleet)
+    async with any_db.transaction() as session:
+        rows = (
+            await session.execute(select(OutboxMessage.recipient, OutboxMessage.claimed_by))
+        ).all()
+    by_chat: dict[str, set[str]] = {}
+    for recipient, holder in rows:
+        by_chat.setdefault(recipient, set()).add(holder)
+    assert all(len(holders) == 1 for holders in by_chat.values())  # a chat, one process
+    assert {holder for holders in by_chat.values() for holder in holders} == set(holding)
+
+
 async def test_one_slow_answer_holds_one_slot_not_the_whole_queue(
     fake: FakeBotApi, db: Database, file_store: FileStore
 ) -> None:

@@ -4,6 +4,7 @@ Run from the repository root (details and figures: bench/README.md)::
 
     python bench/outbox.py [--recipients 10000] [--backend sqlite|postgresql|both] [--quick]
     python bench/outbox.py --scenarios broadcast,ceiling,queue --ceiling-recipients 3000
+    python bench/outbox.py --backend postgresql --scenarios fleet --fleet 1,2,3 --quick
 
 Scenarios, on each backend (a fresh SQLite file or PostgreSQL database for every scenario):
 

@@ -74,6 +74,8 @@ PAIR_RETRY_AFTER = 6.0
 """Seconds a chat waits after 131056: Meta allows about one message per 6 s to one number."""
 UNDELIVERABLE_CODES = {131026}
 OUTSIDE_WINDOW_CODES = {131047}
+HEARD_KEPT = 10_000
+"""Chats whose last message this process remembers for the 24-hour window (oldest dropped)."""
 
 
 def whatsapp_client(
@@ -375,15 +377,19 @@ class WhatsAppWebhook:
         messages, statuses = parse_payload(payload, self.phone_id)
         if statuses:
             await self._record(statuses)
+        clock = self.conversation.deps.clock
         for number, incoming in enumerate(messages, 1):
             last = number == len(messages)
             async with self.gate:
+                before = clock.now()
                 answered = await self.conversation.handle(
                     incoming,
                     self.files,
                     send_as=self.replies.holder,
                     inbound_id=stored if last else None,
                 )
+                if answered.queued:  # the turn ran: it noted the message at `before` or later
+                    self.sender.heard_from(answered.queued[0].recipient, before)
                 await self.replies.send(answered.queued)
         return bool(messages) and stored is not None
 
@@ -427,12 +433,29 @@ class WhatsAppSender:
         self.replies = WhatsAppReplies(client, catalog)
         self.template = template
         self.now = now
+        self.heard: dict[str, datetime] = {}
+        """When each recipient last wrote, as far as this process saw (never later than the
+        database has it): the window of a turn's replies needs no query."""
+
+    def heard_from(self, recipient: str, at: datetime) -> None:
+        """`recipient` wrote at `at` or later (a turn noted it, or the database said so)."""
+        known = self.heard.pop(recipient, None)
+        self.heard[recipient] = at if known is None or at > known else known
+        if len(self.heard) > HEARD_KEPT:
+            del self.heard[next(iter(self.heard))]
 
     async def _window_open(self, recipient: str) -> bool:
+        """Whether the chat wrote in the last 24 hours: known here, else asked of the database."""
+        now: datetime = self.now()
+        known = self.heard.get(recipient)
+        if known is not None and now - known < WINDOW:
+            return True
         async with self.db.transaction() as session:
             last = await ChatSessions(session).last_inbound_at(Channel.WHATSAPP.value, recipient)
-        now: datetime = self.now()
-        return last is not None and now - last < WINDOW
+        if last is None:
+            return False
+        self.heard_from(recipient, last)
+        return now - last < WINDOW
 
     async def _send_template(self, message: Outgoing) -> str:
         template = self.template

@@ -52,6 +52,7 @@ from scheduler.delivery import (
 )
 from storage.chat_sessions import ChatSessions
 from storage.db import Database
+from storage.inbound import InboundPayloads
 from storage.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -372,11 +373,14 @@ class WhatsAppWebhook:
 
     async def __call__(self, payload: dict[str, Any], stored: int | None = None) -> bool:
         """Handle a payload (stored under `stored`): True when the stored copy went with the
-        turn of its last message (a crash before that handles the payload again: the messages
-        already answered are skipped by their dedup keys)."""
+        turn of its last message, or with its delivery reports when it has no message (a crash
+        before that handles the payload again: the messages already answered are skipped by
+        their dedup keys, the reports are recorded in order whatever their number)."""
         messages, statuses = parse_payload(payload, self.phone_id)
         if statuses:
-            await self._record(statuses)
+            await self._record(statuses, None if messages else stored)
+            if not messages:
+                return stored is not None
         clock = self.conversation.deps.clock
         for number, incoming in enumerate(messages, 1):
             last = number == len(messages)
@@ -393,10 +397,14 @@ class WhatsAppWebhook:
                 await self.replies.send(answered.queued)
         return bool(messages) and stored is not None
 
-    async def _record(self, statuses: list[Status]) -> None:
-        """Delivery reports in order; a late refusal (closed window, undeliverable) acted on."""
+    async def _record(self, statuses: list[Status], stored: int | None) -> None:
+        """Delivery reports in order; a late refusal (closed window, undeliverable) acted on.
+        With `stored`, the payload they came in is marked handled in the same transaction (if
+        it was handled already, nothing more is done)."""
         now = self.conversation.deps.clock.now()
         async with self.conversation.db.transaction() as session:
+            if stored is not None and not await InboundPayloads(session).settle(stored, now):
+                return
             outbox = Outbox(session)
             for status in statuses:
                 await outbox.record_status(status.message_id, status.status, status.error)

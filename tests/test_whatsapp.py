@@ -22,6 +22,7 @@ from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
 from storage.chat_sessions import ChatSessions
 from storage.db import Database
+from storage.inbound import InboundPayloads
 from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage
 from tests import images
 from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS
@@ -328,6 +329,26 @@ def test_the_remembered_moments_keep_the_latest_and_forget_the_oldest_chats(
     sender.heard_from("622", now)
     sender.heard_from("623", now)
     assert sender.heard == {"622": now, "623": now}
+
+
+async def test_reports_alone_are_recorded_with_their_payload_settled_once(
+    rig: WhatsAppRig, clock: FrozenClock, db: Database
+) -> None:
+    await rig.post(rig.build.text("halo"))
+    await _queue(rig.conversation.db, clock)
+    await _worker(rig, clock).drain_once()
+    first = await _outbox(db)
+    await rig.post(rig.build.status(first.platform_message_id, "delivered"))
+    assert (await _outbox(db)).platform_status == "delivered"
+    assert await _inbound_rows(db) == 0
+    async with db.transaction() as session:  # a report stored, then handled by another process
+        stored = InboundPayload(channel="whatsapp", body="{}", received_at=clock.now())
+        session.add(stored)
+        await session.flush()
+        assert await InboundPayloads(session).settle(stored.id, clock.now())
+    report = rig.build.status(first.platform_message_id, "read")
+    assert await rig.webhook(report, stored.id) is True
+    assert (await _outbox(db)).platform_status == "delivered"  # not recorded a second time
 
 
 async def test_a_late_131047_sends_the_template_and_statuses_keep_their_order(

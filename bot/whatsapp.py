@@ -392,7 +392,7 @@ class WhatsAppWebhook:
                     send_as=self.replies.holder,
                     inbound_id=stored if last else None,
                 )
-                if answered.queued:  # the turn ran: it noted the message at `before` or later
+                if answered.queued:  # answered: the chat's message was noted by `before`
                     self.sender.heard_from(answered.queued[0].recipient, before)
                 await self.replies.send(answered.queued)
         return bool(messages) and stored is not None
@@ -442,11 +442,12 @@ class WhatsAppSender:
         self.template = template
         self.now = now
         self.heard: dict[str, datetime] = {}
-        """When each recipient last wrote, as far as this process saw (never later than the
-        database has it): the window of a turn's replies needs no query."""
+        """When each recipient's last message was noted, as far as this process saw (never
+        later than the database's `last_inbound_at`): a turn's replies need no window query."""
 
     def heard_from(self, recipient: str, at: datetime) -> None:
-        """`recipient` wrote at `at` or later (a turn noted it, or the database said so)."""
+        """`recipient`'s last message was noted at `at` (a turn handled it, or the database
+        said so); an earlier moment than the one known changes nothing."""
         known = self.heard.pop(recipient, None)
         self.heard[recipient] = at if known is None or at > known else known
         if len(self.heard) > HEARD_KEPT:

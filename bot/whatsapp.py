@@ -52,6 +52,7 @@ from scheduler.delivery import (
 )
 from storage.chat_sessions import ChatSessions
 from storage.db import Database
+from storage.inbound import InboundPayloads
 from storage.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ PAIR_RETRY_AFTER = 6.0
 """Seconds a chat waits after 131056: Meta allows about one message per 6 s to one number."""
 UNDELIVERABLE_CODES = {131026}
 OUTSIDE_WINDOW_CODES = {131047}
+HEARD_KEPT = 10_000
+"""Chats whose last message this process remembers for the 24-hour window (oldest dropped)."""
 
 
 def whatsapp_client(
@@ -370,27 +373,38 @@ class WhatsAppWebhook:
 
     async def __call__(self, payload: dict[str, Any], stored: int | None = None) -> bool:
         """Handle a payload (stored under `stored`): True when the stored copy went with the
-        turn of its last message (a crash before that handles the payload again: the messages
-        already answered are skipped by their dedup keys)."""
+        turn of its last message, or with its delivery reports when it has no message (a crash
+        before that handles the payload again: the messages already answered are skipped by
+        their dedup keys, the reports are recorded in order whatever their number)."""
         messages, statuses = parse_payload(payload, self.phone_id)
         if statuses:
-            await self._record(statuses)
+            await self._record(statuses, None if messages else stored)
+            if not messages:
+                return stored is not None
+        clock = self.conversation.deps.clock
         for number, incoming in enumerate(messages, 1):
             last = number == len(messages)
             async with self.gate:
+                before = clock.now()
                 answered = await self.conversation.handle(
                     incoming,
                     self.files,
                     send_as=self.replies.holder,
                     inbound_id=stored if last else None,
                 )
+                if answered.queued:  # answered: the chat's message was noted by `before`
+                    self.sender.heard_from(answered.queued[0].recipient, before)
                 await self.replies.send(answered.queued)
         return bool(messages) and stored is not None
 
-    async def _record(self, statuses: list[Status]) -> None:
-        """Delivery reports in order; a late refusal (closed window, undeliverable) acted on."""
+    async def _record(self, statuses: list[Status], stored: int | None) -> None:
+        """Delivery reports in order; a late refusal (closed window, undeliverable) acted on.
+        With `stored`, the payload they came in is marked handled in the same transaction (if
+        it was handled already, nothing more is done)."""
         now = self.conversation.deps.clock.now()
         async with self.conversation.db.transaction() as session:
+            if stored is not None and not await InboundPayloads(session).settle(stored, now):
+                return
             outbox = Outbox(session)
             for status in statuses:
                 await outbox.record_status(status.message_id, status.status, status.error)
@@ -427,12 +441,30 @@ class WhatsAppSender:
         self.replies = WhatsAppReplies(client, catalog)
         self.template = template
         self.now = now
+        self.heard: dict[str, datetime] = {}
+        """When each recipient's last message was noted, as far as this process saw (never
+        later than the database's `last_inbound_at`): a turn's replies need no window query."""
+
+    def heard_from(self, recipient: str, at: datetime) -> None:
+        """`recipient`'s last message was noted at `at` (a turn handled it, or the database
+        said so); an earlier moment than the one known changes nothing."""
+        known = self.heard.pop(recipient, None)
+        self.heard[recipient] = at if known is None or at > known else known
+        if len(self.heard) > HEARD_KEPT:
+            del self.heard[next(iter(self.heard))]
 
     async def _window_open(self, recipient: str) -> bool:
+        """Whether the chat wrote in the last 24 hours: known here, else asked of the database."""
+        now: datetime = self.now()
+        known = self.heard.get(recipient)
+        if known is not None and now - known < WINDOW:
+            return True
         async with self.db.transaction() as session:
             last = await ChatSessions(session).last_inbound_at(Channel.WHATSAPP.value, recipient)
-        now: datetime = self.now()
-        return last is not None and now - last < WINDOW
+        if last is None:
+            return False
+        self.heard_from(recipient, last)
+        return now - last < WINDOW
 
     async def _send_template(self, message: Outgoing) -> str:
         template = self.template

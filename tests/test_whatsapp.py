@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,7 +20,9 @@ from core.clock import FrozenClock
 from handlers.conversation import Conversation
 from handlers.flow import Dependencies
 from scheduler.delivery import ChannelLimits, DeliveryWorker
+from storage.chat_sessions import ChatSessions
 from storage.db import Database
+from storage.inbound import InboundPayloads
 from storage.models import Applicant, ChatIdentity, InboundPayload, OutboxMessage
 from tests import images
 from tests.chat import ELIGIBLE_CHOICES, PROFILE_ANSWERS
@@ -46,6 +48,7 @@ class WhatsAppRig:
     web: Any
     conversation: Conversation
     build: WebhookBuilder
+    webhook: WhatsAppWebhook
 
     async def post(self, payload: dict[str, Any]) -> httpx.Response:
         """A signed POST, as Meta makes it; waits for the work started after the 200."""
@@ -82,9 +85,8 @@ async def open_rig(
         )
         transport = httpx.ASGITransport(app=web)
         async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as http:
-            yield WhatsAppRig(
-                fake, http, web, conversation, WebhookBuilder(phone_id=fake.phone_id, sender=USER)
-            )
+            build = WebhookBuilder(phone_id=fake.phone_id, sender=USER)
+            yield WhatsAppRig(fake, http, web, conversation, build, webhook)
 
 
 @pytest.fixture
@@ -249,12 +251,15 @@ async def _queue(
         )
 
 
-def _worker(rig: WhatsAppRig, clock: FrozenClock) -> DeliveryWorker:
+def _worker(
+    rig: WhatsAppRig, clock: FrozenClock, sender: WhatsAppSender | None = None
+) -> DeliveryWorker:
+    """A delivery worker with its own sender (a process of its own), or with `sender`."""
     deps = rig.conversation.deps
     client = whatsapp_client(
         rig.fake.phone_id, rig.fake.token, rig.fake.root_url, rig.fake.api_version
     )
-    sender = WhatsAppSender(
+    sender = sender or WhatsAppSender(
         client, rig.conversation.db, deps.catalog, deps.config.whatsapp_template, clock.now
     )
     return DeliveryWorker(
@@ -286,6 +291,64 @@ async def test_inside_the_window_free_form_outside_it_the_template(
     template = rig.last().template
     assert template is not None and template.name == "pemberitahuan_mitra"
     assert template.parameters == ["Hasil Tahap 1 sudah diumumkan. · Cek status."]
+
+
+async def test_a_turns_replies_need_no_window_query_until_the_window_closes(
+    rig: WhatsAppRig, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    original = ChatSessions.last_inbound_at
+
+    async def counted(self: ChatSessions, channel: str, address: str) -> datetime | None:
+        asked.append(address)
+        return await original(self, channel, address)
+
+    monkeypatch.setattr(ChatSessions, "last_inbound_at", counted)
+    await rig.post(rig.build.text("halo"))
+    await rig.post(rig.build.text("halo lagi"))
+    assert rig.fake.messages_to(USER.wa_id or "") and all(
+        message.template is None for message in rig.fake.messages_to(USER.wa_id or "")
+    )
+    assert asked == []  # the turn noted the message: its replies are inside the window
+    clock.advance(timedelta(hours=25))
+    await _queue(rig.conversation.db, clock, "Hasil Tahap 1 sudah diumumkan.")
+    await _worker(rig, clock, rig.webhook.sender).drain_once()
+    assert asked == [USER.wa_id] and rig.last().template is not None
+
+
+def test_the_remembered_moments_keep_the_latest_and_forget_the_oldest_chats(
+    rig: WhatsAppRig, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.whatsapp
+
+    monkeypatch.setattr(bot.whatsapp, "HEARD_KEPT", 2)
+    sender = rig.webhook.sender
+    now = clock.now()
+    sender.heard_from("621", now)
+    sender.heard_from("621", now - timedelta(hours=1))  # an older moment from the database
+    sender.heard_from("622", now)
+    sender.heard_from("623", now)
+    assert sender.heard == {"622": now, "623": now}
+
+
+async def test_reports_alone_are_recorded_with_their_payload_settled_once(
+    rig: WhatsAppRig, clock: FrozenClock, db: Database
+) -> None:
+    await rig.post(rig.build.text("halo"))
+    await _queue(rig.conversation.db, clock)
+    await _worker(rig, clock).drain_once()
+    first = await _outbox(db)
+    await rig.post(rig.build.status(first.platform_message_id, "delivered"))
+    assert (await _outbox(db)).platform_status == "delivered"
+    assert await _inbound_rows(db) == 0
+    async with db.transaction() as session:  # a report stored, then handled by another process
+        stored = InboundPayload(channel="whatsapp", body="{}", received_at=clock.now())
+        session.add(stored)
+        await session.flush()
+        assert await InboundPayloads(session).settle(stored.id, clock.now())
+    report = rig.build.status(first.platform_message_id, "read")
+    assert await rig.webhook(report, stored.id) is True
+    assert (await _outbox(db)).platform_status == "delivered"  # not recorded a second time
 
 
 async def test_a_late_131047_sends_the_template_and_statuses_keep_their_order(

@@ -35,13 +35,14 @@ from services.uploads import (
     prepare_table,
     prepare_upload,
 )
+from services.window import window_at
 from storage.chat_sessions import ChatSessions
 from storage.db import Database
 from storage.files import forget_unreferenced
 from storage.inbound import InboundPayloads
 from storage.models import OutboxMessage
 from storage.outbox import FORGET, Outbox
-from storage.repositories import Applicants, ProcessedUpdates
+from storage.repositories import REGISTRATION_CLOSED, Applicants, ProcessedUpdates
 
 log = logging.getLogger(__name__)
 
@@ -306,12 +307,15 @@ class Conversation:
         ):
             return None
         chats, applicants = ChatSessions(session), Applicants(session)
-        chat = await chats.of_chat(channel, incoming.user_id)
-        if chat is None:
+        state = await chats.state_of(channel, incoming.user_id, REGISTRATION_CLOSED)
+        if state is not None:
+            chat, applicant = state.chat, state.applicant
+            window = window_at(self.deps.config, state.flag, now)
+        else:
             language = "en" if (incoming.language_hint or "").startswith("en") else "id"
             chat = await chats.start(channel, incoming.user_id, language, now)
-        applicant = await applicants.by_chat(channel, incoming.user_id)
-        turn = Turn(chat, applicant, session, self.deps, incoming, now, FLOW)
+            applicant, window = await applicants.by_chat(channel, incoming.user_id), None
+        turn = Turn(chat, applicant, session, self.deps, incoming, now, FLOW, window=window)
         if applicant is None and (as_applicant or not await is_staff(turn)):
             turn.known_applicant = await applicants.create_for_chat(channel, incoming.user_id, now)
         if incoming.channel is Channel.WHATSAPP:

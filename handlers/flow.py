@@ -108,13 +108,14 @@ class Turn:
     """The results file this message carried, when staff were asked for one."""
     files_to_forget: list[str] = field(default_factory=list)
     """Stored files no longer needed; deleted after the commit unless another row uses them."""
-    _window: RegistrationWindow | None = None
+    window: RegistrationWindow | None = None
+    """Whether registration is open now, once read (with the chat, or on first use)."""
 
     async def registration_window(self) -> RegistrationWindow:
         """Whether registration is open now (read once per turn)."""
-        if self._window is None:
-            self._window = await registration_window(self.deps.config, self.flags, self.now)
-        return self._window
+        if self.window is None:
+            self.window = await registration_window(self.deps.config, self.flags, self.now)
+        return self.window
 
     @property
     def applicant(self) -> Applicant:

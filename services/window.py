@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.recruitment import RecruitmentConfig
+from storage.models import RecruitmentFlag
 from storage.repositories import REGISTRATION_CLOSED, Audit, Flags
 
 
@@ -44,7 +45,18 @@ class RegistrationWindow:
 async def registration_window(
     config: RecruitmentConfig, flags: Flags, now: datetime
 ) -> RegistrationWindow:
-    """The registration state at `now` (aware), including an early close by staff.
+    """The registration state at `now` (aware), including an early close by staff (the flag is
+    read only once registration has opened)."""
+    opens_at = config.local(config.schedule.registration_start)
+    closed = None if now < opens_at else await flags.row(REGISTRATION_CLOSED)
+    return window_at(config, closed, now)
+
+
+def window_at(
+    config: RecruitmentConfig, closed: RecruitmentFlag | None, now: datetime
+) -> RegistrationWindow:
+    """The registration state at `now` (aware), given the `REGISTRATION_CLOSED` flag's row
+    (None when never set).
 
     A close by staff before the configured end stays an early close, with its own date, after
     that end; one set later changes nothing (registration had ended anyway).
@@ -53,20 +65,12 @@ async def registration_window(
     closes_at = config.local(config.schedule.registration_end)
     if now < opens_at:
         return RegistrationWindow(WindowState.NOT_YET, opens_at, closes_at, closes_at)
-    closed_by_staff = await _closed_by_staff(flags)
+    closed_by_staff = closed.updated_at if closed and closed.value.get("closed") else None
     if closed_by_staff is not None and min(now, closed_by_staff) <= closes_at:
         closed_at = max(min(now, closed_by_staff), opens_at).astimezone(config.tz)
         return RegistrationWindow(WindowState.CLOSED_EARLY, opens_at, closes_at, closed_at)
     state = WindowState.ENDED if now > closes_at else WindowState.OPEN
     return RegistrationWindow(state, opens_at, closes_at, closes_at)
-
-
-async def _closed_by_staff(flags: Flags) -> datetime | None:
-    """When staff closed registration, if it is closed now."""
-    flag = await flags.get(REGISTRATION_CLOSED)
-    if not (flag and flag.get("closed")):
-        return None
-    return await flags.set_at(REGISTRATION_CLOSED)
 
 
 async def close_early(session: AsyncSession, reason: str, by: str, now: datetime) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, literal, or_, select
+from sqlalchemy import ColumnElement, bindparam, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
-from storage.models import Applicant, ChatIdentity, ChatSession
+from storage.models import Applicant, ChatIdentity, ChatSession, RecruitmentFlag
 
 
 def some_chat_at(step: str) -> ColumnElement[bool]:
@@ -27,6 +28,34 @@ def some_chat_at(step: str) -> ColumnElement[bool]:
     return at_step.exists()
 
 
+@dataclass(frozen=True)
+class ChatState:
+    """What a turn starts from, read in one query: the chat's session, the applicant it speaks
+    for (with their documents), and a flag's row (None when never set)."""
+
+    chat: ChatSession
+    applicant: Applicant | None
+    flag: RecruitmentFlag | None
+
+
+_CHAT_STATE = (
+    select(ChatSession, Applicant, RecruitmentFlag)
+    .outerjoin(
+        ChatIdentity,
+        (ChatIdentity.channel == ChatSession.channel)
+        & (ChatIdentity.external_id == ChatSession.external_id),
+    )
+    .outerjoin(Applicant, Applicant.id == ChatIdentity.applicant_id)
+    .outerjoin(RecruitmentFlag, RecruitmentFlag.key == bindparam("flag"))
+    .where(
+        ChatSession.channel == bindparam("channel"),
+        ChatSession.external_id == bindparam("external_id"),
+    )
+    .options(joinedload(Applicant.documents))
+)
+"""Built once: a turn only binds its values (no statement built, its cache key computed once)."""
+
+
 class ChatSessions:
     """The conversation state of chat accounts (applicants' and staff's alike)."""
 
@@ -39,6 +68,13 @@ class ChatSessions:
             ChatSession.channel == channel, ChatSession.external_id == external_id
         )
         return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def state_of(self, channel: str, external_id: str, flag: str) -> ChatState | None:
+        """The chat's session with its applicant and the `flag` row, in one query; None when
+        the chat has no session yet."""
+        parameters = {"channel": channel, "external_id": external_id, "flag": flag}
+        row = (await self.session.execute(_CHAT_STATE, parameters)).unique().one_or_none()
+        return None if row is None else ChatState(*row)
 
     async def start(
         self, channel: str, external_id: str, language: str, now: datetime

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import InboundPayload
+
+_PAYLOADS = InboundPayload.__table__
+_SETTLE = (
+    update(_PAYLOADS)
+    .where(_PAYLOADS.c.id == bindparam("payload_id"), _PAYLOADS.c.handled_at.is_(None))
+    .values(body="", handled_at=bindparam("now"))
+)
+"""Marks one payload handled: a Core statement built once (the turn never loads its payload,
+so there is no loaded row for the ORM to bring up to date)."""
 
 
 class InboundPayloads:
@@ -38,26 +47,38 @@ class InboundPayloads:
     async def store_all(
         self, channel: str, bodies: list[tuple[str, str | None]], now: datetime
     ) -> list[int | None]:
-        """`store` for several (body, platform_id) at once, in their order: one multi-row INSERT
-        when none has a platform id (nothing can conflict), else one INSERT each."""
-        if any(key is not None for _, key in bodies):
-            return [await self.store(channel, body, now, key) for body, key in bodies]
+        """`store` for several (body, platform_id) at once, in their order, in one INSERT: an id
+        for each body kept, None for one whose `platform_id` is stored already (also by an
+        earlier body of the same list). A list mixing bodies with and without a platform id
+        is stored one INSERT each."""
         if not bodies:
             return []
+        keys = [key for _, key in bodies]
+        if None in keys and any(key is not None for key in keys):
+            return [await self.store(channel, body, now, key) for body, key in bodies]
         rows = [
             {
                 "channel": channel,
-                "platform_id": None,
+                "platform_id": key,
                 "body": body,
                 "received_at": now,
                 "attempts": 0,
             }
-            for body, _ in bodies
+            for body, key in bodies
         ]
-        statement = insert(InboundPayload).returning(
-            InboundPayload.id, sort_by_parameter_order=True
+        if keys[0] is None:  # nothing can conflict: every row comes back, in order
+            statement = insert(_PAYLOADS).returning(_PAYLOADS.c.id, sort_by_parameter_order=True)
+            return list((await self.session.scalars(statement, rows)).all())
+        upsert = (
+            postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
         )
-        return list((await self.session.scalars(statement, rows)).all())
+        statement = (
+            upsert(_PAYLOADS)
+            .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
+            .returning(_PAYLOADS.c.id, _PAYLOADS.c.platform_id)
+        )
+        kept = {key: stored for stored, key in (await self.session.execute(statement, rows)).all()}
+        return [kept.pop(key, None) for key in keys]  # a second copy in the list gets None
 
     async def body(self, payload_id: int) -> str | None:
         """The stored body, or None when it is handled or gone (given up)."""
@@ -82,14 +103,7 @@ class InboundPayloads:
         """Mark the payload handled (its body emptied), inside the caller's transaction: the
         turn that handles it, or the decision to ignore it. False when it was handled already
         (or is gone): whoever did that answered it, and nothing more is to be done."""
-        result = await self.session.execute(
-            update(InboundPayload)
-            .where(InboundPayload.id == payload_id, InboundPayload.handled_at.is_(None))
-            .values(body="", handled_at=now)
-            # No loaded row to bring up to date (the turn never loads its payload): skip the
-            # ORM's evaluation of the WHERE clause against the session on every turn.
-            .execution_options(synchronize_session=False)
-        )
+        result = await self.session.execute(_SETTLE, {"payload_id": payload_id, "now": now})
         return result.rowcount == 1
 
     async def received_before(

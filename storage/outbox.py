@@ -24,6 +24,11 @@ PREFIX = 4
 """A claim ranks at most `PREFIX` × its limit of the oldest due rows to cap each chat's share."""
 
 
+_INSERT_RETURNING_ID = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+"""One INSERT … RETURNING for all of a turn's rows ("insertmanyvalues"), built once and compiled
+once: every row names the same columns, so the statement is the same for every turn (the ids
+rise in row order)."""
+
 REPORT_KEY = "broadcast:{}:report"
 """The outbox key of a broadcast's final report to its author."""
 
@@ -109,11 +114,7 @@ class Outbox:
         values = [
             {**optional, "buttons": None, **row, **claimed, "template_only": False} for row in rows
         ]
-        # One INSERT … RETURNING for all rows ("insertmanyvalues"), compiled once and cached:
-        # every row names the same columns, so the statement is the same for every turn.
-        table = OutboxMessage.__table__
-        statement = insert(table).returning(table.c.id)
-        ids = sorted((await self.session.execute(statement, values)).scalars())  # rise in order
+        ids = sorted((await self.session.execute(_INSERT_RETURNING_ID, values)).scalars())
         return [OutboxMessage(id=id_, **row) for id_, row in zip(ids, values, strict=True)]
 
     async def known_keys(self, keys: Sequence[str]) -> set[str]:

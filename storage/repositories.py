@@ -367,10 +367,9 @@ class Flags:
         flag = await self.session.get(RecruitmentFlag, key)
         return flag.value if flag else None
 
-    async def set_at(self, key: str) -> datetime | None:
-        """When a flag was last set, or None when never set."""
-        flag = await self.session.get(RecruitmentFlag, key)
-        return flag.updated_at if flag else None
+    async def row(self, key: str) -> RecruitmentFlag | None:
+        """The flag's row (its value, when and by whom it was set), or None when never set."""
+        return await self.session.get(RecruitmentFlag, key)
 
     async def set(self, key: str, value: dict[str, Any], by: str, now: datetime) -> None:
         """Set a flag, remembering who set it and when (one row per key, also when two set it

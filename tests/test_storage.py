@@ -210,3 +210,21 @@ async def test_inbound_payloads_are_kept_until_handled_or_given_up(any_db: Datab
         update = await payloads.store("telegram", "{}", NOW, "77")
         assert update is not None and await payloads.settle(update, NOW) is True
         assert await payloads.store("telegram", "{}", NOW, "77") is None
+
+
+async def test_a_batch_of_payloads_is_stored_in_one_insert_in_order(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        payloads = InboundPayloads(session)
+        before = await payloads.store("telegram", '{"u": 2}', NOW, "2")
+        batch = [('{"u": 1}', "1"), ('{"u": 2}', "2"), ('{"u": 3}', "3"), ('{"u": 1}', "1")]
+        first, again, third, repeated = await payloads.store_all("telegram", batch, NOW)
+        assert again is None and repeated is None  # stored before, or earlier in the batch
+        assert before is not None and first is not None and third is not None
+        assert await payloads.body(first) == '{"u": 1}' and await payloads.body(third) == '{"u": 3}'
+        unkeyed = await payloads.store_all("whatsapp", [("a", None), ("b", None)], NOW)
+        assert [await payloads.body(stored) for stored in unkeyed if stored] == ["a", "b"]
+        mixed = await payloads.store_all("telegram", [("c", None), ("d", "3"), ("e", "4")], NOW)
+        assert mixed[1] is None and [await payloads.body(mixed[i] or 0) for i in (0, 2)] == [
+            "c",
+            "e",
+        ]

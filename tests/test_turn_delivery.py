@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.clock import FrozenClock
 from core.types import Channel, Incoming
 from handlers.conversation import Conversation
+from handlers.flow import Dependencies
 from scheduler.delivery import (
     ChannelLimits,
     DeliveryWorker,
@@ -26,6 +27,7 @@ from storage.db import Database
 from storage.inbound import InboundPayloads
 from storage.models import InboundPayload, OutboxMessage
 from storage.outbox import Outbox
+from tests.chat import ELIGIBLE_CHOICES, Chat
 
 USER = "5001"
 LEASE = timedelta(seconds=60)
@@ -254,3 +256,26 @@ async def test_a_turn_of_text_buttons_and_files_is_one_insert_in_order(
     assert {(row.state, row.claimed_by, row.claim_token) for row in stored} == {
         ("sending", "bot-1", 1)
     }
+
+
+async def test_a_registration_turn_reads_its_chat_applicant_and_flag_in_one_select(
+    any_db: Database, deps: Dependencies
+) -> None:
+    conversation = Conversation(any_db, deps)
+    chat = Chat(conversation, USER)
+    await chat.start_registration()
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.split()[0].upper())
+
+    event.listen(any_db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        answered = await conversation.handle(
+            Incoming(channel=Channel.TELEGRAM, user_id=USER, choice=ELIGIBLE_CHOICES[0]),
+            send_as="bot-1",
+        )
+    finally:
+        event.remove(any_db.engine.sync_engine, "before_cursor_execute", seen)
+    assert answered.queued
+    assert statements.count("SELECT") == 1, statements

@@ -1,4 +1,5 @@
-"""One reminder job (registration, D-7) over 10,000 and 100,000 applicants, SQLite + PostgreSQL.
+"""One reminder job (registration, D-7) and the publication of the final result over 10,000 and
+100,000 applicants, SQLite + PostgreSQL.
 
 Run from the repository root (details and figures: bench/README.md)::
 
@@ -27,6 +28,14 @@ database ``mitrabot_bench_<hex>`` dropped at the end):
 4. memory: ``registration:3`` (same applicants, a different key, so it queues them all again)
    under ``tracemalloc``: the peak of Python allocations during the job, kept apart from the
    timed run because tracing slows every allocation.
+5. results (same population; not measured: stages 1-3 passed and a final result, passed or not
+   passed, for every confirmed applicant, by Core executemany): the scheduler's
+   ``announce_if_due`` at the announcement moment, in one transaction as ``Jobs._announce``
+   runs it (``publish_results`` of the final stage: one outbox message per chat not yet told).
+   Measured like the reminder (wall, CPU, SQL by statement, peak RSS growth); checked: one
+   ``result:final:…`` row per confirmed applicant with its own outcome, and publishing again
+   (staff, ``publish_results``) queues 0 (timed too). Then the rows are deleted and the
+   publication run again under ``tracemalloc``.
 
 The figures are printed per backend, with the growth from the smaller to the larger size (time
 linear in N would be 10x; a job that streams keeps its peak memory flat). Nothing outside
@@ -74,14 +83,18 @@ from services.reminders import (  # noqa: E402
     reminder_buttons,
     send_reminder,
 )
+from services.result_publish import announce_if_due, publish_results  # noqa: E402
+from services.results import DECIDED, FINAL, stage_keys  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
     Applicant,
+    Broadcast,
     ChatIdentity,
     ChatSession,
     DocumentFile,
     OutboxMessage,
     ReminderReceipt,
+    StageResult,
 )
 from storage.outbox import Outbox  # noqa: E402
 
@@ -106,6 +119,14 @@ STATEMENT_KINDS = (
     ("SELECT applicants.id, applicants.created_at", "applicants load"),
     ("SELECT documents.applicant_id", "documents"),
 )
+RESULT_STATEMENT_KINDS = (
+    ("SELECT applicants.id, coalesce((SELECT chat_sessions.language", "recipients"),
+    ("SELECT outbox.dedup_key", "known keys"),
+    ("INSERT INTO outbox", "outbox insert"),
+)
+PUBLISH_ACTOR = "bench"
+FINAL_PASSED = 0.3
+"""Share of the confirmed applicants who pass the final stage (all passed stages 1-3)."""
 
 log = logging.getLogger("bench.reminders")
 
@@ -135,6 +156,8 @@ class Population:
     eligible: list[int] = field(default_factory=list)
     """Ids of unfinished applicants who consented, not opted out, not ineligible: the expected
     recipients."""
+    confirmed: list[int] = field(default_factory=list)
+    """Ids of the confirmed applicants: the ones with results, each told their final one."""
     seconds: float = 0.0
 
 
@@ -177,6 +200,7 @@ def synthetic_chunks(
                     confirmed_at=updated,
                 )
                 files += [document_row(i, key, updated) for key in documents]
+                population.confirmed.append(i)
             else:
                 kind = _unfinished(config, row, i, created, rng, required)
                 if kind == "documents":
@@ -284,8 +308,11 @@ class StatementTimes:
 
 
 @contextlib.contextmanager
-def statement_timer(database: Database) -> Iterator[StatementTimes]:
-    """Collect StatementTimes while the block runs (SQLAlchemy cursor events)."""
+def statement_timer(
+    database: Database, kinds: tuple[tuple[str, str], ...] = STATEMENT_KINDS
+) -> Iterator[StatementTimes]:
+    """Collect StatementTimes while the block runs (SQLAlchemy cursor events), by the first of
+    `kinds` (statement prefix, name) that matches."""
     times = StatementTimes()
     engine = database.engine.sync_engine
 
@@ -294,7 +321,7 @@ def statement_timer(database: Database) -> Iterator[StatementTimes]:
 
     def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         took = time.perf_counter() - conn.info["bench_started"].pop()
-        kind = next((k for prefix, k in STATEMENT_KINDS if statement.startswith(prefix)), "other")
+        kind = next((k for prefix, k in kinds if statement.startswith(prefix)), "other")
         times.seconds[kind] = times.seconds.get(kind, 0.0) + took
         times.counts[kind] = times.counts.get(kind, 0) + 1
         if kind == "candidates page":
@@ -395,6 +422,28 @@ def _maxrss_kb() -> int:
 
 
 @dataclass
+class ResultsRun:
+    """Publishing the final result over one population."""
+
+    expected: int = 0
+    expected_passed: int = 0
+    seed_seconds: float = 0.0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    queued: int = 0
+    sql: StatementTimes = field(default_factory=StatementTimes)
+    rss_growth_mb: float = 0.0
+    rss_reset: bool = False
+    second_seconds: float = 0.0
+    second_queued: int = -1
+    traced_seconds: float = 0.0
+    traced_queued: int = 0
+    traced_peak_mb: float = 0.0
+    traced_kept_mb: float = 0.0
+    mean_text: float = 0.0
+
+
+@dataclass
 class SizeResult:
     """One size on one backend."""
 
@@ -421,6 +470,7 @@ class SizeResult:
     traced_peak_mb: float = 0.0
     traced_kept_mb: float = 0.0
     mean_text: float = 0.0
+    results: ResultsRun | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -544,6 +594,9 @@ async def measure(
 
         queued_ids, result.mean_text = await outbox_of(database, JOB_KEY)
         check(result, queued_ids, await receipts_of(database, JOB_KEY))
+        result.results = await measure_results(
+            database, config, catalog, population, seed_, result.problems
+        )
     return result
 
 
@@ -567,6 +620,135 @@ def check(result: SizeResult, queued_ids: list[int], receipts: int) -> None:
         result.problems.append(f"traced run queued {result.traced_queued} != {result.expected}")
 
 
+# ----------------------------------------------------------------------------- results
+
+
+async def seed_results(
+    database: Database, config: RecruitmentConfig, confirmed: list[int], at: datetime, seed_: int
+) -> dict[int, str]:
+    """Stages before the final passed, and a final result, for every confirmed applicant (Core
+    executemany, not measured); {applicant id: final outcome}."""
+    rng = random.Random(seed_ + 1)  # its own draws: the seeded applicants stay the same
+    outcomes = {i: "passed" if rng.random() < FINAL_PASSED else "not_passed" for i in confirmed}
+    common = {"note": None, "set_by": "bench", "set_at": at, "source": "import:bench.csv"}
+    async with database.engine.begin() as connection:
+        for stage in stage_keys(config):
+            for start in range(0, len(confirmed), CHUNK):
+                rows = [
+                    {
+                        **common,
+                        "applicant_id": i,
+                        "stage": stage,
+                        "outcome": outcomes[i] if stage == FINAL else "passed",
+                    }
+                    for i in confirmed[start : start + CHUNK]
+                ]
+                await connection.execute(insert(StageResult.__table__), rows)
+    await maintain(database, "ANALYZE")
+    return outcomes
+
+
+async def results_outbox(database: Database) -> tuple[list[tuple[int, str]], float]:
+    """(applicant id, outcome) of every final-result outbox row, and their mean text length."""
+    prefix = f"result:{FINAL}:%"
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(OutboxMessage.applicant_id, OutboxMessage.dedup_key).where(
+                OutboxMessage.dedup_key.like(prefix)
+            )
+        )
+        told = [(applicant_id, key.split(":")[2]) for applicant_id, key in rows.all()]
+        mean = await session.execute(
+            select(func.avg(func.length(OutboxMessage.text))).where(
+                OutboxMessage.dedup_key.like(prefix)
+            )
+        )
+        return told, float(mean.scalar() or 0.0)
+
+
+async def forget_publication(database: Database) -> None:
+    """Delete the final result's outbox rows and deliveries, so it is published anew."""
+    async with database.transaction() as session:
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None)))
+        await session.execute(delete(Broadcast))
+    await maintain(database, "VACUUM ANALYZE outbox")
+
+
+async def measure_results(
+    database: Database,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    population: Population,
+    seed_: int,
+    problems: list[str],
+) -> ResultsRun:
+    """Seed results, then the announcement, publishing again, and a traced publication."""
+    now = config.local(config.schedule.announcement_at)
+    started = time.perf_counter()
+    outcomes = await seed_results(
+        database, config, population.confirmed, now - timedelta(days=1), seed_
+    )
+    run = ResultsRun(
+        expected=len(outcomes),
+        expected_passed=sum(outcome == "passed" for outcome in outcomes.values()),
+        seed_seconds=time.perf_counter() - started,
+    )
+    with PeakRss() as rss, statement_timer(database, RESULT_STATEMENT_KINDS) as sql:
+        started, cpu = time.perf_counter(), time.process_time()
+        async with database.transaction() as session:  # as `Jobs._announce` runs it
+            broadcast = await announce_if_due(session, config, catalog, now)
+        run.seconds = time.perf_counter() - started
+        run.cpu = time.process_time() - cpu
+    run.queued = broadcast.total if broadcast else 0
+    run.sql, run.rss_growth_mb, run.rss_reset = sql, rss.growth_mb, rss.reset
+
+    started = time.perf_counter()
+    async with database.transaction() as session:  # staff publishing again: nothing new
+        again = await publish_results(session, config, catalog, FINAL, PUBLISH_ACTOR, now)
+    run.second_seconds = time.perf_counter() - started
+    run.second_queued = again.total if again else 0
+
+    told, run.mean_text = await results_outbox(database)
+    await forget_publication(database)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        started = time.perf_counter()
+        async with database.transaction() as session:
+            traced = await publish_results(session, config, catalog, FINAL, PUBLISH_ACTOR, now)
+        run.traced_seconds = time.perf_counter() - started
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    run.traced_queued = traced.total if traced else 0
+    run.traced_peak_mb = (peak - before) / 2**20
+    run.traced_kept_mb = (after - before) / 2**20
+    check_results(run, outcomes, told, problems)
+    return run
+
+
+def check_results(
+    run: ResultsRun, outcomes: dict[int, str], told: list[tuple[int, str]], problems: list[str]
+) -> None:
+    """Add to `problems` every way the publication went wrong."""
+    if run.queued != run.expected:
+        problems.append(f"results queued {run.queued} != expected {run.expected}")
+    ids = [applicant_id for applicant_id, _ in told]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} duplicate result rows")
+    wrong = sum(outcomes.get(applicant_id) != outcome for applicant_id, outcome in told)
+    missing = len(set(outcomes) - set(ids))
+    if wrong or missing:
+        problems.append(f"results: {missing} applicants not told, {wrong} told a wrong outcome")
+    if any(outcome not in DECIDED for _, outcome in told):
+        problems.append("results: an undecided outcome told")
+    if run.second_queued != 0:
+        problems.append(f"publishing again queued {run.second_queued}")
+    if run.traced_queued != run.expected:
+        problems.append(f"traced publication queued {run.traced_queued} != {run.expected}")
+
+
 # ----------------------------------------------------------------------------- report
 
 
@@ -584,11 +766,15 @@ def _pages(sql: StatementTimes) -> str:
     return f"{first:.1f} / {last:.1f}"
 
 
-def rows_of(result: SizeResult) -> list[tuple[str, str, float | None]]:
+Rows = list[tuple[str, str, float | None]]
+"""(measure, formatted figure, number for the growth column or None), one per table line."""
+
+
+def rows_of(result: SizeResult) -> Rows:
     """(measure, formatted figure, number for the growth column or None) for one size."""
     sql, steps = result.sql, result.steps
     in_sql = sum(sql.seconds.values())
-    rows: list[tuple[str, str, float | None]] = [
+    rows: Rows = [
         ("applicants seeded", f"{result.size:,}", result.size),
         (
             "queued by the job / expected",
@@ -642,9 +828,51 @@ def rows_of(result: SizeResult) -> list[tuple[str, str, float | None]]:
     return rows
 
 
-def table(results: list[SizeResult]) -> list[str]:
-    """A Markdown table: measures down, sizes across, growth largest/smallest last."""
-    columns = [rows_of(result) for result in results]
+def result_rows_of(result: SizeResult) -> Rows:
+    """(measure, formatted figure, number for the growth column or None) of the publication."""
+    run = result.results or ResultsRun()
+    in_sql = sum(run.sql.seconds.values())
+    rows: Rows = [
+        ("confirmed applicants (final results seeded)", f"{run.expected:,}", run.expected),
+        (
+            "queued by the announcement / expected",
+            f"{run.queued:,} / {run.expected:,}",
+            run.queued,
+        ),
+        ("of which passed", f"{run.expected_passed:,}", run.expected_passed),
+        ("announcement wall (s)", f"{run.seconds:.2f}", run.seconds),
+        ("announcement CPU of this process (s)", f"{run.cpu:.2f}", run.cpu),
+        ("µs per queued result", f"{1e6 * run.seconds / max(1, run.queued):.0f}", None),
+        ("announcement: time in SQL (s)", f"{in_sql:.2f}", in_sql),
+    ]
+    for _, kind in (*RESULT_STATEMENT_KINDS, ("", "other")):
+        seconds, count = run.sql.seconds.get(kind, 0.0), run.sql.counts.get(kind, 0)
+        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
+    rows += [
+        ("announcement: outside SQL (s)", f"{run.seconds - in_sql:.2f}", run.seconds - in_sql),
+        (
+            "publishing again: queued, wall (s)",
+            f"{run.second_queued}, {run.second_seconds:.2f}",
+            run.second_seconds,
+        ),
+        (
+            "peak RSS growth in the announcement (MB)" + ("" if run.rss_reset else ", ru_maxrss"),
+            f"{run.rss_growth_mb:.1f}",
+            None,
+        ),
+        ("tracemalloc peak in publishing (MB)", f"{run.traced_peak_mb:.1f}", run.traced_peak_mb),
+        ("tracemalloc kept after publishing (MB)", f"{run.traced_kept_mb:.2f}", None),
+        ("traced publication wall (s)", f"{run.traced_seconds:.2f}", run.traced_seconds),
+        ("mean result text (chars)", f"{run.mean_text:.0f}", None),
+        ("seeding the results (s, not measured)", f"{run.seed_seconds:.2f}", None),
+    ]
+    return rows
+
+
+def table(results: list[SizeResult], rows: Callable[[SizeResult], Rows] | None = None) -> list[str]:
+    """A Markdown table of `rows` (the reminder's by default): measures down, sizes across,
+    growth largest/smallest last."""
+    columns = [(rows or rows_of)(result) for result in results]
     sizes = [f"{result.size:,}" for result in results]
     growth = len(results) > 1
     header = ["measure", *sizes] + ([f"{sizes[-1]} / {sizes[0]}"] if growth else [])
@@ -685,11 +913,21 @@ async def main_async(args: argparse.Namespace) -> int:
                     f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
                     flush=True,
                 )
+                if result.results:
+                    print(
+                        f"   results: announcement {result.results.seconds:.2f} s for "
+                        f"{result.results.queued:,} queued, traced peak "
+                        f"{result.results.traced_peak_mb:.1f} MB (load average "
+                        f"{os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
                 for problem in result.problems:
                     print(f"   PROBLEM: {problem}", flush=True)
     for backend, results in by_backend.items():
         print(f"\n{backend} (reminder {JOB_KEY}, batch of 1000 applicants per transaction)")
         print("\n".join(table(results)))
+        print(f"\n{backend} (final result published by the announcement, one transaction)")
+        print("\n".join(table(results, result_rows_of)))
     invalid = [r for results in by_backend.values() for r in results if r.problems]
     for result in invalid:
         print(f"INVALID: {result.backend} {result.size:,}: {'; '.join(result.problems)}")

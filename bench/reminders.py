@@ -421,13 +421,11 @@ def _maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-@dataclass
-class ResultsRun:
-    """Publishing the final result over one population."""
+@dataclass(kw_only=True)
+class JobRun:
+    """The figures of one measured job (the reminder, or the publication) at one size."""
 
     expected: int = 0
-    expected_passed: int = 0
-    seed_seconds: float = 0.0
     seconds: float = 0.0
     cpu: float = 0.0
     queued: int = 0
@@ -443,33 +441,27 @@ class ResultsRun:
     mean_text: float = 0.0
 
 
+@dataclass(kw_only=True)
+class ResultsRun(JobRun):
+    """Publishing the final result over one population."""
+
+    expected_passed: int = 0
+    seed_seconds: float = 0.0
+
+
 @dataclass
-class SizeResult:
-    """One size on one backend."""
+class SizeResult(JobRun):
+    """One size on one backend: the reminder job's figures, and the publication's."""
 
     backend: str
     size: int
     population: Population
-    expected: int = 0
     reach: int = 0
     reach_seconds: float = 0.0
     baseline_seconds: float = 0.0
     """Median of `baselines`."""
     baselines: list[float] = field(default_factory=list)
-    job_seconds: float = 0.0
-    job_queued: int = 0
-    job_cpu: float = 0.0
-    sql: StatementTimes = field(default_factory=StatementTimes)
     steps: StepTimes = field(default_factory=StepTimes)
-    rss_growth_mb: float = 0.0
-    rss_reset: bool = False
-    second_seconds: float = 0.0
-    second_queued: int = -1
-    traced_seconds: float = 0.0
-    traced_queued: int = 0
-    traced_peak_mb: float = 0.0
-    traced_kept_mb: float = 0.0
-    mean_text: float = 0.0
     results: ResultsRun | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -569,9 +561,9 @@ async def measure(
 
         with PeakRss() as rss, statement_timer(database) as sql, step_timer() as steps:
             started, cpu = time.perf_counter(), time.process_time()
-            result.job_queued = await send_reminder(database, config, catalog, job, job.at)
-            result.job_seconds = time.perf_counter() - started
-            result.job_cpu = time.process_time() - cpu
+            result.queued = await send_reminder(database, config, catalog, job, job.at)
+            result.seconds = time.perf_counter() - started
+            result.cpu = time.process_time() - cpu
         result.sql, result.steps, result.rss_growth_mb = sql, steps, rss.growth_mb
         result.rss_reset = rss.reset
 
@@ -605,8 +597,8 @@ def check(result: SizeResult, queued_ids: list[int], receipts: int) -> None:
     expected = set(result.population.eligible)
     if result.reach != result.expected:
         result.problems.append(f"count_reach {result.reach} != expected {result.expected}")
-    if result.job_queued != result.expected:
-        result.problems.append(f"job queued {result.job_queued} != expected {result.expected}")
+    if result.queued != result.expected:
+        result.problems.append(f"job queued {result.queued} != expected {result.expected}")
     if len(queued_ids) != len(set(queued_ids)):
         result.problems.append(f"{len(queued_ids) - len(set(queued_ids))} duplicate outbox rows")
     if set(queued_ids) != expected:
@@ -770,103 +762,91 @@ Rows = list[tuple[str, str, float | None]]
 """(measure, formatted figure, number for the growth column or None), one per table line."""
 
 
-def rows_of(result: SizeResult) -> Rows:
-    """(measure, formatted figure, number for the growth column or None) for one size."""
-    sql, steps = result.sql, result.steps
-    in_sql = sum(sql.seconds.values())
-    rows: Rows = [
-        ("applicants seeded", f"{result.size:,}", result.size),
+def _time_rows(run: JobRun, job: str, item: str) -> Rows:
+    """How many `run` queued, and its wall and CPU time."""
+    return [
+        (f"queued by the {job} / expected", f"{run.queued:,} / {run.expected:,}", run.queued),
+        (f"{job} wall (s)", f"{run.seconds:.2f}", run.seconds),
+        (f"{job} CPU of this process (s)", f"{run.cpu:.2f}", run.cpu),
+        (f"{job} µs per queued {item}", f"{1e6 * run.seconds / max(1, run.queued):.0f}", None),
+    ]
+
+
+def _sql_rows(run: JobRun, kinds: tuple[tuple[str, str], ...]) -> Rows:
+    """The time `run` spent in each kind of statement, and how many it ran."""
+    rows: Rows = []
+    for _, kind in (*kinds, ("", "other")):
+        seconds, count = run.sql.seconds.get(kind, 0.0), run.sql.counts.get(kind, 0)
+        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
+    return rows
+
+
+def _memory_rows(run: JobRun, job: str, item: str) -> Rows:
+    """Peak RSS growth of the timed run; the traced run's peak, what it kept, its wall time."""
+    return [
         (
-            "queued by the job / expected",
-            f"{result.job_queued:,} / {result.expected:,}",
-            result.job_queued,
-        ),
-        ("job wall (s)", f"{result.job_seconds:.2f}", result.job_seconds),
-        ("job CPU of this process (s)", f"{result.job_cpu:.2f}", result.job_cpu),
-        (
-            "job µs per queued reminder",
-            f"{1e6 * result.job_seconds / max(1, result.job_queued):.0f}",
+            f"peak RSS growth in the {job} (MB)" + ("" if run.rss_reset else ", ru_maxrss"),
+            f"{run.rss_growth_mb:.1f}",
             None,
         ),
+        (f"tracemalloc peak in the {job} (MB)", f"{run.traced_peak_mb:.1f}", run.traced_peak_mb),
+        (f"tracemalloc kept after the {job} (MB)", f"{run.traced_kept_mb:.2f}", None),
+        ("traced run wall (s)", f"{run.traced_seconds:.2f}", run.traced_seconds),
+        (f"mean {item} text (chars)", f"{run.mean_text:.0f}", None),
+    ]
+
+
+def rows_of(result: SizeResult) -> Rows:
+    """The reminder job's table lines for one size."""
+    in_sql = sum(result.sql.seconds.values())
+    rows: Rows = [
+        ("applicants seeded", f"{result.size:,}", result.size),
+        *_time_rows(result, "job", "reminder"),
         (
             f"baseline: enqueue only (s, median of {len(result.baselines)})",
             f"{result.baseline_seconds:.2f} ({_spread(result.baselines)})",
             result.baseline_seconds,
         ),
-        ("job / baseline", f"{result.job_seconds / result.baseline_seconds:.1f}x", None),
+        ("job / baseline", f"{result.seconds / result.baseline_seconds:.1f}x", None),
         ("job: time in SQL (s)", f"{in_sql:.2f}", in_sql),
+        *_sql_rows(result, STATEMENT_KINDS),
+        ("· candidates page ms, first / last", _pages(result.sql), None),
     ]
-    for _, kind in (*STATEMENT_KINDS, ("", "other")):
-        seconds, count = sql.seconds.get(kind, 0.0), sql.counts.get(kind, 0)
-        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
-    rows.append(("· candidates page ms, first / last", _pages(sql), None))
     for name in STEPS:
-        wall, cpu = steps.wall.get(name, 0.0), steps.cpu.get(name, 0.0)
+        wall, cpu = result.steps.wall.get(name, 0.0), result.steps.cpu.get(name, 0.0)
         rows.append((f"job: in `{name}` (s wall / CPU)", f"{wall:.2f} / {cpu:.2f}", wall))
-    rows += [
-        ("job: outside SQL (s)", f"{result.job_seconds - in_sql:.2f}", result.job_seconds - in_sql),
+    return [
+        *rows,
+        ("job: outside SQL (s)", f"{result.seconds - in_sql:.2f}", result.seconds - in_sql),
         (
             "second run: queued, wall (s)",
             f"{result.second_queued}, {result.second_seconds:.2f}",
             result.second_seconds,
         ),
         ("count_reach before the job (s)", f"{result.reach_seconds:.2f}", result.reach_seconds),
-        (
-            "peak RSS growth in the job (MB)" + ("" if result.rss_reset else ", ru_maxrss"),
-            f"{result.rss_growth_mb:.1f}",
-            None,
-        ),
-        (
-            "tracemalloc peak in the job (MB)",
-            f"{result.traced_peak_mb:.1f}",
-            result.traced_peak_mb,
-        ),
-        ("tracemalloc kept after the job (MB)", f"{result.traced_kept_mb:.2f}", None),
-        ("traced run wall (s)", f"{result.traced_seconds:.2f}", result.traced_seconds),
-        ("mean reminder text (chars)", f"{result.mean_text:.0f}", None),
+        *_memory_rows(result, "job", "reminder"),
     ]
-    return rows
 
 
 def result_rows_of(result: SizeResult) -> Rows:
-    """(measure, formatted figure, number for the growth column or None) of the publication."""
+    """The publication's table lines for one size."""
     run = result.results or ResultsRun()
     in_sql = sum(run.sql.seconds.values())
-    rows: Rows = [
+    return [
         ("confirmed applicants (final results seeded)", f"{run.expected:,}", run.expected),
-        (
-            "queued by the announcement / expected",
-            f"{run.queued:,} / {run.expected:,}",
-            run.queued,
-        ),
         ("of which passed", f"{run.expected_passed:,}", run.expected_passed),
-        ("announcement wall (s)", f"{run.seconds:.2f}", run.seconds),
-        ("announcement CPU of this process (s)", f"{run.cpu:.2f}", run.cpu),
-        ("µs per queued result", f"{1e6 * run.seconds / max(1, run.queued):.0f}", None),
+        *_time_rows(run, "announcement", "result"),
         ("announcement: time in SQL (s)", f"{in_sql:.2f}", in_sql),
-    ]
-    for _, kind in (*RESULT_STATEMENT_KINDS, ("", "other")):
-        seconds, count = run.sql.seconds.get(kind, 0.0), run.sql.counts.get(kind, 0)
-        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
-    rows += [
+        *_sql_rows(run, RESULT_STATEMENT_KINDS),
         ("announcement: outside SQL (s)", f"{run.seconds - in_sql:.2f}", run.seconds - in_sql),
         (
             "publishing again: queued, wall (s)",
             f"{run.second_queued}, {run.second_seconds:.2f}",
             run.second_seconds,
         ),
-        (
-            "peak RSS growth in the announcement (MB)" + ("" if run.rss_reset else ", ru_maxrss"),
-            f"{run.rss_growth_mb:.1f}",
-            None,
-        ),
-        ("tracemalloc peak in publishing (MB)", f"{run.traced_peak_mb:.1f}", run.traced_peak_mb),
-        ("tracemalloc kept after publishing (MB)", f"{run.traced_kept_mb:.2f}", None),
-        ("traced publication wall (s)", f"{run.traced_seconds:.2f}", run.traced_seconds),
-        ("mean result text (chars)", f"{run.mean_text:.0f}", None),
+        *_memory_rows(run, "publication", "result"),
         ("seeding the results (s, not measured)", f"{run.seed_seconds:.2f}", None),
     ]
-    return rows
 
 
 def table(results: list[SizeResult], rows: Callable[[SizeResult], Rows] | None = None) -> list[str]:
@@ -907,7 +887,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 result = await measure(backend, size, Path(folder), config, catalog, args.seed)
                 by_backend.setdefault(backend, []).append(result)
                 print(
-                    f"   job {result.job_seconds:.2f} s for {result.job_queued:,} queued "
+                    f"   job {result.seconds:.2f} s for {result.queued:,} queued "
                     f"(baseline {result.baseline_seconds:.2f} s) "
                     f"({time.monotonic() - started:.0f} s in all; load average "
                     f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",

@@ -1,4 +1,5 @@
-"""One reminder job (registration, D-7) over 10,000 and 100,000 applicants, SQLite + PostgreSQL.
+"""One reminder job (registration, D-7) and the publication of the final result over 10,000 and
+100,000 applicants, SQLite + PostgreSQL.
 
 Run from the repository root (details and figures: bench/README.md)::
 
@@ -27,6 +28,14 @@ database ``mitrabot_bench_<hex>`` dropped at the end):
 4. memory: ``registration:3`` (same applicants, a different key, so it queues them all again)
    under ``tracemalloc``: the peak of Python allocations during the job, kept apart from the
    timed run because tracing slows every allocation.
+5. results (same population; not measured: stages 1-3 passed and a final result, passed or not
+   passed, for every confirmed applicant, by Core executemany): the scheduler's
+   ``announce_if_due`` at the announcement moment, in one transaction as ``Jobs._announce``
+   runs it (``publish_results`` of the final stage: one outbox message per chat not yet told).
+   Measured like the reminder (wall, CPU, SQL by statement, peak RSS growth); checked: one
+   ``result:final:…`` row per confirmed applicant with its own outcome, and publishing again
+   (staff, ``publish_results``) queues 0 (timed too). Then the rows are deleted and the
+   publication run again under ``tracemalloc``.
 
 The figures are printed per backend, with the growth from the smaller to the larger size (time
 linear in N would be 10x; a job that streams keeps its peak memory flat). Nothing outside
@@ -74,14 +83,18 @@ from services.reminders import (  # noqa: E402
     reminder_buttons,
     send_reminder,
 )
+from services.result_publish import announce_if_due, publish_results  # noqa: E402
+from services.results import DECIDED, FINAL, stage_keys  # noqa: E402
 from storage.db import Database  # noqa: E402
 from storage.models import (  # noqa: E402
     Applicant,
+    Broadcast,
     ChatIdentity,
     ChatSession,
     DocumentFile,
     OutboxMessage,
     ReminderReceipt,
+    StageResult,
 )
 from storage.outbox import Outbox  # noqa: E402
 
@@ -106,6 +119,14 @@ STATEMENT_KINDS = (
     ("SELECT applicants.id, applicants.created_at", "applicants load"),
     ("SELECT documents.applicant_id", "documents"),
 )
+RESULT_STATEMENT_KINDS = (
+    ("SELECT applicants.id, coalesce((SELECT chat_sessions.language", "recipients"),
+    ("SELECT outbox.dedup_key", "known keys"),
+    ("INSERT INTO outbox", "outbox insert"),
+)
+PUBLISH_ACTOR = "bench"
+FINAL_PASSED = 0.3
+"""Share of the confirmed applicants who pass the final stage (all passed stages 1-3)."""
 
 log = logging.getLogger("bench.reminders")
 
@@ -135,6 +156,8 @@ class Population:
     eligible: list[int] = field(default_factory=list)
     """Ids of unfinished applicants who consented, not opted out, not ineligible: the expected
     recipients."""
+    confirmed: list[int] = field(default_factory=list)
+    """Ids of the confirmed applicants: the ones with results, each told their final one."""
     seconds: float = 0.0
 
 
@@ -177,6 +200,7 @@ def synthetic_chunks(
                     confirmed_at=updated,
                 )
                 files += [document_row(i, key, updated) for key in documents]
+                population.confirmed.append(i)
             else:
                 kind = _unfinished(config, row, i, created, rng, required)
                 if kind == "documents":
@@ -284,8 +308,11 @@ class StatementTimes:
 
 
 @contextlib.contextmanager
-def statement_timer(database: Database) -> Iterator[StatementTimes]:
-    """Collect StatementTimes while the block runs (SQLAlchemy cursor events)."""
+def statement_timer(
+    database: Database, kinds: tuple[tuple[str, str], ...] = STATEMENT_KINDS
+) -> Iterator[StatementTimes]:
+    """Collect StatementTimes while the block runs (SQLAlchemy cursor events), by the first of
+    `kinds` (statement prefix, name) that matches."""
     times = StatementTimes()
     engine = database.engine.sync_engine
 
@@ -294,7 +321,7 @@ def statement_timer(database: Database) -> Iterator[StatementTimes]:
 
     def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         took = time.perf_counter() - conn.info["bench_started"].pop()
-        kind = next((k for prefix, k in STATEMENT_KINDS if statement.startswith(prefix)), "other")
+        kind = next((k for prefix, k in kinds if statement.startswith(prefix)), "other")
         times.seconds[kind] = times.seconds.get(kind, 0.0) + took
         times.counts[kind] = times.counts.get(kind, 0) + 1
         if kind == "candidates page":
@@ -394,24 +421,15 @@ def _maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-@dataclass
-class SizeResult:
-    """One size on one backend."""
+@dataclass(kw_only=True)
+class JobRun:
+    """The figures of one measured job (the reminder, or the publication) at one size."""
 
-    backend: str
-    size: int
-    population: Population
     expected: int = 0
-    reach: int = 0
-    reach_seconds: float = 0.0
-    baseline_seconds: float = 0.0
-    """Median of `baselines`."""
-    baselines: list[float] = field(default_factory=list)
-    job_seconds: float = 0.0
-    job_queued: int = 0
-    job_cpu: float = 0.0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    queued: int = 0
     sql: StatementTimes = field(default_factory=StatementTimes)
-    steps: StepTimes = field(default_factory=StepTimes)
     rss_growth_mb: float = 0.0
     rss_reset: bool = False
     second_seconds: float = 0.0
@@ -421,6 +439,30 @@ class SizeResult:
     traced_peak_mb: float = 0.0
     traced_kept_mb: float = 0.0
     mean_text: float = 0.0
+
+
+@dataclass(kw_only=True)
+class ResultsRun(JobRun):
+    """Publishing the final result over one population."""
+
+    expected_passed: int = 0
+    seed_seconds: float = 0.0
+
+
+@dataclass
+class SizeResult(JobRun):
+    """One size on one backend: the reminder job's figures, and the publication's."""
+
+    backend: str
+    size: int
+    population: Population
+    reach: int = 0
+    reach_seconds: float = 0.0
+    baseline_seconds: float = 0.0
+    """Median of `baselines`."""
+    baselines: list[float] = field(default_factory=list)
+    steps: StepTimes = field(default_factory=StepTimes)
+    results: ResultsRun | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -519,9 +561,9 @@ async def measure(
 
         with PeakRss() as rss, statement_timer(database) as sql, step_timer() as steps:
             started, cpu = time.perf_counter(), time.process_time()
-            result.job_queued = await send_reminder(database, config, catalog, job, job.at)
-            result.job_seconds = time.perf_counter() - started
-            result.job_cpu = time.process_time() - cpu
+            result.queued = await send_reminder(database, config, catalog, job, job.at)
+            result.seconds = time.perf_counter() - started
+            result.cpu = time.process_time() - cpu
         result.sql, result.steps, result.rss_growth_mb = sql, steps, rss.growth_mb
         result.rss_reset = rss.reset
 
@@ -544,6 +586,9 @@ async def measure(
 
         queued_ids, result.mean_text = await outbox_of(database, JOB_KEY)
         check(result, queued_ids, await receipts_of(database, JOB_KEY))
+        result.results = await measure_results(
+            database, config, catalog, population, seed_, result.problems
+        )
     return result
 
 
@@ -552,8 +597,8 @@ def check(result: SizeResult, queued_ids: list[int], receipts: int) -> None:
     expected = set(result.population.eligible)
     if result.reach != result.expected:
         result.problems.append(f"count_reach {result.reach} != expected {result.expected}")
-    if result.job_queued != result.expected:
-        result.problems.append(f"job queued {result.job_queued} != expected {result.expected}")
+    if result.queued != result.expected:
+        result.problems.append(f"job queued {result.queued} != expected {result.expected}")
     if len(queued_ids) != len(set(queued_ids)):
         result.problems.append(f"{len(queued_ids) - len(set(queued_ids))} duplicate outbox rows")
     if set(queued_ids) != expected:
@@ -565,6 +610,135 @@ def check(result: SizeResult, queued_ids: list[int], receipts: int) -> None:
         result.problems.append(f"second run queued {result.second_queued}")
     if result.traced_queued != result.expected:
         result.problems.append(f"traced run queued {result.traced_queued} != {result.expected}")
+
+
+# ----------------------------------------------------------------------------- results
+
+
+async def seed_results(
+    database: Database, config: RecruitmentConfig, confirmed: list[int], at: datetime, seed_: int
+) -> dict[int, str]:
+    """Stages before the final passed, and a final result, for every confirmed applicant (Core
+    executemany, not measured); {applicant id: final outcome}."""
+    rng = random.Random(seed_ + 1)  # its own draws: the seeded applicants stay the same
+    outcomes = {i: "passed" if rng.random() < FINAL_PASSED else "not_passed" for i in confirmed}
+    common = {"note": None, "set_by": "bench", "set_at": at, "source": "import:bench.csv"}
+    async with database.engine.begin() as connection:
+        for stage in stage_keys(config):
+            for start in range(0, len(confirmed), CHUNK):
+                rows = [
+                    {
+                        **common,
+                        "applicant_id": i,
+                        "stage": stage,
+                        "outcome": outcomes[i] if stage == FINAL else "passed",
+                    }
+                    for i in confirmed[start : start + CHUNK]
+                ]
+                await connection.execute(insert(StageResult.__table__), rows)
+    await maintain(database, "ANALYZE")
+    return outcomes
+
+
+async def results_outbox(database: Database) -> tuple[list[tuple[int, str]], float]:
+    """(applicant id, outcome) of every final-result outbox row, and their mean text length."""
+    prefix = f"result:{FINAL}:%"
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(OutboxMessage.applicant_id, OutboxMessage.dedup_key).where(
+                OutboxMessage.dedup_key.like(prefix)
+            )
+        )
+        told = [(applicant_id, key.split(":")[2]) for applicant_id, key in rows.all()]
+        mean = await session.execute(
+            select(func.avg(func.length(OutboxMessage.text))).where(
+                OutboxMessage.dedup_key.like(prefix)
+            )
+        )
+        return told, float(mean.scalar() or 0.0)
+
+
+async def forget_publication(database: Database) -> None:
+    """Delete the final result's outbox rows and deliveries, so it is published anew."""
+    async with database.transaction() as session:
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.broadcast_id.is_not(None)))
+        await session.execute(delete(Broadcast))
+    await maintain(database, "VACUUM ANALYZE outbox")
+
+
+async def measure_results(
+    database: Database,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    population: Population,
+    seed_: int,
+    problems: list[str],
+) -> ResultsRun:
+    """Seed results, then the announcement, publishing again, and a traced publication."""
+    now = config.local(config.schedule.announcement_at)
+    started = time.perf_counter()
+    outcomes = await seed_results(
+        database, config, population.confirmed, now - timedelta(days=1), seed_
+    )
+    run = ResultsRun(
+        expected=len(outcomes),
+        expected_passed=sum(outcome == "passed" for outcome in outcomes.values()),
+        seed_seconds=time.perf_counter() - started,
+    )
+    with PeakRss() as rss, statement_timer(database, RESULT_STATEMENT_KINDS) as sql:
+        started, cpu = time.perf_counter(), time.process_time()
+        async with database.transaction() as session:  # as `Jobs._announce` runs it
+            broadcast = await announce_if_due(session, config, catalog, now)
+        run.seconds = time.perf_counter() - started
+        run.cpu = time.process_time() - cpu
+    run.queued = broadcast.total if broadcast else 0
+    run.sql, run.rss_growth_mb, run.rss_reset = sql, rss.growth_mb, rss.reset
+
+    started = time.perf_counter()
+    async with database.transaction() as session:  # staff publishing again: nothing new
+        again = await publish_results(session, config, catalog, FINAL, PUBLISH_ACTOR, now)
+    run.second_seconds = time.perf_counter() - started
+    run.second_queued = again.total if again else 0
+
+    told, run.mean_text = await results_outbox(database)
+    await forget_publication(database)
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        started = time.perf_counter()
+        async with database.transaction() as session:
+            traced = await publish_results(session, config, catalog, FINAL, PUBLISH_ACTOR, now)
+        run.traced_seconds = time.perf_counter() - started
+        after, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    run.traced_queued = traced.total if traced else 0
+    run.traced_peak_mb = (peak - before) / 2**20
+    run.traced_kept_mb = (after - before) / 2**20
+    check_results(run, outcomes, told, problems)
+    return run
+
+
+def check_results(
+    run: ResultsRun, outcomes: dict[int, str], told: list[tuple[int, str]], problems: list[str]
+) -> None:
+    """Add to `problems` every way the publication went wrong."""
+    if run.queued != run.expected:
+        problems.append(f"results queued {run.queued} != expected {run.expected}")
+    ids = [applicant_id for applicant_id, _ in told]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{len(ids) - len(set(ids))} duplicate result rows")
+    wrong = sum(outcomes.get(applicant_id) != outcome for applicant_id, outcome in told)
+    missing = len(set(outcomes) - set(ids))
+    if wrong or missing:
+        problems.append(f"results: {missing} applicants not told, {wrong} told a wrong outcome")
+    if any(outcome not in DECIDED for _, outcome in told):
+        problems.append("results: an undecided outcome told")
+    if run.second_queued != 0:
+        problems.append(f"publishing again queued {run.second_queued}")
+    if run.traced_queued != run.expected:
+        problems.append(f"traced publication queued {run.traced_queued} != {run.expected}")
 
 
 # ----------------------------------------------------------------------------- report
@@ -584,67 +758,101 @@ def _pages(sql: StatementTimes) -> str:
     return f"{first:.1f} / {last:.1f}"
 
 
-def rows_of(result: SizeResult) -> list[tuple[str, str, float | None]]:
-    """(measure, formatted figure, number for the growth column or None) for one size."""
-    sql, steps = result.sql, result.steps
-    in_sql = sum(sql.seconds.values())
-    rows: list[tuple[str, str, float | None]] = [
-        ("applicants seeded", f"{result.size:,}", result.size),
+Rows = list[tuple[str, str, float | None]]
+"""(measure, formatted figure, number for the growth column or None), one per table line."""
+
+
+def _time_rows(run: JobRun, job: str, item: str) -> Rows:
+    """How many `run` queued, and its wall and CPU time."""
+    return [
+        (f"queued by the {job} / expected", f"{run.queued:,} / {run.expected:,}", run.queued),
+        (f"{job} wall (s)", f"{run.seconds:.2f}", run.seconds),
+        (f"{job} CPU of this process (s)", f"{run.cpu:.2f}", run.cpu),
+        (f"{job} µs per queued {item}", f"{1e6 * run.seconds / max(1, run.queued):.0f}", None),
+    ]
+
+
+def _sql_rows(run: JobRun, kinds: tuple[tuple[str, str], ...]) -> Rows:
+    """The time `run` spent in each kind of statement, and how many it ran."""
+    rows: Rows = []
+    for _, kind in (*kinds, ("", "other")):
+        seconds, count = run.sql.seconds.get(kind, 0.0), run.sql.counts.get(kind, 0)
+        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
+    return rows
+
+
+def _memory_rows(run: JobRun, job: str, item: str) -> Rows:
+    """Peak RSS growth of the timed run; the traced run's peak, what it kept, its wall time."""
+    return [
         (
-            "queued by the job / expected",
-            f"{result.job_queued:,} / {result.expected:,}",
-            result.job_queued,
-        ),
-        ("job wall (s)", f"{result.job_seconds:.2f}", result.job_seconds),
-        ("job CPU of this process (s)", f"{result.job_cpu:.2f}", result.job_cpu),
-        (
-            "job µs per queued reminder",
-            f"{1e6 * result.job_seconds / max(1, result.job_queued):.0f}",
+            f"peak RSS growth in the {job} (MB)" + ("" if run.rss_reset else ", ru_maxrss"),
+            f"{run.rss_growth_mb:.1f}",
             None,
         ),
+        (f"tracemalloc peak in the {job} (MB)", f"{run.traced_peak_mb:.1f}", run.traced_peak_mb),
+        (f"tracemalloc kept after the {job} (MB)", f"{run.traced_kept_mb:.2f}", None),
+        ("traced run wall (s)", f"{run.traced_seconds:.2f}", run.traced_seconds),
+        (f"mean {item} text (chars)", f"{run.mean_text:.0f}", None),
+    ]
+
+
+def rows_of(result: SizeResult) -> Rows:
+    """The reminder job's table lines for one size."""
+    in_sql = sum(result.sql.seconds.values())
+    rows: Rows = [
+        ("applicants seeded", f"{result.size:,}", result.size),
+        *_time_rows(result, "job", "reminder"),
         (
             f"baseline: enqueue only (s, median of {len(result.baselines)})",
             f"{result.baseline_seconds:.2f} ({_spread(result.baselines)})",
             result.baseline_seconds,
         ),
-        ("job / baseline", f"{result.job_seconds / result.baseline_seconds:.1f}x", None),
+        ("job / baseline", f"{result.seconds / result.baseline_seconds:.1f}x", None),
         ("job: time in SQL (s)", f"{in_sql:.2f}", in_sql),
+        *_sql_rows(result, STATEMENT_KINDS),
+        ("· candidates page ms, first / last", _pages(result.sql), None),
     ]
-    for _, kind in (*STATEMENT_KINDS, ("", "other")):
-        seconds, count = sql.seconds.get(kind, 0.0), sql.counts.get(kind, 0)
-        rows.append((f"· {kind} (s, statements)", f"{seconds:.2f} ({count})", seconds))
-    rows.append(("· candidates page ms, first / last", _pages(sql), None))
     for name in STEPS:
-        wall, cpu = steps.wall.get(name, 0.0), steps.cpu.get(name, 0.0)
+        wall, cpu = result.steps.wall.get(name, 0.0), result.steps.cpu.get(name, 0.0)
         rows.append((f"job: in `{name}` (s wall / CPU)", f"{wall:.2f} / {cpu:.2f}", wall))
-    rows += [
-        ("job: outside SQL (s)", f"{result.job_seconds - in_sql:.2f}", result.job_seconds - in_sql),
+    return [
+        *rows,
+        ("job: outside SQL (s)", f"{result.seconds - in_sql:.2f}", result.seconds - in_sql),
         (
             "second run: queued, wall (s)",
             f"{result.second_queued}, {result.second_seconds:.2f}",
             result.second_seconds,
         ),
         ("count_reach before the job (s)", f"{result.reach_seconds:.2f}", result.reach_seconds),
-        (
-            "peak RSS growth in the job (MB)" + ("" if result.rss_reset else ", ru_maxrss"),
-            f"{result.rss_growth_mb:.1f}",
-            None,
-        ),
-        (
-            "tracemalloc peak in the job (MB)",
-            f"{result.traced_peak_mb:.1f}",
-            result.traced_peak_mb,
-        ),
-        ("tracemalloc kept after the job (MB)", f"{result.traced_kept_mb:.2f}", None),
-        ("traced run wall (s)", f"{result.traced_seconds:.2f}", result.traced_seconds),
-        ("mean reminder text (chars)", f"{result.mean_text:.0f}", None),
+        *_memory_rows(result, "job", "reminder"),
     ]
-    return rows
 
 
-def table(results: list[SizeResult]) -> list[str]:
-    """A Markdown table: measures down, sizes across, growth largest/smallest last."""
-    columns = [rows_of(result) for result in results]
+def result_rows_of(result: SizeResult) -> Rows:
+    """The publication's table lines for one size."""
+    run = result.results or ResultsRun()
+    in_sql = sum(run.sql.seconds.values())
+    return [
+        ("confirmed applicants (final results seeded)", f"{run.expected:,}", run.expected),
+        ("of which passed", f"{run.expected_passed:,}", run.expected_passed),
+        *_time_rows(run, "announcement", "result"),
+        ("announcement: time in SQL (s)", f"{in_sql:.2f}", in_sql),
+        *_sql_rows(run, RESULT_STATEMENT_KINDS),
+        ("announcement: outside SQL (s)", f"{run.seconds - in_sql:.2f}", run.seconds - in_sql),
+        (
+            "publishing again: queued, wall (s)",
+            f"{run.second_queued}, {run.second_seconds:.2f}",
+            run.second_seconds,
+        ),
+        *_memory_rows(run, "publication", "result"),
+        ("seeding the results (s, not measured)", f"{run.seed_seconds:.2f}", None),
+    ]
+
+
+def table(results: list[SizeResult], rows: Callable[[SizeResult], Rows] | None = None) -> list[str]:
+    """A Markdown table of `rows` (the reminder's by default): measures down, sizes across,
+    growth largest/smallest last."""
+    columns = [(rows or rows_of)(result) for result in results]
     sizes = [f"{result.size:,}" for result in results]
     growth = len(results) > 1
     header = ["measure", *sizes] + ([f"{sizes[-1]} / {sizes[0]}"] if growth else [])
@@ -679,17 +887,27 @@ async def main_async(args: argparse.Namespace) -> int:
                 result = await measure(backend, size, Path(folder), config, catalog, args.seed)
                 by_backend.setdefault(backend, []).append(result)
                 print(
-                    f"   job {result.job_seconds:.2f} s for {result.job_queued:,} queued "
+                    f"   job {result.seconds:.2f} s for {result.queued:,} queued "
                     f"(baseline {result.baseline_seconds:.2f} s) "
                     f"({time.monotonic() - started:.0f} s in all; load average "
                     f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)",
                     flush=True,
                 )
+                if result.results:
+                    print(
+                        f"   results: announcement {result.results.seconds:.2f} s for "
+                        f"{result.results.queued:,} queued, traced peak "
+                        f"{result.results.traced_peak_mb:.1f} MB (load average "
+                        f"{os.getloadavg()[0]:.1f})",
+                        flush=True,
+                    )
                 for problem in result.problems:
                     print(f"   PROBLEM: {problem}", flush=True)
     for backend, results in by_backend.items():
         print(f"\n{backend} (reminder {JOB_KEY}, batch of 1000 applicants per transaction)")
         print("\n".join(table(results)))
+        print(f"\n{backend} (final result published by the announcement, one transaction)")
+        print("\n".join(table(results, result_rows_of)))
     invalid = [r for results in by_backend.values() for r in results if r.problems]
     for result in invalid:
         print(f"INVALID: {result.backend} {result.size:,}: {'; '.join(result.problems)}")

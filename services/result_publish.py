@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,9 @@ from storage.repositories import Audit
 from storage.results import Publications, StageResults
 
 log = logging.getLogger(__name__)
+
+NOTICES_PAGE = 1000
+"""Recipients read, checked and queued at a time when a stage is published."""
 
 
 def result_notice(
@@ -82,32 +86,49 @@ class Notice:
         }
 
 
+async def untold_pages(
+    session: AsyncSession,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    stage: str,
+    page: int | None = None,
+) -> AsyncIterator[list[Notice]]:
+    """The message for every chat not yet told its current result at `stage`, by applicant, a
+    page of recipients at a time (memory stays flat however many there are; the texts are
+    written only for those not told); `page`: recipients per page (`NOTICES_PAGE`)."""
+    outbox = Outbox(session)
+    async for recipients in StageResults(session).recipients(stage, page or NOTICES_PAGE):
+        keys = [
+            _dedup_key(stage, outcome, applicant_id, channel)
+            for applicant_id, _, _, _, outcome, _, channel, _ in recipients
+        ]
+        told = await outbox.known_keys(keys)
+        yield [
+            Notice(
+                key,
+                applicant_id,
+                number,
+                name,
+                outcome,
+                channel,
+                chat,
+                result_notice(config, catalog, language, stage, outcome, name, number, note),
+            )
+            for key, (applicant_id, language, name, number, outcome, note, channel, chat) in zip(
+                keys, recipients, strict=True
+            )
+            if key not in told
+        ]
+
+
 async def untold_notices(
     session: AsyncSession, config: RecruitmentConfig, catalog: Catalog, stage: str
 ) -> list[Notice]:
-    """The message for every chat not yet told its current result at `stage`, by applicant
-    (what publishing now would send; the texts are written only for those)."""
-    recipients = await StageResults(session).recipients(stage)
-    keys = [
-        _dedup_key(stage, outcome, applicant_id, channel)
-        for applicant_id, _, _, _, outcome, _, channel, _ in recipients
-    ]
-    told = await Outbox(session).known_keys(keys)
+    """All of `untold_pages` in one list (what the desk shows before publishing)."""
     return [
-        Notice(
-            key,
-            applicant_id,
-            number,
-            name,
-            outcome,
-            channel,
-            chat,
-            result_notice(config, catalog, language, stage, outcome, name, number, note),
-        )
-        for key, (applicant_id, language, name, number, outcome, note, channel, chat) in zip(
-            keys, recipients, strict=True
-        )
-        if key not in told
+        notice
+        async for notices in untold_pages(session, config, catalog, stage)
+        for notice in notices
     ]
 
 
@@ -139,7 +160,7 @@ async def preview_publication(
         passed=counts.get("passed", 0),
         not_passed=counts.get("not_passed", 0),
         waiting=await repository.without_result(stage, previous),
-        to_tell=len(await untold_notices(session, config, catalog, stage)),
+        to_tell=sum([len(page) async for page in untold_pages(session, config, catalog, stage)]),
         published_at=publication.published_at if publication else None,
     )
 
@@ -156,30 +177,39 @@ async def publish_results(
     current result gets one message (outside quiet hours). Publishing again queues only
     results that are new or corrected since. Returns the delivery (None: nobody to tell)."""
     first_time = await Publications(session).mark(stage, actor, now)
-    rows = [notice.row() for notice in await untold_notices(session, config, catalog, stage)]
-    broadcast = None
-    if rows:
-        broadcast = Broadcast(
-            created_at=now,
-            created_by=actor,
-            text=stage_label(config, catalog, "id", stage),
-            audience={"kind": "results", "value": stage},
-            urgent=False,
-            state="queued",
-            total=len(rows),
-        )
-        await Broadcasts(session).add(broadcast)
-        not_before = config.quiet_hours.next_allowed(now)
-        for row in rows:
-            row.update(
-                broadcast_id=broadcast.id,
+    broadcast, queued = None, 0
+    not_before = config.quiet_hours.next_allowed(now)
+    async for notices in untold_pages(session, config, catalog, stage):
+        if not notices:
+            continue
+        if broadcast is None:
+            broadcast = Broadcast(
+                created_at=now,
+                created_by=actor,
+                text=stage_label(config, catalog, "id", stage),
+                audience={"kind": "results", "value": stage},
                 urgent=False,
                 state="queued",
-                attempts=0,
-                not_before=not_before,
-                created_at=now,
+                total=0,
             )
-        await Outbox(session).enqueue(rows)
+            await Broadcasts(session).add(broadcast)
+        await Outbox(session).enqueue(
+            [
+                {
+                    **notice.row(),
+                    "broadcast_id": broadcast.id,
+                    "urgent": False,
+                    "state": "queued",
+                    "attempts": 0,
+                    "not_before": not_before,
+                    "created_at": now,
+                }
+                for notice in notices
+            ]
+        )
+        queued += len(notices)
+    if broadcast is not None:
+        broadcast.total = queued
     await Audit(session).record(
         actor,
         "results_published",
@@ -187,7 +217,7 @@ async def publish_results(
         detail={
             "stage": stage,
             "first_time": first_time,
-            "queued": len(rows),
+            "queued": queued,
             "broadcast": broadcast.id if broadcast else None,
         },
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -94,10 +94,12 @@ class StageResults:
         return (await self.session.execute(query)).scalar_one()
 
     async def recipients(
-        self, stage: str
-    ) -> list[tuple[int, str, str | None, str | None, str, str | None, str, str]]:
+        self, stage: str, page: int
+    ) -> AsyncIterator[list[tuple[int, str, str | None, str | None, str, str | None, str, str]]]:
         """(applicant id, language, name, registration number, outcome, note, channel, chat) of
-        every chat to tell its decided result at `stage`, by applicant."""
+        every chat to tell its decided result at `stage`, by applicant, `page` rows at a time:
+        one query whose rows are fetched as they are used (a server-side cursor), so memory
+        stays flat whatever their number; the session may run other statements between pages."""
         query = (
             select(
                 Applicant.id,
@@ -112,9 +114,12 @@ class StageResults:
             .join(StageResult, StageResult.applicant_id == Applicant.id)
             .join(ChatIdentity, ChatIdentity.applicant_id == Applicant.id)
             .where(StageResult.stage == stage, StageResult.outcome.in_(("passed", "not_passed")))
-            .order_by(Applicant.id)
+            .order_by(Applicant.id, ChatIdentity.id)
+            .execution_options(yield_per=page)
         )
-        return [tuple(row) for row in (await self.session.execute(query)).all()]
+        result = await self.session.stream(query)
+        async for rows in result.partitions():
+            yield [tuple(row) for row in rows]
 
     async def final_list(self) -> list[tuple[str | None, str | None, str | None]]:
         """(registration number, name, kecamatan code) of everyone who passed, by number."""

@@ -14,11 +14,12 @@ from core.clock import FrozenClock
 from core.recruitment import RecruitmentConfig
 from core.types import FileKind
 from handlers.conversation import Conversation
+from services import result_publish
 from services.result_publish import announce_if_due, publish_results
 from services.result_table import read_table
 from services.results import apply_plan, plan_results
 from storage.db import Database
-from storage.models import AuditEntry, OutboxMessage, StageResult
+from storage.models import Applicant, AuditEntry, ChatIdentity, OutboxMessage, StageResult
 from tests.chat import Chat
 from tests.seeding import FIRST_CHAT_ID, TODAY, seed_applicants, seeded_nik, seeded_number
 
@@ -32,8 +33,6 @@ def _csv(*lines: str) -> bytes:
 
 async def _results(db: Database) -> dict[tuple[str, str], tuple[str, str | None]]:
     """{(registration number, stage): (outcome, note)} of everything recorded."""
-    from storage.models import Applicant
-
     async with db.transaction() as session:
         rows = await session.execute(
             select(
@@ -378,6 +377,52 @@ async def test_publishing_twice_notifies_once_and_a_correction_is_told(
     rows = await _outbox(any_db)
     assert len(rows) == 3
     assert rows[2].recipient == str(FIRST_CHAT_ID + 1) and "LULUS" in rows[2].text
+
+
+async def test_publishing_a_page_at_a_time_tells_every_chat_once(
+    any_db: Database,
+    config: RecruitmentConfig,
+    catalog: Catalog,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Recipients are read and queued a page at a time (flat memory over 100,000 applicants):
+    an applicant whose two chats fall on both sides of a page's end is told on both, and the
+    delivery counts every message."""
+    monkeypatch.setattr(result_publish, "NOTICES_PAGE", 2)
+    await seed_applicants(any_db, 5, clock.now())
+    async with any_db.transaction() as session:
+        second = await session.scalar(
+            select(Applicant.id).where(Applicant.registration_number == seeded_number(2))
+        )
+        session.add(
+            ChatIdentity(
+                channel="whatsapp",
+                external_id="ID.555",
+                address="6281255500001",
+                applicant_id=second,
+                created_at=clock.now(),
+            )
+        )
+    await _import(
+        any_db,
+        config,
+        "1",
+        _csv(*(f"{seeded_number(n)};;Lulus;" for n in range(1, 6))),
+        clock.now(),
+    )
+    async with any_db.transaction() as session:
+        broadcast = await publish_results(
+            session, config, catalog, "1", "cli:tester", now=clock.now()
+        )
+    rows = await _outbox(any_db)
+    telegram = [str(FIRST_CHAT_ID + n) for n in range(5)]
+    assert sorted(row.recipient for row in rows) == sorted([*telegram, "6281255500001"])
+    assert broadcast is not None and broadcast.total == 6
+    assert {row.broadcast_id for row in rows} == {broadcast.id}
+    async with any_db.transaction() as session:
+        again = await publish_results(session, config, catalog, "1", "cli:tester", clock.now())
+    assert again is None and len(await _outbox(any_db)) == 6
 
 
 async def test_notices_wait_for_the_end_of_quiet_hours(

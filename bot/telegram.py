@@ -100,7 +100,9 @@ def build_application(
     one, webhook and polling alike, and hands it to `handle_update`. `concurrency` bounds the
     updates handled at once and sizes the connection pool for their replies, which go through
     the outbox and are sent at once by this process (`TurnDelivery`, under the delivery
-    worker's `lease`).
+    worker's `lease`) through `sending_bots` of the same token, in pools of their own (the
+    Application's bot answers button presses and fetches files). `start_polling` and
+    `start_webhook` open those bots, `stop_polling` and `stop_webhook` close them.
     """
     application = (
         ApplicationBuilder()
@@ -112,18 +114,32 @@ def build_application(
         .build()
     )
     deps = conversation.deps
+    senders = sending_bots(token, base_url, base_file_url, concurrency)
+    application.bot_data["senders"] = senders
     application.bot_data["conversation"] = conversation
     application.bot_data["concurrency"] = concurrency
     application.bot_data["chats"] = KeyedLocks()
     application.bot_data["replies"] = TurnDelivery(
         conversation.db,
-        {Channel.TELEGRAM.value: TelegramSender(application.bot)},
+        {Channel.TELEGRAM.value: TelegramSender(*senders)},
         deps.clock,
         deps.files,
         lease=lease,
         observe=observe,
     )
     return application
+
+
+async def _open(application: Application) -> None:
+    """Initialise the Application and its sending bots."""
+    await application.initialize()
+    await asyncio.gather(*(bot.initialize() for bot in application.bot_data["senders"]))
+
+
+async def _close(application: Application) -> None:
+    """Close the connections of the Application and of its sending bots."""
+    await application.shutdown()
+    await asyncio.gather(*(bot.shutdown() for bot in application.bot_data["senders"]))
 
 
 def telegram_intake(
@@ -178,7 +194,7 @@ class Polling:
     async def start(self) -> None:
         """Initialise, publish the command list, drop any webhook, and start polling and the
         sweep (which first takes what a killed process left)."""
-        await self.application.initialize()
+        await _open(self.application)
         await _set_commands(self.application)
         await self.application.bot.delete_webhook()
         self.tasks = [
@@ -198,7 +214,7 @@ class Polling:
         if self.offset is not None:
             with contextlib.suppress(TelegramError):
                 await self.application.bot.get_updates(offset=self.offset, limit=1, timeout=0)
-        await self.application.shutdown()
+        await _close(self.application)
 
     async def _poll(self) -> None:
         failures = 0
@@ -272,14 +288,14 @@ async def stop_polling(polling: Polling, grace: float | None = None) -> None:
 async def start_webhook(application: Application, url: str, secret: str | None) -> None:
     """Initialise, publish the command list, and register the webhook (the web app's intake
     handles what it posts)."""
-    await application.initialize()
+    await _open(application)
     await _set_commands(application)
     await application.bot.set_webhook(url=url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
 
 
 async def stop_webhook(application: Application) -> None:
     """Close connections (the webhook stays registered)."""
-    await application.shutdown()
+    await _close(application)
 
 
 async def _set_commands(application: Application) -> None:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import insert_for
 from storage.models import InboundPayload
 
 _PAYLOADS = InboundPayload.__table__
@@ -32,10 +32,8 @@ class InboundPayloads:
     ) -> int | None:
         """Keep a raw body as received; its id, or None when a payload with the same
         `platform_id` is stored already (received twice: the first copy is the one handled)."""
-        dialect = self.session.bind.dialect.name
-        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            upsert(InboundPayload)
+            insert_for(self.session)(InboundPayload)
             .values(
                 channel=channel, platform_id=platform_id, body=body, received_at=now, attempts=0
             )
@@ -69,11 +67,8 @@ class InboundPayloads:
         if keys[0] is None:  # nothing can conflict: every row comes back, in order
             statement = insert(_PAYLOADS).returning(_PAYLOADS.c.id, sort_by_parameter_order=True)
             return list((await self.session.scalars(statement, rows)).all())
-        upsert = (
-            postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
-        )
         statement = (
-            upsert(_PAYLOADS)
+            insert_for(self.session)(_PAYLOADS)
             .on_conflict_do_nothing(index_elements=["channel", "platform_id"])
             .returning(_PAYLOADS.c.id, _PAYLOADS.c.platform_id)
         )

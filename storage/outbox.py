@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, delete, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from storage.db import insert_for
 from storage.models import Broadcast, OutboxMessage
 from storage.results import CHUNK
 
@@ -87,8 +87,9 @@ class Outbox:
         """Insert messages; a row whose `dedup_key` exists already is skipped (never sent twice)."""
         if not rows:
             return
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        statement = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["dedup_key"])
+        statement = insert_for(self.session)(OutboxMessage).on_conflict_do_nothing(
+            index_elements=["dedup_key"]
+        )
         for start in range(0, len(rows), 1000):
             await self.session.execute(statement, list(rows[start : start + 1000]))
 

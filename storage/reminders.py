@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, and_, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.broadcasts import Recipient, audience_query
 from storage.chat_sessions import some_chat_at
+from storage.db import insert_for
 from storage.models import (
     Applicant,
     ChatIdentity,
@@ -119,10 +119,8 @@ class Reminders:
         constraint)."""
         if not applicant_ids:
             return set()
-        dialect = self.session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(ReminderReceipt.__table__)
+            insert_for(self.session)(ReminderReceipt.__table__)
             .on_conflict_do_nothing(index_elements=["applicant_id", "key"])
             .returning(ReminderReceipt.applicant_id)
         )

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -279,10 +278,8 @@ class ProcessedUpdates:
         transaction rolls back, the update counts as not processed.
         """
         key = dedup_digest(key)
-        dialect = self.session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         result = await self.session.execute(
-            insert(ProcessedUpdate)
+            insert_for(self.session)(ProcessedUpdate)
             .values(channel=channel, key=key, processed_at=now)
             .on_conflict_do_nothing(index_elements=["channel", "key"])
         )

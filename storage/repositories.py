@@ -361,7 +361,7 @@ class Flags:
 
     async def get(self, key: str) -> dict[str, Any] | None:
         """The value of a flag, or None when never set."""
-        flag = await self.session.get(RecruitmentFlag, key)
+        flag = await self.row(key)
         return flag.value if flag else None
 
     async def row(self, key: str) -> RecruitmentFlag | None:
